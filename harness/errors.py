@@ -1,0 +1,29 @@
+"""Errors the CLI turns into one line and exit status 2 (bad input, never a traceback)."""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """A user-facing error: ``<where>: <what is wrong>; <what to do>``."""
+
+    def __init__(self, where: str, problem: str, remedy: str) -> None:
+        super().__init__(f"{where}: {problem}; {remedy}")
+        self.where = where
+        self.problem = problem
+        self.remedy = remedy
+
+
+class SpecError(BenchError):
+    """A benchmark spec (TOML) is malformed or names something that does not exist."""
+
+
+class PluginError(BenchError):
+    """Plugins collide, fail to load, or break their contract."""
+
+
+class DataError(BenchError):
+    """Data on disk is missing, unreadable, or too small for the requested split."""
+
+
+class ResultsLockedError(BenchError):
+    """Another ``bench run`` holds the results folder."""

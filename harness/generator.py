@@ -1,0 +1,49 @@
+"""The generator contract: what a defect-image generation method implements."""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import ClassVar, Literal
+
+import torch
+
+from dg2bench.trainable import Trainable
+
+GeneratorKind = Literal["translation", "unconditional"]
+
+
+class Generator(Trainable):
+    """A method that learns to make defect images.
+
+    Two kinds exist:
+
+    * ``"translation"`` (DG2GAN, CycleGAN): trained on both defect-free and defect
+      images; :meth:`generate` maps defect-free images to defect images.
+    * ``"unconditional"`` (WGAN, D2GAN): trained on defect images only; :meth:`generate`
+      samples from noise and ignores ``source``.
+
+    Training batches (see :meth:`Trainable.train_step`) are mappings with
+    ``"defect_free"`` and ``"defect"`` float tensors of shape ``(B, 3, S, S)`` in
+    ``[-1, 1]`` on the plan's device (unconditional methods get only ``"defect"``).
+    Batch sizes may differ between the two keys on the last wrap of a small domain.
+    """
+
+    kind: ClassVar[GeneratorKind]
+
+    def steps_per_epoch(self, n_defect_free: int, n_defect: int) -> int:
+        """Steps in one epoch; the default follows CycleGAN (the larger domain, once)."""
+        n = max(n_defect_free, n_defect) if self.kind == "translation" else n_defect
+        return max(1, math.ceil(n / self.batch_size))
+
+    @abc.abstractmethod
+    @torch.no_grad()
+    def generate(self, n: int, source: torch.Tensor | None) -> torch.Tensor:
+        """Make ``n`` defect images, shape ``(n, 3, S, S)``, float in ``[-1, 1]``, on CPU.
+
+        :param n: how many images.
+        :param source: for ``"translation"`` methods, ``n`` defect-free images
+            ``(n, 3, S, S)`` in ``[-1, 1]`` on the model's device; ``None`` for
+            ``"unconditional"`` ones, which draw noise from torch's global RNG (the
+            harness seeds it).
+        """

@@ -1,0 +1,91 @@
+"""Typed hyperparameters: one frozen dataclass per plugin, presets as overrides.
+
+Every plugin declares its defaults in one place, a dataclass whose fields carry their
+types and documented allowed values. A spec may name a preset (``tiny``, ``paper``,
+...) and override single fields; :func:`resolve_hyperparameters` checks every key and
+type and says precisely what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from dg2bench.errors import SpecError
+
+
+def hyperparameter_fields(cls: type) -> dict[str, type]:
+    """Map each field of the hyperparameter dataclass ``cls`` to its resolved type."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, expected: type, where: str) -> Any:
+    origin = typing.get_origin(expected)
+    if origin is typing.Literal:
+        allowed = typing.get_args(expected)
+        if value not in allowed:
+            raise SpecError(where, f"must be one of {', '.join(map(repr, allowed))}, not {value!r}",
+                            "pick one of the allowed values")
+        return value
+    if origin in (tuple,):
+        if not isinstance(value, (list, tuple)):
+            raise SpecError(where, f"must be a list, not {type(value).__name__}", "write e.g. [0.5, 0.999]")
+        args = typing.get_args(expected)
+        item_type = args[0] if args else float
+        return tuple(_coerce(v, item_type, where) for v in value)
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = [a for a in typing.get_args(expected) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected in (int, float, str, bool):
+        if isinstance(value, bool) and expected is not bool:
+            raise SpecError(where, f"must be {expected.__name__}, not bool", f"write a {expected.__name__}")
+        if not isinstance(value, expected):
+            raise SpecError(where, f"must be {expected.__name__}, not {type(value).__name__} {value!r}",
+                            f"write a {expected.__name__}")
+    return value
+
+
+def resolve_hyperparameters(cls: type, presets: Mapping[str, Mapping[str, Any]], preset: str | None,
+                            overrides: Mapping[str, Any], where: str) -> Any:
+    """Build an instance of the dataclass ``cls`` from a preset plus overrides.
+
+    :param where: the spec location used in errors, e.g. ``smoke.toml: generators.dg2gan``.
+    :raises SpecError: on an unknown preset, an unknown key or a value of the wrong type.
+    """
+    fields = hyperparameter_fields(cls)
+    values: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in presets:
+            raise SpecError(f"{where}.preset", f"unknown preset {preset!r}",
+                            f"use one of: {', '.join(sorted(presets)) or '(none defined)'}")
+        values.update(presets[preset])
+    for key, value in overrides.items():
+        if key not in fields:
+            raise SpecError(f"{where}.{key}", "unknown hyperparameter",
+                            f"known keys: {', '.join(sorted(fields))}")
+        values[key] = value
+    for key, value in list(values.items()):
+        values[key] = _coerce(value, fields[key], f"{where}.{key}")
+    hparams = cls(**values)
+    validate = getattr(hparams, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as exc:
+            raise SpecError(where, str(exc), "fix the value") from None
+    return hparams
+
+
+def hyperparameters_as_dict(hparams: Any) -> dict[str, Any]:
+    """A TOML-friendly dict of a hyperparameter dataclass (tuples become lists)."""
+    out = {}
+    for key, value in dataclasses.asdict(hparams).items():
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return {k: v for k, v in out.items() if v is not None}

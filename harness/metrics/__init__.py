@@ -1,0 +1,1 @@
+"""Image-quality and classification metrics, one metric per module."""

@@ -1,0 +1,131 @@
+"""What every trainable plugin (generator or classifier) shares with the training loop.
+
+The harness owns the loop (:mod:`dg2bench.training`): it draws batches, calls
+``train_step`` once per step, checkpoints, detects non-finite losses and reports
+progress. A plugin only says how one step updates its networks. Keeping the loop in
+one place is what makes every method resumable and comparable in the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainPlan:
+    """Everything a plugin needs to set itself up for training.
+
+    :param image_size: side of the square images, in pixels.
+    :param total_steps: number of ``train_step`` calls the loop will make.
+    :param steps_per_epoch: steps that make one pass over the training data.
+    :param epochs: ``total_steps / steps_per_epoch`` (LR schedules use it).
+    :param batch_size: images per domain per step.
+    :param device: where the networks and the batches live.
+    :param amp_dtype: autocast dtype on CUDA (``torch.bfloat16``) or ``None`` for fp32.
+    """
+
+    image_size: int
+    total_steps: int
+    steps_per_epoch: int
+    epochs: float
+    batch_size: int
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+
+    def autocast(self) -> torch.autocast:
+        """An autocast context for forward passes (disabled where ``amp_dtype`` is None)."""
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
+
+
+class Trainable(abc.ABC):
+    """Base of :class:`Generator` and :class:`Classifier`.
+
+    Subclasses set the class attributes, build their networks in ``__init__`` (from
+    typed hyperparameters and the image size) and optimizers in :meth:`setup`.
+    """
+
+    #: Unique name used in specs and leaderboards, e.g. ``"dg2gan"``.
+    name: ClassVar[str]
+    #: One line shown by ``bench plugins``.
+    summary: ClassVar[str]
+    #: A frozen dataclass holding every hyperparameter with its default.
+    Hyperparameters: ClassVar[type]
+    #: Named overrides of ``Hyperparameters``; every plugin ships ``tiny`` and ``paper``.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(self, hparams: Any, image_size: int) -> None:
+        self.hparams = hparams
+        self.image_size = image_size
+
+    @abc.abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """Every network, by name (``{"G": ..., "F": ..., "D1d": ...}``)."""
+
+    def inference_networks(self) -> list[str]:
+        """Names of the networks needed after training (default: all)."""
+        return list(self.networks())
+
+    def to(self, device: torch.device) -> "Trainable":
+        """Move every network to ``device``."""
+        for net in self.networks().values():
+            net.to(device)
+        return self
+
+    @property
+    def batch_size(self) -> int:
+        """Images per domain per training step (``hparams.batch_size``)."""
+        return int(self.hparams.batch_size)
+
+    @abc.abstractmethod
+    def setup(self, plan: TrainPlan) -> None:
+        """Create optimizers and LR schedules for ``plan``; called once before training."""
+
+    @abc.abstractmethod
+    def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """Run one optimisation step on ``batch`` and return its losses as 0-d tensors.
+
+        Return tensors, not floats: the loop syncs with the device only when it logs,
+        so a step must not call ``.item()``.
+        """
+
+    def extra_state(self) -> dict[str, Any]:
+        """Optimizer, scheduler and other training state besides network weights."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights of every network plus :meth:`extra_state`; enough to resume training."""
+        return {"networks": {k: v.state_dict() for k, v in self.networks().items()},
+                "extra": self.extra_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (call :meth:`setup` first to resume)."""
+        nets = self.networks()
+        missing = set(nets) ^ set(state["networks"])
+        if missing:
+            raise KeyError(f"state_dict networks differ: {sorted(missing)}")
+        for key, net in nets.items():
+            net.load_state_dict(state["networks"][key])
+        self.load_extra_state(state.get("extra", {}))
+
+    def parameter_count(self, inference_only: bool = False) -> int:
+        """Number of parameters of all networks (or only the inference networks)."""
+        keep = set(self.inference_networks()) if inference_only else None
+        return sum(p.numel() for k, net in self.networks().items() if keep is None or k in keep
+                   for p in net.parameters())
+
+    def parameter_megabytes(self, inference_only: bool = False) -> float:
+        """Size of the parameters in MB (10^6 bytes), as Table 3's "variable size"."""
+        keep = set(self.inference_networks()) if inference_only else None
+        size = sum(p.numel() * p.element_size() for k, net in self.networks().items()
+                   if keep is None or k in keep for p in net.parameters())
+        return size / 1e6
