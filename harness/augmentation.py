@@ -1,0 +1,90 @@
+"""The augmentation protocol's classifier stage (the paper's Tables 7-12).
+
+Real training images (defect-free label 0, defect label 1) plus the cell's fake
+defect images (label 1) train the classifier; the real test split tests it. The
+baseline cell ("<classifier>-only") adds no fakes. Per-image predictions are kept so
+later statistics can pair methods on the same test images.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from dg2bench.atomic import write_json_atomic
+from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
+from dg2bench.device import amp_dtype_for
+from dg2bench.metrics.classification import classification_metrics
+from dg2bench.progress import ProgressCallback, ProgressEvent
+from dg2bench.results import CellId
+from dg2bench.split import to_unit_range
+from dg2bench.trainable import TrainPlan
+from dg2bench.training import ImageBanks, seed_everything, train
+
+if TYPE_CHECKING:
+    from dg2bench.cell import CellInputs
+    from dg2bench.spec import PluginChoice
+
+
+def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real training images plus fakes (as defects): uint8 images and int64 labels."""
+    parts = [images["train_defect_free"], images["train_defect"]]
+    labels = [torch.full((len(parts[0]),), DEFECT_FREE), torch.full((len(parts[1]),), DEFECT)]
+    if fakes is not None and len(fakes):
+        parts.append(fakes)
+        labels.append(torch.full((len(fakes),), DEFECT))
+    return torch.cat(parts), torch.cat(labels).long()
+
+
+def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellInputs", fakes: torch.Tensor | None,
+                   cell: CellId, folder: Path, progress: ProgressCallback) -> dict[str, Any]:
+    """Train ``cls`` on real (+ fake) training images, test on the real test split."""
+    sub = folder / f"classify-{choice.label}"
+    done_path = sub / "result.json"
+    if done_path.exists():
+        return json.loads(done_path.read_text())
+    sub.mkdir(parents=True, exist_ok=True)
+    size = inputs.spec.benchmark["image_size"]
+    seed_everything(20_000 + cell.seed)
+    classifier = cls(choice.hparams, size)
+    train_images, train_labels = augmented_training_set(inputs.images, fakes)
+    spe = classifier.steps_per_epoch(len(train_images))
+    steps, epochs = choice.training_length(spe)
+    plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
+                     batch_size=classifier.batch_size, device=inputs.device, amp_dtype=amp_dtype_for(inputs.device))
+    stage = f"classify:{choice.label}"
+
+    def on_log(step: int, losses: dict[str, float], rate: float) -> None:
+        progress(ProgressEvent(str(cell), stage, step, steps, losses=losses, images_per_second=rate))
+
+    outcome = train(classifier, ImageBanks({"images": train_images}, {"images": train_labels}), plan,
+                    seed=cell.seed, checkpoint_path=sub / "checkpoint.pt",
+                    checkpoint_every=inputs.spec.benchmark["checkpoint_every"],
+                    log_every=inputs.spec.benchmark["log_every"], on_log=on_log)
+    began = time.perf_counter()
+    test_free, test_defect = inputs.split.select("test", DEFECT_FREE), inputs.split.select("test", DEFECT)
+    test_images = torch.cat([inputs.images["test_defect_free"], inputs.images["test_defect"]])
+    y_true = [DEFECT_FREE] * len(test_free) + [DEFECT] * len(test_defect)
+    proba = classifier.predict_proba(to_unit_range(test_images).to(inputs.device))
+    y_pred = proba.argmax(dim=1).tolist()
+    ids = [item.id for item in test_free + test_defect]
+    result = {
+        "classifier": choice.resolved(),
+        "train_images": {"real_defect_free": len(inputs.images["train_defect_free"]),
+                         "real_defect": len(inputs.images["train_defect"]),
+                         "fake_defect": 0 if fakes is None else len(fakes)},
+        "steps": outcome.steps, "epochs": epochs, "train_seconds": outcome.wall_seconds,
+        "test_seconds": time.perf_counter() - began,
+        "metrics": classification_metrics(y_true, y_pred).as_dict(),
+        "misclassified": [i for i, t, p in zip(ids, y_true, y_pred) if t != p],
+        "predictions": [{"id": i, "label": t, "pred": p, "p_defect": round(float(q[DEFECT]), 6)}
+                        for i, t, p, q in zip(ids, y_true, y_pred, proba)],
+        "loss_history": outcome.history,
+    }
+    write_json_atomic(done_path, result)
+    (sub / "checkpoint.pt").unlink(missing_ok=True)
+    return result

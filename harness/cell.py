@@ -1,0 +1,149 @@
+"""Run one cell: train a generator, generate and score fakes, train and test classifiers.
+
+Each stage leaves a done-file in the cell folder; a rerun skips finished stages and
+resumes an interrupted training from its checkpoint. The final ``record.json`` is
+written last. A cell whose losses turn non-finite records the reason and stops; the
+runner goes on with the other cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
+from dg2bench.augmentation import run_classifier
+from dg2bench.device import amp_dtype_for, peak_memory_mb
+from dg2bench.generation import generate_fakes, load_png_folder, save_png_folder
+from dg2bench.generator import Generator
+from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
+from dg2bench.quality import QualityScorer
+from dg2bench.results import CellId, ResultStore
+from dg2bench.spec import PluginChoice, Spec
+from dg2bench.split import Split
+from dg2bench.trainable import TrainPlan
+from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, train
+
+BASELINE = "baseline"
+
+
+@dataclasses.dataclass
+class CellInputs:
+    """What a cell reads: the spec, its split (images loaded once per dataset) and plugins."""
+
+    spec: Spec
+    split: Split
+    images: dict[str, torch.Tensor]  # "train_defect_free", "train_defect", "test_defect_free", "test_defect"
+    generator_cls: type | None
+    generator_choice: PluginChoice | None
+    classifier_classes: dict[str, type]
+    device: torch.device
+    scorer: QualityScorer | None
+
+
+def _write_losses_csv(path: Path, history: list[dict[str, float]]) -> None:
+    keys = sorted({k for row in history for k in row if k != "step"})
+    lines = [",".join(["step", *keys])]
+    lines += [",".join([str(int(row["step"])), *(f"{row.get(k, float('nan')):.6g}" for k in keys)]) for row in history]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: ProgressCallback) -> tuple[Generator, dict]:
+    choice, spec = inputs.generator_choice, inputs.spec
+    size = spec.benchmark["image_size"]
+    seed_everything(cell.seed)
+    generator: Generator = inputs.generator_cls(choice.hparams, size)
+    banks = {"defect": inputs.images["train_defect"]}
+    if generator.kind == "translation":
+        banks["defect_free"] = inputs.images["train_defect_free"]
+    spe = generator.steps_per_epoch(len(inputs.images["train_defect_free"]), len(inputs.images["train_defect"]))
+    steps, epochs = choice.training_length(spe)
+    plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
+                     batch_size=generator.batch_size, device=inputs.device, amp_dtype=amp_dtype_for(inputs.device))
+    done_path = folder / "train.json"
+    weights_path = folder / "generator.pt"
+    if done_path.exists():
+        generator.to(inputs.device)
+        generator.load_state_dict(torch.load(weights_path, map_location=inputs.device, weights_only=False))
+        return generator, json.loads(done_path.read_text())
+    if inputs.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(inputs.device)
+
+    def on_log(step: int, losses: dict[str, float], rate: float) -> None:
+        progress(ProgressEvent(str(cell), "train", step, steps, losses=losses, images_per_second=rate))
+
+    outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
+                    checkpoint_every=spec.benchmark["checkpoint_every"], log_every=spec.benchmark["log_every"],
+                    on_log=on_log)
+    torch_save_atomic(weights_path, generator.state_dict())
+    _write_losses_csv(folder / "losses.csv", outcome.history)
+    data_volume = sum(len(v) for v in banks.values())
+    report = {
+        "kind": generator.kind,
+        "parameters": generator.parameter_count(),
+        "parameters_inference": generator.parameter_count(inference_only=True),
+        "size_mb": generator.parameter_megabytes(),
+        "size_mb_inference": generator.parameter_megabytes(inference_only=True),
+        "steps": outcome.steps, "steps_per_epoch": spe, "epochs": epochs, "batch_size": generator.batch_size,
+        "data_volume": data_volume, "images_seen": outcome.images_seen,
+        "train_seconds": outcome.wall_seconds, "images_per_second": outcome.images_per_second,
+        "resumed_from_step": outcome.resumed_from_step, "amp_dtype": str(plan.amp_dtype),
+        "final_losses": {k: v for k, v in (outcome.history[-1] if outcome.history else {}).items() if k != "step"},
+        **peak_memory_mb(inputs.device),
+    }
+    write_json_atomic(done_path, report)
+    (folder / "checkpoint.pt").unlink(missing_ok=True)
+    return generator, report
+
+
+def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
+           progress: ProgressCallback) -> tuple[torch.Tensor, dict]:
+    n = inputs.spec.augmentation["fakes"]
+    done_path, fake_dir = folder / "fakes.json", folder / "fakes"
+    if done_path.exists():
+        return load_png_folder(fake_dir), json.loads(done_path.read_text())
+    seed_everything(10_000 + cell.seed)
+    began = time.perf_counter()
+    fakes = generate_fakes(generator, n, inputs.images["train_defect_free"], inputs.device, cell=str(cell),
+                           progress=progress)
+    save_png_folder(fakes, fake_dir)
+    info = {"count": n, "folder": "fakes", "seconds": time.perf_counter() - began,
+            "source": "train defect-free images" if generator.kind == "translation" else "noise"}
+    write_json_atomic(done_path, info)
+    return fakes, info
+
+
+def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
+             progress: ProgressCallback = ignore_progress) -> dict[str, Any]:
+    """Run (or resume) ``cell`` and write its final record; returns the record."""
+    folder = store.cell_dir(cell)
+    began = time.perf_counter()
+    record: dict[str, Any] = {"cell": str(cell), "dataset": cell.dataset, "method": cell.method, "seed": cell.seed,
+                              "generator": None, "split_manifest_sha256": inputs.split.manifest_hash,
+                              "split_counts": inputs.split.counts(), "status": "complete"}
+    fakes = None
+    try:
+        if inputs.generator_choice is not None:
+            record["generator"] = inputs.generator_choice.resolved()
+            generator, record["training"] = _train_generator(inputs, cell, folder, progress)
+            fakes, record["fakes"] = _fakes(inputs, cell, generator, folder, progress)
+            del generator
+            if inputs.scorer is not None:
+                record["quality"] = inputs.scorer.score_cell(fakes, inputs.images["train_defect"],
+                                                            inputs.split.manifest_hash, folder, str(cell), progress)
+        record["classification"] = {}
+        for label, cls in inputs.classifier_classes.items():
+            choice = next(c for c in inputs.spec.classifiers if c.label == label)
+            record["classification"][label] = run_classifier(cls, choice, inputs, fakes, cell, folder, progress)
+    except NonFiniteLossError as exc:
+        record["status"] = "failed"
+        record["reason"] = str(exc)
+    record["wall_seconds_this_run"] = time.perf_counter() - began
+    store.write_record(cell, record)
+    progress(ProgressEvent(str(cell), "done", 1, 1, message=record["status"]))
+    return record

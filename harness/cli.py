@@ -1,0 +1,213 @@
+"""The ``bench`` command line: parse, call the core, render. No business logic here."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import click
+import pandas as pd
+from rich.console import Console
+
+from dg2bench.errors import BenchError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _registry():
+    from dg2bench.plugin_manager import PluginLoadWarning, get_registry
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        registry = get_registry()
+    for warning in caught:
+        err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+    if not registry.names("generator"):
+        raise BenchError("plugins", "no generator plugin is registered",
+                         "is the package installed? run pip install -e .")
+    return registry
+
+
+def _load(spec_path: str):
+    from dg2bench.spec import load_spec
+
+    return load_spec(Path(spec_path), _registry())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="dg2bench")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Benchmark GAN-based defect-image augmentation (DG2GAN, CycleGAN, WGAN, D2GAN, ...)."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command("plugins")
+@click.option("--hooks", is_flag=True, help="List the hook specifications instead.")
+def plugins_command(hooks: bool) -> None:
+    """List installed generators, classifiers and datasets with their origin."""
+    from dg2bench.console import rich_table
+
+    if hooks:
+        from dg2bench import hookspecs
+
+        for name in ("register_generators", "register_classifiers", "register_datasets"):
+            doc = (getattr(hookspecs, name).__doc__ or "").strip().splitlines()[0]
+            console.print(f"[bold]{name}[/](register): {doc}")
+        return
+    rows = [{"Kind": p.kind, "Name": p.name, "Package": f"{p.package} {p.version}",
+             "Built-in": "yes" if p.builtin else "no", "Summary": p.summary} for p in _registry().all()]
+    console.print(rich_table(pd.DataFrame(rows), "dg2bench plugins"))
+
+
+@cli.command("validate")
+@click.argument("spec", type=click.Path(dir_okay=False))
+def validate_command(spec: str) -> None:
+    """Load and validate SPEC; print the resolved config."""
+    import tomli_w
+
+    from dg2bench.runner import _toml_safe, plan_cells
+
+    loaded = _load(spec)
+    console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
+    console.print(f"[green]ok:[/] {spec} is valid: {len(plan_cells(loaded))} cells")
+
+
+@cli.command("split")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the manifests [default: results/<name>/splits].")
+def split_command(spec: str, out: str | None) -> None:
+    """Print split counts of SPEC's datasets and write the split manifests."""
+    from dg2bench.console import rich_table
+    from dg2bench.runner import build_split
+
+    loaded = _load(spec)
+    registry = _registry()
+    folder = Path(out) if out else Path("results") / loaded.name / "splits"
+    rows = []
+    for choice in loaded.datasets:
+        split = build_split(choice, registry, loaded.benchmark["split_seed"])
+        path = split.write_manifest(folder / f"{choice.label}.csv")
+        counts = split.counts()
+        rows.append({"Dataset": choice.label, "Train defect-free": counts["train"]["defect_free"],
+                     "Train defect": counts["train"]["defect"], "Test defect-free": counts["test"]["defect_free"],
+                     "Test defect": counts["test"]["defect"], "Manifest": str(path),
+                     "SHA-256": split.manifest_hash[:16]})
+    console.print(rich_table(pd.DataFrame(rows), "Split"))
+
+
+@cli.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--results", "results", type=click.Path(file_okay=False), default=None,
+              help="Results folder [default: results/<benchmark name>].")
+@click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N [default: the spec's].")
+@click.option("--only", multiple=True, help="Run only this method (generator label or 'baseline'); repeatable.")
+@click.option("--seeds", type=int, default=None, help="Seeds per cell [default: the spec's].")
+def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None) -> None:
+    """Run every cell of SPEC; complete cells are skipped, interrupted ones resume."""
+    from dg2bench.console import ProgressBars
+    from dg2bench.device import resolve_device
+    from dg2bench.results import ResultStore
+    from dg2bench.runner import run_benchmark
+
+    loaded = _load(spec)
+    if seeds is not None:
+        loaded = loaded.with_seeds(seeds)
+    if device is not None:
+        resolve_device(device)
+        loaded = loaded.with_device(device)
+    store = ResultStore(Path(results) if results else Path("results") / loaded.name)
+    with ProgressBars(console) as bars:
+        summary = run_benchmark(loaded, _registry(), store, only=only, progress=bars)
+    console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
+                  f"{len(summary.failed)} failed; results in {summary.results}")
+    for cell in summary.failed:
+        console.print(f"[red]failed:[/] {cell} (see its record.json)")
+
+
+@cli.command("leaderboard")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.option("--table", type=click.Choice(["time", "fid", "classify"]), default="classify", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["rich", "csv", "markdown", "latex", "json"]), default="rich",
+              show_default=True)
+def leaderboard_command(results: str, table: str, fmt: str) -> None:
+    """Print a leaderboard (Table 3, 4-6 or 9-12 shape) from the records in RESULTS."""
+    from dg2bench.console import rich_table
+    from dg2bench.leaderboard import build_table, display_table, to_latex, to_markdown
+    from dg2bench.results import ResultStore
+
+    if not Path(results).is_dir():
+        raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
+    records = ResultStore(results).records()
+    if not records:
+        raise BenchError(results, "holds no complete cell record", "run `bench run SPEC --results DIR` first")
+    numeric = build_table(records, table)  # type: ignore[arg-type]
+    if numeric.empty:
+        raise BenchError("--table", f"no cell in {results} has {table} results", "pick another table")
+    if fmt == "csv":
+        click.echo(numeric.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps(json.loads(numeric.to_json(orient="records")), indent=2))
+    else:
+        shown = display_table(numeric, table)  # type: ignore[arg-type]
+        if fmt == "markdown":
+            click.echo(to_markdown(shown), nl=False)
+        elif fmt == "latex":
+            click.echo(to_latex(shown), nl=False)
+        else:
+            titles = {"time": "Training cost (Table 3)", "fid": "Image quality vs real training defects (Tables 4-6)",
+                      "classify": "Recognition after augmentation (Tables 9-12)"}
+            console.print(rich_table(shown, titles[table]))
+
+
+@cli.command("fid")
+@click.argument("dir_a", type=click.Path(file_okay=False))
+@click.argument("dir_b", type=click.Path(file_okay=False))
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option("--batch-size", default=50, show_default=True, help="Images per Inception forward pass.")
+@click.option("--extractor", type=click.Choice(["fid-helper", "pytorch-fid"]), default="fid-helper", show_default=True)
+def fid_command(dir_a: str, dir_b: str, device: str, batch_size: int, extractor: str) -> None:
+    """Print FID and KID between two image folders (offline TF-FID Inception)."""
+    from dg2bench.folder_scores import score_folders
+
+    for path in (dir_a, dir_b):
+        if not Path(path).is_dir():
+            raise BenchError(path, "no such folder", "pass two folders of images")
+    result = score_folders(Path(dir_a), Path(dir_b), device, batch_size, extractor)
+    kid = result["kid"]
+    console.print(f"FID: {result['fid']:.4f}   KID: {kid['mean']:.6f} ± {kid['std']:.6f}   "
+                  f"(n = {result['n_a']} / {result['n_b']}, extractor: {result['extractor']})", highlight=False)
+    for warning in result["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``bench``: one-line errors with exit status 2 on bad input."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="bench", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "bench"
+        err_console.print(f"error: {where}: {exc.format_message()}; see `{where} --help`", highlight=False,
+                          markup=False, soft_wrap=True)
+        sys.exit(2)
+    except BenchError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: complete cells are kept; rerun the same command to resume")
+        sys.exit(130)

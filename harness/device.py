@@ -1,0 +1,36 @@
+"""Device choice: ``auto`` picks CUDA when present; mixed precision only where safe."""
+
+from __future__ import annotations
+
+import torch
+
+from dg2bench.errors import SpecError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → ``cuda`` if available else ``cpu``; an explicit CUDA request must be satisfiable."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError("--device", f"{name} requested but no CUDA device is available",
+                        "use --device auto or --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise SpecError("--device", f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from None
+
+
+def amp_dtype_for(device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA GPUs that support it (no loss scaling needed); fp32 elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    """Peak memory: CUDA peak allocated on a GPU; the process's peak RSS on CPU."""
+    if device.type == "cuda":
+        return {"cuda_peak_allocated_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+    import resource
+
+    return {"process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -1,0 +1,43 @@
+"""FID and KID between two image folders (``bench fid``), like ``python -m pytorch_fid``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from dg2bench.device import resolve_device
+from dg2bench.errors import DataError
+from dg2bench.generation import IMAGE_SUFFIXES, load_png_folder
+from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
+from dg2bench.metrics.inception import InceptionFeatures
+from dg2bench.metrics.kid import kid_from_features
+
+
+def _check_folder(folder: Path) -> None:
+    paths = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    if len(paths) < 2:
+        raise DataError(str(folder), f"holds {len(paths)} images; FID needs at least 2",
+                        "point at a folder of .png/.jpg images")
+    sizes = set()
+    for path in paths:
+        with Image.open(path) as image:
+            sizes.add(image.size)
+    if len(sizes) > 1:
+        raise DataError(str(folder), f"images differ in size ({len(sizes)} sizes)",
+                        "resize them to one size first (the Inception resizes to 299 itself)")
+
+
+def score_folders(dir_a: Path, dir_b: Path, device: str = "auto", batch_size: int = 50,
+                  extractor: str = "fid-helper") -> dict[str, Any]:
+    """FID and KID between the images of two folders, with sample sizes and warnings."""
+    for folder in (dir_a, dir_b):
+        _check_folder(folder)
+    features = InceptionFeatures(resolve_device(device), batch_size=batch_size, prefer=extractor)
+    a = features.extract(load_png_folder(dir_a))
+    b = features.extract(load_png_folder(dir_b))
+    kid = kid_from_features(a, b)
+    warning = fid_sample_size_warning(len(a), len(b))
+    return {"fid": float(fid_from_features(a, b)), "kid": kid.as_dict(), "n_a": len(a), "n_b": len(b),
+            "extractor": features.name, "warnings": [warning] if warning else []}

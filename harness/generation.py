@@ -1,0 +1,67 @@
+"""Generate fake defect images with a trained generator and store them as PNG files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dg2bench.atomic import write_atomic
+from dg2bench.generator import Generator
+from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
+from dg2bench.split import to_uint8, to_unit_range
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | None, device: torch.device,
+                   chunk: int = 64, cell: str = "", progress: ProgressCallback = ignore_progress) -> torch.Tensor:
+    """``n`` fake defect images as uint8 ``(n, 3, S, S)`` on CPU.
+
+    Translation methods map defect-free images from ``source_pool`` (uint8, cycled in
+    order when ``n`` exceeds it, as the paper makes 600 fakes from 1000 sources);
+    unconditional ones sample noise from the (seeded) global RNG.
+    """
+    out = []
+    for start in range(0, n, chunk):
+        count = min(chunk, n - start)
+        source = None
+        if generator.kind == "translation":
+            if source_pool is None or len(source_pool) == 0:
+                raise ValueError(f"{generator.name} translates images but got no defect-free source images")
+            index = torch.arange(start, start + count) % len(source_pool)
+            source = to_unit_range(source_pool[index]).to(device)
+        images = generator.generate(count, source)
+        out.append(to_uint8(images))
+        progress(ProgressEvent(cell, "generate", start + count, n))
+    return torch.cat(out)
+
+
+def save_png_folder(images: torch.Tensor, folder: Path) -> list[Path]:
+    """Write uint8 ``(N, 3, S, S)`` images as ``000000.png ...`` (each file atomically)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, image in enumerate(images):
+        array = image.permute(1, 2, 0).numpy()
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format="PNG")
+        paths.append(write_atomic(folder / f"{k:06d}.png", lambda f, b=buffer: f.write(b.getvalue())))
+    return paths
+
+
+def load_png_folder(folder: Path, image_size: int | None = None) -> torch.Tensor:
+    """Every image file of ``folder`` (sorted) as uint8 ``(N, 3, S, S)``; resized if asked."""
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    arrays = []
+    for path in paths:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            if image_size is not None and image.size != (image_size, image_size):
+                image = image.resize((image_size, image_size), Image.Resampling.BICUBIC)
+            arrays.append(np.asarray(image, dtype=np.uint8))
+    if not arrays:
+        return torch.empty((0, 3, image_size or 0, image_size or 0), dtype=torch.uint8)
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()

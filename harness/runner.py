@@ -1,0 +1,160 @@
+"""Compose a benchmark run: splits, cells (dataset × method × seed), the baseline.
+
+The runner knows no method by name: generators, classifiers and datasets come from
+the registry the spec was validated against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+import torch
+
+from dg2bench import __version__
+from dg2bench.atomic import write_json_atomic, write_text_atomic
+from dg2bench.cell import BASELINE, CellInputs, run_cell
+from dg2bench.classifier import DEFECT, DEFECT_FREE
+from dg2bench.device import resolve_device
+from dg2bench.errors import SpecError
+from dg2bench.plugin_manager import Registry
+from dg2bench.progress import ProgressCallback, ignore_progress
+from dg2bench.quality import QualityScorer
+from dg2bench.results import CellId, ResultStore
+from dg2bench.spec import DatasetChoice, PluginChoice, Spec
+from dg2bench.split import Split
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedCell:
+    """A cell to run and the generator it trains (``None`` for the baseline)."""
+
+    cell: CellId
+    dataset: DatasetChoice
+    generator: PluginChoice | None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What one ``bench run`` did."""
+
+    results: Path
+    ran: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    failed: list[str] = dataclasses.field(default_factory=list)
+
+
+def build_split(choice: DatasetChoice, registry: Registry, split_seed: int) -> Split:
+    """Instantiate the dataset plugin of ``choice`` and build its split."""
+    dataset = registry.get("dataset", choice.plugin).cls(choice.options, choice.root)
+    dataset.check_root()
+    return Split(dataset, dataset.build_split(split_seed))
+
+
+def load_split_images(split: Split, image_size: int) -> dict[str, torch.Tensor]:
+    """The four image groups of a split as uint8 tensors, loaded once per run."""
+    return {f"{side}_{name}": split.load_uint8(split.select(side, label), image_size)
+            for side in ("train", "test") for name, label in (("defect_free", DEFECT_FREE), ("defect", DEFECT))}
+
+
+def plan_cells(spec: Spec, only: Sequence[str] = ()) -> list[PlannedCell]:
+    """Every cell of ``spec``; ``only`` keeps the named generators (and ``baseline``)."""
+    known = {g.label for g in spec.generators} | ({BASELINE} if spec.benchmark["baseline"] else set())
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise SpecError("--only", f"no method named {', '.join(unknown)} in {spec.path.name}",
+                        f"choose from: {', '.join(sorted(known))}")
+    methods: list[PluginChoice | None] = [None] if spec.benchmark["baseline"] else []
+    methods += list(spec.generators)
+    cells = []
+    for dataset in spec.datasets:
+        for method in methods:
+            label = BASELINE if method is None else method.label
+            if only and label not in only:
+                continue
+            for seed in spec.seeds:
+                cells.append(PlannedCell(CellId(dataset.label, label, seed), dataset, method))
+    return cells
+
+
+def cell_config(spec: Spec, planned: PlannedCell) -> dict[str, Any]:
+    """The configuration a cell's results depend on (not seeds count, not device)."""
+    return {"image_size": spec.benchmark["image_size"], "split_seed": spec.benchmark["split_seed"],
+            "dataset": planned.dataset.resolved(),
+            "generator": planned.generator.resolved() if planned.generator else None,
+            "classifiers": {c.label: c.resolved() for c in spec.classifiers},
+            "augmentation": spec.augmentation, "metrics": spec.metrics}
+
+
+def _check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str, Any]) -> None:
+    path = store.cell_dir(planned.cell) / "config.json"
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("sha256") != digest:
+            raise SpecError(str(path), f"cell {planned.cell} was run with a different configuration",
+                            "use a fresh --results folder (or delete that cell's folder to redo it)")
+        return
+    write_json_atomic(path, {"sha256": digest, "config": config})
+
+
+def environment_info(registry: Registry, device: torch.device) -> dict[str, Any]:
+    """Versions, device and loaded plugins, recorded with every run."""
+    info = {"dg2bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "platform": platform.platform(), "device": str(device),
+            "plugins": [{"kind": p.kind, "name": p.name, "package": p.package, "version": p.version,
+                         "builtin": p.builtin} for p in registry.all()]}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def write_run_files(spec: Spec, store: ResultStore, registry: Registry, device: torch.device) -> None:
+    """Write the resolved spec (TOML) and the environment record next to the results."""
+    resolved = spec.resolved()
+    write_text_atomic(store.root / "spec.resolved.toml", tomli_w.dumps(_toml_safe(resolved)))
+    write_json_atomic(store.root / "run.json", {"spec": str(spec.path), **environment_info(registry, device)})
+
+
+def _toml_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_safe(v) for v in value]
+    return value
+
+
+def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequence[str] = (),
+                  progress: ProgressCallback = ignore_progress) -> RunSummary:
+    """Run every incomplete cell of ``spec`` into ``store`` (holding its lock)."""
+    device = resolve_device(spec.benchmark["device"])
+    planned = plan_cells(spec, only)
+    summary = RunSummary(store.root)
+    with store.lock():
+        write_run_files(spec, store, registry, device)
+        scorer = QualityScorer(device, store.root / "cache" / "features", spec.metrics) \
+            if spec.metrics["quality"] else None
+        classifiers = {c.label: registry.get("classifier", c.plugin).cls for c in spec.classifiers}
+        loaded: dict[str, tuple[Split, dict[str, torch.Tensor]]] = {}
+        for item in planned:
+            config = cell_config(spec, item)
+            _check_cell_config(store, item, config)
+            if store.is_complete(item.cell):
+                summary.skipped.append(str(item.cell))
+                continue
+            if item.dataset.label not in loaded:
+                split = build_split(item.dataset, registry, spec.benchmark["split_seed"])
+                split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
+                loaded[item.dataset.label] = (split, load_split_images(split, spec.benchmark["image_size"]))
+            split, images = loaded[item.dataset.label]
+            gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None
+            inputs = CellInputs(spec, split, images, gen_cls, item.generator, classifiers, device, scorer)
+            record = run_cell(inputs, item.cell, store, progress)
+            (summary.failed if record["status"] != "complete" else summary.ran).append(str(item.cell))
+    return summary

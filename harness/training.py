@@ -1,0 +1,167 @@
+"""The one training loop every generator and classifier runs through.
+
+It draws batches (:mod:`dg2bench.batches`), calls ``train_step``, averages losses,
+syncs with the device only every ``log_every`` steps (where it also checks that the
+losses are finite), writes atomic checkpoints that hold the model's state, the step
+and every global RNG state, and resumes from such a checkpoint. Resuming on CPU with
+the same seed ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dg2bench.atomic import torch_save_atomic
+from dg2bench.batches import BatchSampler
+from dg2bench.split import to_unit_range
+from dg2bench.trainable import Trainable, TrainPlan
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the cell stops with this reason recorded."""
+
+    def __init__(self, step: int, losses: Mapping[str, float]) -> None:
+        bad = ", ".join(f"{k}={v}" for k, v in losses.items() if not math.isfinite(v))
+        super().__init__(f"non-finite loss at step {step}: {bad}")
+        self.step = step
+        self.losses = dict(losses)
+
+
+@dataclasses.dataclass
+class TrainOutcome:
+    """What a finished training run measured."""
+
+    steps: int
+    images_seen: int
+    wall_seconds: float
+    resumed_from_step: int
+    history: list[dict[str, float]]
+
+    @property
+    def images_per_second(self) -> float:
+        """Training images processed per wall-clock second (over all resumed parts)."""
+        return self.images_seen / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Every global RNG a plugin may draw from: torch (CPU and CUDA), python, numpy."""
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Undo :func:`capture_rng_state`."""
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, python and numpy global RNGs."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+
+
+@dataclasses.dataclass
+class ImageBanks:
+    """Training images kept on the device as uint8, plus optional per-image labels.
+
+    ``images[key]`` is ``(N, 3, S, S)`` uint8; batches are converted to float ``[-1, 1]``
+    on the device, so the host sends 1 byte per pixel once and never again.
+    """
+
+    images: dict[str, torch.Tensor]
+    labels: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+
+    def to(self, device: torch.device) -> "ImageBanks":
+        """Move every bank to ``device``."""
+        return ImageBanks({k: v.to(device) for k, v in self.images.items()},
+                          {k: v.to(device) for k, v in self.labels.items()})
+
+    def sizes(self) -> dict[str, int]:
+        """Images per bank."""
+        return {k: int(v.shape[0]) for k, v in self.images.items()}
+
+    def batch(self, sampler: BatchSampler, step: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """The batch of ``step``: float images in ``[-1, 1]`` (and ``"labels"`` if any)."""
+        out: dict[str, torch.Tensor] = {}
+        for key, bank in self.images.items():
+            index = sampler.indices(key, step).to(device, non_blocking=True)
+            out[key] = to_unit_range(bank.index_select(0, index))
+            if key in self.labels:
+                out["labels"] = self.labels[key].index_select(0, index)
+        return out
+
+
+def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
+          checkpoint_path: Path | None = None, checkpoint_every: int = 0, log_every: int = 10,
+          on_log: Callable[[int, dict[str, float], float], None] | None = None,
+          stop_after: int | None = None) -> TrainOutcome:
+    """Train ``model`` for ``plan.total_steps`` steps, resuming from ``checkpoint_path``.
+
+    :param seed: seeds batch sampling (model RNG is seeded by the caller).
+    :param checkpoint_every: steps between checkpoints (0: none but the resume point).
+    :param log_every: steps between device syncs: loss averages, finiteness check, ``on_log``.
+    :param on_log: ``on_log(step_done, mean_losses, images_per_second)``.
+    :param stop_after: stop (as if interrupted) after this many steps; for resume tests.
+    :raises NonFiniteLossError: when a logged loss is NaN or infinite.
+    """
+    banks = banks.to(plan.device)
+    sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
+    model.to(plan.device)
+    model.setup(plan)
+    start, history, earlier_wall = 0, [], 0.0
+    if checkpoint_path is not None and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=plan.device, weights_only=False)
+        model.load_state_dict(state["model"])
+        restore_rng_state(state["rng"])
+        start, history = int(state["step"]), list(state["history"])
+        earlier_wall = float(state.get("wall_seconds", 0.0))
+    images_per_step = plan.batch_size * len(banks.images)
+    sums: dict[str, torch.Tensor] = {}
+    since, since_step, began = time.perf_counter(), start, time.perf_counter()
+    last = plan.total_steps if stop_after is None else min(plan.total_steps, stop_after)
+    for step in range(start, last):
+        losses = model.train_step(banks.batch(sampler, step, plan.device), step)
+        for key, value in losses.items():
+            value = value.detach().float()
+            sums[key] = sums[key] + value if key in sums else value
+        done = step + 1
+        if done % log_every == 0 or done == last:
+            means = {k: float(v) / (done - since_step) for k, v in sums.items()}
+            now = time.perf_counter()
+            rate = (done - since_step) * images_per_step / max(now - since, 1e-9)
+            if not all(math.isfinite(v) for v in means.values()):
+                raise NonFiniteLossError(done, means)
+            history.append({"step": done, **means})
+            if on_log is not None:
+                on_log(done, means, rate)
+            sums, since, since_step = {}, now, done
+        if checkpoint_path is not None and checkpoint_every and done % checkpoint_every == 0 and done < last:
+            save_checkpoint(checkpoint_path, model, done, history, earlier_wall + time.perf_counter() - began)
+    wall = earlier_wall + time.perf_counter() - began
+    if checkpoint_path is not None and last < plan.total_steps:
+        save_checkpoint(checkpoint_path, model, last, history, wall)
+    return TrainOutcome(steps=last, images_seen=last * images_per_step, wall_seconds=wall,
+                        resumed_from_step=start, history=history)
+
+
+def save_checkpoint(path: Path, model: Trainable, step: int, history: list[dict[str, float]],
+                    wall_seconds: float) -> None:
+    """Write model state, step, loss history, wall-clock so far and RNG states atomically."""
+    torch_save_atomic(path, {"model": model.state_dict(), "step": step, "history": history,
+                             "wall_seconds": wall_seconds, "rng": capture_rng_state()})

@@ -1,0 +1,83 @@
+"""Shared fixtures: the repository's vendored data, tiny specs, the CLI runner."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CRACKFOREST = REPO / "benchmarks" / "data" / "crackforest"
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """The registry of every installed plugin (built-ins through entry points)."""
+    from dg2bench.plugin_manager import get_registry
+
+    return get_registry()
+
+
+def tiny_spec_text(*, generators: str = "", fakes: int = 8, quality: bool = False, classifier_steps: int = 6,
+                   seeds: int = 1, extra: str = "") -> str:
+    """A tiny spec on the vendored CrackForest data; ``generators`` holds [generators.*] tables."""
+    return textwrap.dedent(f"""\
+        [benchmark]
+        name = "tiny"
+        image_size = 32
+        seeds = {seeds}
+        device = "cpu"
+        log_every = 2
+        checkpoint_every = 2
+
+        [datasets.crackforest]
+        root = "{CRACKFOREST}"
+        patch_size = 64
+        train_defect_free = 12
+        train_defect = 8
+        test_defect_free = 10
+        test_defect = 6
+
+        [classifiers.resnet34]
+        preset = "tiny"
+        max_steps = {classifier_steps}
+
+        [augmentation]
+        fakes = {fakes}
+
+        [metrics]
+        quality = {"true" if quality else "false"}
+        kid_subset_size = 4
+        kid_subsets = 5
+        prdc_k = 2
+        """) + textwrap.dedent(generators) + textwrap.dedent(extra)
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Write a tiny spec to ``tmp_path/spec.toml``; keyword arguments as :func:`tiny_spec_text`."""
+
+    def write(text: str | None = None, **kwargs) -> Path:
+        path = tmp_path / "spec.toml"
+        path.write_text(text if text is not None else tiny_spec_text(**kwargs))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def bench(capsys):
+    """Run ``bench ARGS`` in-process through its real entry point; returns (exit code, stdout, stderr)."""
+    from dg2bench.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,74 @@
+"""The CrackForest dataset plugin: labels from masks, image-disjoint deterministic split."""
+
+from __future__ import annotations
+
+import pytest
+
+from dg2bench.errors import DataError
+from dg2bench.plugins.datasets.crackforest import CrackForestOptions, CrackForestPatches
+from dg2bench.split import Split
+
+from conftest import CRACKFOREST
+
+
+def _split(**options) -> Split:
+    dataset = CrackForestPatches(CrackForestOptions(**options), CRACKFOREST)
+    dataset.check_root()
+    return Split(dataset, dataset.build_split(seed=0))
+
+
+def test_default_counts_follow_table_1():
+    counts = _split().counts()
+    assert counts == {"train": {"defect_free": 1000, "defect": 300}, "test": {"defect_free": 330, "defect": 60}}
+
+
+def test_no_source_image_on_both_sides():
+    split = _split()
+    train = {i.source for i in split.select("train")}
+    test = {i.source for i in split.select("test")}
+    assert train and test and not train & test
+
+
+def test_labels_come_from_the_masks():
+    split = _split(test_defect_free=20, test_defect=10, train_defect_free=20, train_defect=10)
+    dataset = split.dataset
+    for item in split.items[::5]:
+        stem = item.source.split("/")[-1].removesuffix(".jpg")
+        left, top, right, bottom = item.box
+        cracks = dataset.crack_mask(stem)[top:bottom, left:right].sum()
+        assert (cracks > 0) == (item.label == 1)
+
+
+def test_same_spec_same_manifest_everywhere():
+    first, second = _split(), _split()
+    assert first.manifest_csv() == second.manifest_csv()
+    # Pinned: a change here means the standardized split changed for every user.
+    assert first.manifest_hash == PINNED_DEFAULT_HASH
+
+
+def test_manifest_file_and_hash(tmp_path):
+    split = _split(test_defect_free=20, test_defect=10, train_defect_free=20, train_defect=10)
+    path = split.write_manifest(tmp_path / "crackforest.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "id,source,left,top,right,bottom,label,side,defect_type"
+    assert len(lines) == 61
+    assert (tmp_path / "crackforest.csv.sha256").read_text().split()[0] == split.manifest_hash
+
+
+def test_patches_load_as_uint8_tensors():
+    split = _split(test_defect_free=4, test_defect=2, train_defect_free=4, train_defect=2)
+    images = split.load_uint8(split.select("train", 1), image_size=32)
+    assert images.shape == (2, 3, 32, 32) and str(images.dtype) == "torch.uint8"
+
+
+def test_too_many_patches_requested_is_a_clear_error():
+    with pytest.raises(DataError, match=r"train_defect_free: asks for 5000 patches but the train side holds \d+"):
+        _split(train_defect_free=5000)
+
+
+def test_not_a_crackforest_folder(tmp_path):
+    with pytest.raises(DataError, match="is not a CrackForest folder"):
+        CrackForestPatches(CrackForestOptions(), tmp_path).check_root()
+
+
+PINNED_DEFAULT_HASH = "31ddd4a2610b71fede0a1a8341f60c3531d7acffa02e6179f3cbdbdb1486a561"
