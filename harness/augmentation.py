@@ -18,7 +18,7 @@ import torch
 from dg2bench.atomic import write_json_atomic
 from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
 from dg2bench.device import amp_dtype_for
-from dg2bench.metrics.classification import classification_metrics
+from dg2bench.metrics.classification import classification_report
 from dg2bench.progress import ProgressCallback, ProgressEvent
 from dg2bench.results import CellId
 from dg2bench.split import to_unit_range
@@ -79,7 +79,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
                          "fake_defect": 0 if fakes is None else len(fakes)},
         "steps": outcome.steps, "epochs": epochs, "train_seconds": outcome.wall_seconds,
         "test_seconds": time.perf_counter() - began,
-        "metrics": classification_metrics(y_true, y_pred).as_dict(),
+        "metrics": classification_report(y_true, y_pred).as_dict(),
         "misclassified": [i for i, t, p in zip(ids, y_true, y_pred) if t != p],
         "predictions": [{"id": i, "label": t, "pred": p, "p_defect": round(float(q[DEFECT]), 6)}
                         for i, t, p, q in zip(ids, y_true, y_pred, proba)],

@@ -94,10 +94,12 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             name = f"{clf}-only" if method == "baseline" else f"{method}+{clf}"
             for cls_name in ("defect", "defect_free"):
                 per = [res["metrics"]["per_class"][cls_name] for res in results]
+                hits_key = "tp" if cls_name == "defect" else "tn"
                 acc, acc_sd = _mean_sd([p["accuracy"] for p in per])
                 prec, prec_sd = _mean_sd([p["precision"] for p in per])
                 f1, _ = _mean_sd([p["f1"] for p in per])
-                hits, total = sum(p["correct"] for p in per), sum(p["support"] for p in per)
+                hits = sum(res["metrics"][hits_key] for res in results)
+                total = sum(p["support"] for p in per)
                 low, high = wilson_interval(hits, total)
                 rows.append({"dataset": dataset, "method": name, "class": cls_name.replace("_", "-"),
                              "seeds": len(results), "accuracy": acc, "accuracy_sd": acc_sd,

@@ -129,7 +129,8 @@ def get_plugin_manager(load_entry_points: bool = True, extra_plugins: Iterable[o
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name}", str(exc).splitlines()[0],
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(f"plugin {name}", str(exc).splitlines()[0],
                           "fix the hook name (see `bench plugins --hooks`)") from None
     return pm
 

@@ -68,7 +68,7 @@ class QualityScorer:
         m = self.metrics
         kid = kid_from_features(real_features, fake_features, subset_size=m["kid_subset_size"],
                                 n_subsets=m["kid_subsets"])
-        prdc = prdc_from_features(real_features, fake_features, k=m["prdc_k"])
+        prdc = prdc_from_features(real_features, fake_features, nearest_k=m["prdc_k"])
         warning = fid_sample_size_warning(len(fake_features), len(real_features))
         return {
             "extractor": self.extractor.name,

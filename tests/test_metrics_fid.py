@@ -18,6 +18,7 @@ def test_fid_of_a_set_with_itself_is_zero():
     assert fid_from_features(feats, feats) == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytorch-fid passes scipy's old `disp`
 def test_fid_agrees_with_pytorch_fid():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(300, 32))
@@ -25,6 +26,20 @@ def test_fid_agrees_with_pytorch_fid():
     expected = calculate_frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
     assert fid_from_features(a, b) == pytest.approx(float(expected), abs=1e-6)
     assert frechet_distance(FeatureStats.of(a), FeatureStats.of(b)) == pytest.approx(float(expected), abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("n_a, n_b", [(300, 250), (20, 30), (12, 12)])
+def test_sample_space_form_agrees_with_pytorch_fid(n_a, n_b):
+    """The nuclear-norm form used for small sets equals pytorch-fid's sqrtm result."""
+    from dg2bench.metrics.fid import sample_space_frechet_distance
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(n_a, 32))
+    b = rng.normal(loc=0.2, scale=0.8, size=(n_b, 32)) @ rng.normal(size=(32, 32)) * 0.3
+    expected = calculate_frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert sample_space_frechet_distance(a, b) == pytest.approx(float(expected), rel=1e-6, abs=1e-6)
+    assert fid_from_features(a, b) == pytest.approx(float(expected), rel=1e-6, abs=1e-6)
 
 
 def test_fid_of_shifted_gaussians_matches_closed_form():

