@@ -49,7 +49,7 @@ def rich_table(df: pd.DataFrame, title: str) -> Table:
     table = Table(title=title, header_style="bold")
     for column in df.columns:
         numeric = column not in ("Dataset", "Method", "Class", "Name", "Package", "Kind", "Summary", "Built-in")
-        table.add_column(str(column), justify="right" if numeric else "left")
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     return table

@@ -1,0 +1,184 @@
+"""End-to-end: the `bench` CLI on a tiny spec (real plugins, real data, CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dg2bench.results import ResultStore
+
+from conftest import REPO, tiny_spec_text
+
+GENERATORS = """
+[generators.dg2gan]
+preset = "tiny"
+max_steps = 4
+
+[generators.wgan]
+preset = "tiny"
+max_steps = 6
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One tiny `bench run` (dg2gan, wgan, baseline; quality scored) shared by the tests."""
+    from dg2bench.cli import main
+
+    folder = tmp_path_factory.mktemp("run")
+    spec = folder / "spec.toml"
+    spec.write_text(tiny_spec_text(generators=GENERATORS, quality=True, fakes=8, classifier_steps=4))
+    results = folder / "results"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(spec), "--results", str(results)])
+        raise SystemExit(0)
+    assert exit_info.value.code in (0, None)
+    return spec, results
+
+
+def test_plugins_lists_every_kind(bench):
+    code, out, _ = bench("plugins")
+    assert code == 0
+    for name in ("dg2gan", "dg2gan-no-djs", "cyclegan", "wgan", "d2gan", "resnet34", "resnet50", "crackforest"):
+        assert name in out
+    code, out, _ = bench("plugins", "--hooks")
+    assert code == 0 and "register_generators" in out and "register_datasets" in out
+
+
+@pytest.mark.parametrize("spec", ["crackforest-smoke.toml", "crackforest-paper.toml"])
+def test_validate_shipped_specs(bench, spec):
+    code, out, _ = bench("validate", str(REPO / "benchmarks" / spec))
+    assert code == 0, out
+    assert "[generators.dg2gan]" in out and "is valid" in out
+
+
+def test_split_prints_counts_and_writes_manifest(bench, tmp_path):
+    code, out, _ = bench("split", str(REPO / "benchmarks" / "crackforest-paper.toml"), "--out", str(tmp_path))
+    assert code == 0
+    assert "1000" in out and "300" in out and "330" in out and "60" in out
+    assert len((tmp_path / "crackforest.csv").read_text().splitlines()) == 1 + 1000 + 300 + 330 + 60
+
+
+def test_run_writes_records_config_and_environment(finished_run):
+    _, results = finished_run
+    records = ResultStore(results).records()
+    assert sorted(r["method"] for r in records) == ["baseline", "dg2gan", "wgan"]
+    assert all(r["status"] == "complete" for r in records)
+    assert "[generators.dg2gan]" in (results / "spec.resolved.toml").read_text()
+    run = json.loads((results / "run.json").read_text())
+    assert run["device"] == "cpu" and any(p["name"] == "dg2gan" for p in run["plugins"])
+    dg2gan = next(r for r in records if r["method"] == "dg2gan")
+    assert dg2gan["training"]["steps"] == 4 and dg2gan["training"]["parameters"] > 0
+    assert len(list((results / "cells/crackforest/dg2gan/seed0/fakes").glob("*.png"))) == 8
+    quality = dg2gan["quality"]
+    assert quality["n_fake"] == 8 and quality["n_real"] == 8 and quality["warnings"]
+    assert quality["fid"] > 0 and "kid" in quality and "precision" in quality["prdc"]
+    classification = dg2gan["classification"]["resnet34"]
+    assert classification["train_images"] == {"real_defect_free": 12, "real_defect": 8, "fake_defect": 8}
+    assert len(classification["predictions"]) == 16
+    baseline = next(r for r in records if r["method"] == "baseline")
+    assert baseline["classification"]["resnet34"]["train_images"]["fake_defect"] == 0
+    assert (results / "splits" / "crackforest.csv").exists()
+    assert len(list((results / "cache" / "features").glob("*.npy"))) == 1
+
+
+@pytest.mark.parametrize("table, expected", [("time", "Parameters (M)"), ("fid", "KID×10³ ↓"), ("classify", "resnet34-only")])
+@pytest.mark.parametrize("fmt", ["rich", "csv", "markdown", "latex", "json"])
+def test_leaderboard_tables_and_formats(bench, finished_run, table, expected, fmt):
+    _, results = finished_run
+    code, out, err = bench("leaderboard", str(results), "--table", table, "--format", fmt)
+    assert code == 0, err
+    if fmt == "markdown":
+        assert expected in out
+    if fmt == "rich":
+        assert "Table" in out.splitlines()[0]
+    if fmt == "json":
+        rows = json.loads(out)
+        assert rows and "method" in rows[0]
+
+
+def test_rerun_skips_complete_cells_and_resumes_incomplete_ones(bench, finished_run, tmp_path):
+    spec, results = finished_run
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    cell = copy / "cells/crackforest/dg2gan/seed0"
+    (cell / "record.json").unlink()
+    shutil.rmtree(cell / "classify-resnet34")
+    code, out, err = bench("run", str(spec), "--results", str(copy))
+    assert code == 0, err
+    assert "ran 1 cells, skipped 2 complete" in out
+    record = json.loads((cell / "record.json").read_text())
+    assert record["training"]["steps"] == 4  # the generator stage was reused, not retrained
+
+
+def test_second_run_on_a_locked_folder_refuses(bench, finished_run):
+    spec, results = finished_run
+    with ResultStore(results).lock():
+        code, _, err = bench("run", str(spec), "--results", str(results))
+    assert code == 2
+    assert err.strip().startswith("error: ") and "another `bench run`" in err and len(err.strip().splitlines()) == 1
+
+
+def test_changed_config_refuses_to_mix_results(bench, finished_run, tmp_path):
+    spec, results = finished_run
+    changed = tmp_path / "spec.toml"
+    changed.write_text(spec.read_text().replace("max_steps = 4", "max_steps = 5"))
+    code, _, err = bench("run", str(changed), "--results", str(results), "--only", "dg2gan")
+    assert code == 2 and "different configuration" in err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["validate", "nope.toml"], "nope.toml: no such spec file"),
+    (["run", "nope.toml"], "nope.toml: no such spec file"),
+    (["leaderboard", "no/such/dir"], "no/such/dir: no such results folder"),
+    (["leaderboard", ".", "--table", "speed"], "Invalid value for '--table'"),
+    (["fid", "a_dir", "b_dir"], "a_dir: no such folder"),
+])
+def test_bad_input_is_one_line_exit_2(bench, args, fragment):
+    code, out, err = bench(*args)
+    assert code == 2
+    assert err.startswith("error: ") and fragment in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_spec_value_names_file_and_key(bench, write_spec):
+    path = write_spec(tiny_spec_text(extra="[generators.dg2gan]\nlamda = 1.0\n"))
+    code, _, err = bench("validate", str(path))
+    assert code == 2
+    assert f"error: {path}: generators.dg2gan.lamda: unknown hyperparameter; known keys:" in err
+
+
+def test_unknown_only_and_bad_seeds(bench, finished_run):
+    spec, results = finished_run
+    code, _, err = bench("run", str(spec), "--results", str(results), "--only", "stylegan")
+    assert code == 2 and "--only: no method named stylegan" in err
+    code, _, err = bench("run", str(spec), "--results", str(results), "--seeds", "0")
+    assert code == 2 and "--seeds: must be >= 1" in err
+
+
+def test_debug_shows_the_traceback(bench):
+    code, _, err = bench("--debug", "validate", "nope.toml")
+    assert code == 2 and "Traceback" in err
+
+
+def test_fid_between_two_folders(bench, finished_run):
+    _, results = finished_run
+    fakes = results / "cells/crackforest/dg2gan/seed0/fakes"
+    other = results / "cells/crackforest/wgan/seed0/fakes"
+    code, out, err = bench("fid", str(fakes), str(other), "--device", "cpu")
+    assert code == 0, err
+    assert "FID:" in out and "KID:" in out and "n = 8 / 8" in out
+    code, out, _ = bench("fid", str(fakes), str(fakes), "--device", "cpu")
+    assert float(out.split("FID:")[1].split()[0]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_fakes_are_pngs_of_the_spec_size(finished_run):
+    from PIL import Image
+
+    _, results = finished_run
+    first = next(Path(results / "cells/crackforest/wgan/seed0/fakes").glob("*.png"))
+    with Image.open(first) as image:
+        assert image.size == (32, 32) and image.mode == "RGB"
