@@ -1,0 +1,177 @@
+"""CycleGAN (Zhu et al. 2017) as the reference code trains it, one of the paper's peers.
+
+Recipe (junyanz/pytorch-CycleGAN-and-pix2pix, defaults of ``train.py``): ResNet-9
+generators, 70 x 70 PatchGAN discriminators, instance norm, N(0, 0.02) init,
+least-squares GAN loss, image pool of 50 fakes, lambda_cycle 10, identity weight 0.5
+(i.e. 5 x L1), Adam lr 2e-4 betas (0.5, 0.999), discriminator loss halved, generators
+stepped before discriminators, lr constant for half the epochs then linear decay.
+The paper trains it with batch 4 for 100 + 100 epochs.
+
+Naming: ``G`` maps defect-free images n to defect images, ``F`` maps back; ``Dd``
+judges the defect domain (G's opponent), ``Dn`` the defect-free domain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from dg2bench import Generator, TrainPlan, hookimpl
+from dg2bench.plugins.generators import losses
+from dg2bench.plugins.generators.image_pool import ImagePool
+from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, steps_epoch_end
+from dg2bench.plugins.generators.networks import (PatchDiscriminator, ResnetGenerator,
+                                                   check_translation_size)
+from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
+
+
+@dataclasses.dataclass(frozen=True)
+class CycleGanHyperparameters:
+    """CycleGAN's hyperparameters; defaults are the reference recipe at the paper's sizes.
+
+    :ivar batch_size: images per domain per step (paper: 4).
+    :ivar epochs: default training length in epochs (paper: 100 + 100).
+    :ivar lr: Adam learning rate of both optimizers.
+    :ivar betas: Adam betas (two floats).
+    :ivar ngf: generator width (channels of its first layer).
+    :ivar ndf: discriminator width.
+    :ivar n_res_blocks: residual blocks per generator (9 at 256 x 256, 6 at 128).
+    :ivar d_layers: stride-2 layers of the PatchGAN (3 = the 70 x 70 PatchGAN).
+    :ivar lambda_cycle: weight of each cycle-consistency L1 term.
+    :ivar lambda_identity: identity weight, relative to ``lambda_cycle`` (0 disables).
+    :ivar pool_size: fakes kept in each image pool (0 disables the pool).
+    :ivar decay_fraction: last fraction of the epochs over which lr decays to 0.
+    """
+
+    batch_size: int = 4
+    epochs: int = 200
+    lr: float = 2e-4
+    betas: tuple[float, ...] = (0.5, 0.999)
+    ngf: int = 64
+    ndf: int = 64
+    n_res_blocks: int = 9
+    d_layers: int = 3
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    decay_fraction: float = 0.5
+
+    def validate(self) -> None:
+        """Raise ValueError on values the recipe cannot run with."""
+        for key in ("batch_size", "epochs", "ngf", "ndf", "d_layers"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
+        if self.n_res_blocks < 0 or self.pool_size < 0:
+            raise ValueError("n_res_blocks and pool_size must be >= 0")
+        if self.lr <= 0 or len(self.betas) != 2:
+            raise ValueError("lr must be > 0 and betas two floats")
+        if not 0.0 <= self.decay_fraction <= 1.0:
+            raise ValueError(f"decay_fraction must be in [0, 1], not {self.decay_fraction}")
+
+
+class CycleGan(Generator):
+    """CycleGAN with the reference recipe; ``generate`` runs G on defect-free images."""
+
+    name: ClassVar[str] = "cyclegan"
+    summary: ClassVar[str] = "CycleGAN (Zhu et al. 2017): ResNet-9 + PatchGAN, LSGAN, cycle + identity"
+    kind: ClassVar[str] = "translation"
+    Hyperparameters: ClassVar[type] = CycleGanHyperparameters
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"batch_size": 4, "epochs": 2, "ngf": 8, "ndf": 8, "n_res_blocks": 1},
+        "paper": {"batch_size": 4, "epochs": 200, "ngf": 64, "ndf": 64, "n_res_blocks": 9},
+    }
+
+    def __init__(self, hparams: CycleGanHyperparameters, image_size: int) -> None:
+        super().__init__(hparams, image_size)
+        check_translation_size(image_size)
+        h = hparams
+        self.G = ResnetGenerator(h.ngf, h.n_res_blocks)
+        self.F = ResnetGenerator(h.ngf, h.n_res_blocks)
+        self.Dd = PatchDiscriminator(h.ndf, h.d_layers)
+        self.Dn = PatchDiscriminator(h.ndf, h.d_layers)
+        self.pool_d = ImagePool(h.pool_size)
+        self.pool_n = ImagePool(h.pool_size)
+        self._stateful: dict[str, Any] = {}
+
+    def networks(self) -> dict[str, nn.Module]:
+        """G (n -> d), F (d -> n), Dd and Dn."""
+        return {"G": self.G, "F": self.F, "Dd": self.Dd, "Dn": self.Dn}
+
+    def inference_networks(self) -> list[str]:
+        """Only G is needed to make defect images."""
+        return ["G"]
+
+    def setup(self, plan: TrainPlan) -> None:
+        """Adam for both generators together and both discriminators together."""
+        h = self.hparams
+        self.plan = plan
+        self.opt_g = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=h.lr,
+                                      betas=tuple(h.betas))
+        self.opt_d = torch.optim.Adam([*self.Dd.parameters(), *self.Dn.parameters()], lr=h.lr,
+                                      betas=tuple(h.betas))
+        self._stateful = {
+            "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,
+            "sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
+            "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction),
+        }
+
+    def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """One generator step (both directions), then one discriminator step."""
+        h, plan = self.hparams, self.plan
+        n, d = batch["defect_free"], batch["defect"]
+        w_idt = h.lambda_cycle * h.lambda_identity
+
+        set_requires_grad([self.Dd, self.Dn], False)
+        with plan.autocast():
+            fake_d, fake_n = self.G(n), self.F(d)
+            rec_n, rec_d = self.F(fake_d), self.G(fake_n)
+            adv = losses.lsgan_generator_loss(self.Dd(fake_d)) + losses.lsgan_generator_loss(self.Dn(fake_n))
+            idt = (losses.l1_loss(self.G(d), d) + losses.l1_loss(self.F(n), n)) if w_idt > 0 \
+                else torch.zeros((), device=n.device)
+        cycle = losses.l1_loss(rec_n, n) + losses.l1_loss(rec_d, d)
+        loss_g = adv + h.lambda_cycle * cycle + w_idt * idt
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+
+        set_requires_grad([self.Dd, self.Dn], True)
+        pooled_d, pooled_n = self.pool_d.query(fake_d), self.pool_n.query(fake_n)
+        with plan.autocast():
+            loss_dd = losses.lsgan_discriminator_loss(self.Dd(d), self.Dd(pooled_d))
+            loss_dn = losses.lsgan_discriminator_loss(self.Dn(n), self.Dn(pooled_n))
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss_dd + loss_dn).backward()
+        self.opt_d.step()
+
+        if steps_epoch_end(step, plan.steps_per_epoch):
+            self._stateful["sched_g"].step()
+            self._stateful["sched_d"].step()
+        return {"g_total": loss_g.detach(), "g_adv": adv.detach(), "cycle": cycle.detach(),
+                "identity": idt.detach(), "d_defect": loss_dd.detach(), "d_defect_free": loss_dn.detach()}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Optimizers, schedulers and image pools."""
+        return {key: obj.state_dict() for key, obj in self._stateful.items()}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
+        for key, obj in self._stateful.items():
+            obj.load_state_dict(state[key])
+
+    @torch.no_grad()
+    def generate(self, n: int, source: torch.Tensor | None) -> torch.Tensor:
+        """Translate ``n`` defect-free images ``source`` to defect images with G."""
+        if source is None or source.shape[0] < n:
+            raise ValueError("cyclegan translates images: pass n defect-free images as source")
+        return generate_in_chunks(self.G, n, self.batch_size, self.image_size,
+                                  lambda start, count, device: source[start:start + count].to(device))
+
+
+@hookimpl
+def register_generators(register) -> None:
+    """Register :class:`CycleGan`."""
+    register(CycleGan)

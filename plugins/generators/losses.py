@@ -1,0 +1,203 @@
+"""Loss functions of the built-in generators: small pure functions, one job each.
+
+Equation numbers "eq. N" refer to the DG2GAN paper (Sci. Rep. 2024,
+``paper/dg2gan-scirep-2024.txt``, section Methods). Discriminator outputs are taken
+as logits (or raw scores) and every ``log D`` / ``log(1 - D)`` is written through
+``softplus``, since ``log sigmoid(l) = -softplus(-l)`` and
+``log(1 - sigmoid(l)) = -softplus(l)`` stay finite where ``log(sigmoid(l))`` would
+give ``-inf``. Inputs are cast to float32 so bf16 autocast outputs lose nothing here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+LOG2 = math.log(2.0)
+
+
+# --- DG2GAN (eqs. 1-6) ---------------------------------------------------------------
+
+def cycle_consistency_loss(reconstructed_n: torch.Tensor, n: torch.Tensor,
+                           reconstructed_d: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """Eq. 1: ``E|F(G(n)) - n|_1 + E|G(F(d)) - d|_1``.
+
+    Each norm is the mean absolute error per pixel, as in the CycleGAN reference code
+    (``nn.L1Loss``); the per-image L1 norm is that times C*H*W.
+    """
+    return (reconstructed_n.float() - n.float()).abs().mean() + \
+        (reconstructed_d.float() - d.float()).abs().mean()
+
+
+def gan1_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 from D1's side: D1 maximises ``E log D1(d) + E log(1 - D1(G(n)))``.
+
+    Returned as the loss to minimise, ``-(eq. 3) = E softplus(-l_real) + E softplus(l_fake)``
+    (binary cross-entropy with real = 1, fake = 0).
+    """
+    return F.softplus(-real_logits.float()).mean() + F.softplus(fake_logits.float()).mean()
+
+
+def gan1_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 from the generator's side, in the usual non-saturating form.
+
+    The generator minimises ``E log(1 - D1(G(n)))``; as in Goodfellow et al. 2014 and
+    the CycleGAN code it maximises ``E log D1(G(n))`` instead, which has the same
+    fixed point and does not saturate early: ``E softplus(-l_fake)``.
+    """
+    return F.softplus(-fake_logits.float()).mean()
+
+
+def gan2_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 from D2's side: D2 maximises ``E log D2(G(n)) + E log(1 - D2(d))``.
+
+    D2 rewards generated images and penalises real ones (labels swapped relative to
+    D1). Returned as the loss to minimise, ``-(eq. 4) = E softplus(-l_fake) +
+    E softplus(l_real)``. Minimising eq. 2's log terms, ``E log D2(d) +
+    E log(1 - D2(G(n)))``, drives D2 to the same optimum (D2(d) -> 0, D2(G(n)) -> 1);
+    this bounded cross-entropy form is used because eq. 2's printed form is unbounded
+    below and lets the logits diverge.
+    """
+    return F.softplus(-fake_logits.float()).mean() + F.softplus(real_logits.float()).mean()
+
+
+def gan2_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 from the generator's side, in non-saturating form.
+
+    The generator minimises ``E log D2(G(n))``; the non-saturating counterpart
+    maximises ``E log(1 - D2(G(n)))``: ``E softplus(l_fake)``.
+    """
+    return F.softplus(fake_logits.float()).mean()
+
+
+def djs_estimate(v_generated: torch.Tensor, v_real: torch.Tensor) -> torch.Tensor:
+    """The variational Jensen-Shannon estimate ``DJS(P_g || P_r)`` used in eq. 2.
+
+    f-GAN form (Nowozin et al. 2016, eq. 6 with Table 2's JS row, the paper's ref. 11):
+    with output activation ``g(v) = log 2 - softplus(-v)`` and conjugate
+    ``f*(t) = -log(2 - e^t)``, so that ``-f*(g(v)) = log 2 - softplus(v)``,
+
+        2 DJS(P_g || P_r) >= E_{x~P_g}[g(V(x))] + E_{x~P_r}[-f*(g(V(x)))]
+                           = 2 log 2 - E_g softplus(-V) - E_r softplus(V).
+
+    Halved, so the estimate is in the usual JS units (nats, at most ``log 2``), tight
+    at ``V = log(p_g / p_r)``. ``V`` is large on generated images: the generated
+    distribution gets the higher reward, as the paper asks of D2.
+
+    :param v_generated: ``V(x)`` on generated images, any shape.
+    :param v_real: ``V(x)`` on real images, any shape.
+    """
+    return LOG2 - 0.5 * (F.softplus(-v_generated.float()).mean() + F.softplus(v_real.float()).mean())
+
+
+def djs_loss(v_generated: torch.Tensor, v_real: torch.Tensor) -> torch.Tensor:
+    """The DJS loss a D2 discriminator returns: ``-djs_estimate`` (minimised by D2).
+
+    Minimising it fits the variational function, i.e. tightens the estimate of eq. 2's
+    DJS term (a variational lower bound is only an estimate at its maximum).
+    """
+    return -djs_estimate(v_generated, v_real)
+
+
+def d2_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                          djs: torch.Tensor, mu: float) -> torch.Tensor:
+    """Eq. 2: ``L_D2 = mu * DJS-loss + (D2's adversarial loss, see gan2_discriminator_loss)``.
+
+    :param djs: the DJS loss from :func:`djs_loss` (``mu = 0`` switches it off).
+    :param mu: weight of the DJS term (0.05 in the paper).
+    """
+    return mu * djs + gan2_discriminator_loss(real_logits, fake_logits)
+
+
+def dg2_adversarial_loss(d1_fake_logits: torch.Tensor, d2_fake_logits: torch.Tensor,
+                         lam: float, beta: float) -> torch.Tensor:
+    """Eq. 5 from a generator's side: ``lam * L_gan1 + beta * L_gan2``.
+
+    Both terms in their non-saturating generator forms (:func:`gan1_generator_loss`,
+    :func:`gan2_generator_loss`); the paper uses ``lam = 0.8``, ``beta = 0.5``.
+    """
+    return lam * gan1_generator_loss(d1_fake_logits) + beta * gan2_generator_loss(d2_fake_logits)
+
+
+def dg2gan_objective(adversarial_g: torch.Tensor, adversarial_f: torch.Tensor,
+                     cycle: torch.Tensor, lambda_cycle: float = 1.0) -> torch.Tensor:
+    """Eq. 6, the generators' full objective: ``L_DG2gan(G) + L_DG2gan(F) + L_cycle``.
+
+    Eq. 6 prints no weight on the cycle term (``lambda_cycle = 1``); CycleGAN uses 10.
+    """
+    return adversarial_g + adversarial_f + lambda_cycle * cycle
+
+
+# --- CycleGAN (least-squares GAN, Mao et al. 2017) -----------------------------------
+
+def lsgan_discriminator_loss(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's discriminator loss: ``0.5 * (E (D(y) - 1)^2 + E D(G(x))^2)`` (halved)."""
+    return 0.5 * ((real_out.float() - 1).pow(2).mean() + fake_out.float().pow(2).mean())
+
+
+def lsgan_generator_loss(fake_out: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's generator adversarial loss: ``E (D(G(x)) - 1)^2``."""
+    return (fake_out.float() - 1).pow(2).mean()
+
+
+def l1_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error (CycleGAN's cycle and identity losses)."""
+    return (a.float() - b.float()).abs().mean()
+
+
+# --- WGAN (Arjovsky et al. 2017) and WGAN-GP (Gulrajani et al. 2017) ------------------
+
+def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss, ``E f(G(z)) - E f(x)`` (the negated Wasserstein estimate)."""
+    return fake_scores.float().mean() - real_scores.float().mean()
+
+
+def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss, ``-E f(G(z))``."""
+    return -fake_scores.float().mean()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                     fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP penalty ``E (||grad f(x_hat)||_2 - 1)^2`` (Gulrajani et al. 2017, eq. 3).
+
+    ``x_hat = eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per sample
+    (drawn from torch's global RNG unless given). The graph is kept so the penalty can
+    be backpropagated into the critic. Multiply by ``lambda_gp`` (10) yourself.
+    """
+    if eps is None:
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat)
+    (grads,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
+    return (grads.float().flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+# --- D2GAN (Nguyen et al. 2017) --------------------------------------------------------
+
+def log_softplus(logits: torch.Tensor) -> torch.Tensor:
+    """``log(softplus(l))`` without ``-inf``: for ``l < -15``, ``softplus(l) = e^l`` to fp32."""
+    logits = logits.float()
+    safe = torch.log(F.softplus(logits.clamp(min=-15.0)))
+    return torch.where(logits < -15.0, logits, safe)
+
+
+def d2gan_d1_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                  alpha: float) -> torch.Tensor:
+    """D2GAN's D1 loss ``E[-alpha log D1(x) + D1(G(z))]`` with ``D1 = softplus(logit)``."""
+    return (-alpha * log_softplus(real_logits)).mean() + F.softplus(fake_logits.float()).mean()
+
+
+def d2gan_d2_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                  beta: float) -> torch.Tensor:
+    """D2GAN's D2 loss ``E[D2(x) - beta log D2(G(z))]`` with ``D2 = softplus(logit)``."""
+    return F.softplus(real_logits.float()).mean() - beta * log_softplus(fake_logits).mean()
+
+
+def d2gan_generator_loss(d1_fake_logits: torch.Tensor, d2_fake_logits: torch.Tensor,
+                         beta: float) -> torch.Tensor:
+    """D2GAN's generator loss ``E[-D1(G(z)) + beta log D2(G(z))]``."""
+    return (-F.softplus(d1_fake_logits.float())).mean() + beta * log_softplus(d2_fake_logits).mean()

@@ -1,0 +1,198 @@
+"""WGAN (Arjovsky et al. 2017), with WGAN-GP (Gulrajani et al. 2017) as a preset.
+
+The default is the original WGAN, as the paper names it: DCGAN networks, RMSprop
+lr 5e-5, critic weights clipped to [-0.01, 0.01] after every critic update, 5 critic
+updates per generator update, except 100 for the first 25 generator updates and for
+every 500th (Arjovsky's ``main.py``). Preset ``gp``: no clipping, gradient penalty
+weight 10, Adam 1e-4 (0.5, 0.9), 5 critic updates, no warm-up, and a critic without
+batch norm (layer norm), as Gulrajani et al. require. Trained on defect images only;
+``generate`` samples from N(0, I) noise.
+
+One ``train_step`` is one critic update on one batch of real images, so an epoch is
+one pass of the critic over the data; the generator steps inside the ``train_step``
+that completes its quota of critic updates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from dg2bench import Generator, TrainPlan, hookimpl
+from dg2bench.plugins.generators import losses
+from dg2bench.plugins.generators.networks import DcganCritic, DcganGenerator
+from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
+
+
+@dataclasses.dataclass(frozen=True)
+class WganHyperparameters:
+    """WGAN's hyperparameters; defaults are the original WGAN at the paper's sizes.
+
+    :ivar batch_size: real images per critic update (paper: 64).
+    :ivar epochs: default training length (paper Table 3: 1200; its text says 2000).
+    :ivar z_dim: noise dimension.
+    :ivar ngf: generator width (channels at half the image side).
+    :ivar ndf: critic width.
+    :ivar critic_norm: ``"batch"`` (WGAN/DCGAN), ``"layer"`` or ``"none"`` (for GP).
+    :ivar optimizer: ``"rmsprop"`` (WGAN) or ``"adam"`` (WGAN-GP).
+    :ivar lr: learning rate of both networks.
+    :ivar betas: Adam betas (ignored by RMSprop).
+    :ivar clip: critic weight-clipping bound (0 disables clipping).
+    :ivar lambda_gp: gradient-penalty weight (0 disables the penalty).
+    :ivar n_critic: critic updates per generator update.
+    :ivar n_critic_warmup: critic updates during warm-up generator steps (0: no warm-up).
+    :ivar warmup_generator_steps: the first this many generator steps are warm-up steps.
+    :ivar warmup_every: every this-many-th generator step is a warm-up step too.
+    """
+
+    batch_size: int = 64
+    epochs: int = 1200
+    z_dim: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    critic_norm: Literal["batch", "layer", "none"] = "batch"
+    optimizer: Literal["rmsprop", "adam"] = "rmsprop"
+    lr: float = 5e-5
+    betas: tuple[float, ...] = (0.5, 0.9)
+    clip: float = 0.01
+    lambda_gp: float = 0.0
+    n_critic: int = 5
+    n_critic_warmup: int = 100
+    warmup_generator_steps: int = 25
+    warmup_every: int = 500
+
+    def validate(self) -> None:
+        """Raise ValueError on values the method cannot run with."""
+        for key in ("batch_size", "epochs", "z_dim", "ngf", "ndf", "n_critic", "warmup_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
+        for key in ("clip", "lambda_gp", "n_critic_warmup", "warmup_generator_steps"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, not {getattr(self, key)}")
+        if self.lr <= 0 or len(self.betas) != 2:
+            raise ValueError("lr must be > 0 and betas two floats")
+        if self.lambda_gp > 0 and self.critic_norm == "batch":
+            raise ValueError("the gradient penalty is per sample: use critic_norm layer or none")
+
+
+_GP = {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.9), "clip": 0.0, "lambda_gp": 10.0,
+       "n_critic_warmup": 0, "critic_norm": "layer"}
+_TINY = {"batch_size": 4, "epochs": 2, "z_dim": 16, "ngf": 8, "ndf": 8}
+
+
+class Wgan(Generator):
+    """WGAN from noise (weight clipping by default, gradient penalty with preset ``gp``)."""
+
+    name: ClassVar[str] = "wgan"
+    summary: ClassVar[str] = "WGAN (Arjovsky et al. 2017), DCGAN nets; preset gp = WGAN-GP"
+    kind: ClassVar[str] = "unconditional"
+    Hyperparameters: ClassVar[type] = WganHyperparameters
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": dict(_TINY),
+        "paper": {"batch_size": 64, "epochs": 1200, "ngf": 64, "ndf": 64},
+        "gp": dict(_GP),
+        "tiny-gp": {**_TINY, **_GP},
+    }
+
+    def __init__(self, hparams: WganHyperparameters, image_size: int) -> None:
+        super().__init__(hparams, image_size)
+        self.G = DcganGenerator(image_size, hparams.z_dim, hparams.ngf)
+        self.C = DcganCritic(image_size, hparams.ndf, hparams.critic_norm)
+        self.critic_steps = 0      # critic updates since the last generator update
+        self.generator_steps = 0   # generator updates so far
+        self._last_g_loss: torch.Tensor | None = None
+        self._stateful: dict[str, Any] = {}
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The generator G and the critic C."""
+        return {"G": self.G, "C": self.C}
+
+    def inference_networks(self) -> list[str]:
+        """Only G is needed to sample."""
+        return ["G"]
+
+    def _optimizer(self, net: nn.Module) -> torch.optim.Optimizer:
+        h = self.hparams
+        if h.optimizer == "adam":
+            return torch.optim.Adam(net.parameters(), lr=h.lr, betas=tuple(h.betas))
+        return torch.optim.RMSprop(net.parameters(), lr=h.lr)
+
+    def setup(self, plan: TrainPlan) -> None:
+        """One optimizer per network; the learning rate stays constant (both papers)."""
+        self.plan = plan
+        self.opt_g, self.opt_c = self._optimizer(self.G), self._optimizer(self.C)
+        self._stateful = {"opt_g": self.opt_g, "opt_c": self.opt_c}
+
+    def critic_quota(self) -> int:
+        """Critic updates required before the next generator update (warm-up rule)."""
+        h, k = self.hparams, self.generator_steps
+        if h.n_critic_warmup > 0 and (k < h.warmup_generator_steps or k % h.warmup_every == 0):
+            return h.n_critic_warmup
+        return h.n_critic
+
+    def _noise(self, count: int, device: torch.device) -> torch.Tensor:
+        return torch.randn(count, self.hparams.z_dim, device=device)
+
+    def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """One critic update; a generator update too when the critic quota is reached."""
+        h, real = self.hparams, batch["defect"]
+        with self.plan.autocast():
+            with torch.no_grad():
+                fake = self.G(self._noise(real.shape[0], real.device))
+            loss_c = losses.wgan_critic_loss(self.C(real), self.C(fake))
+            gp = losses.gradient_penalty(self.C, real, fake) if h.lambda_gp > 0 \
+                else torch.zeros((), device=real.device)
+        self.opt_c.zero_grad(set_to_none=True)
+        (loss_c + h.lambda_gp * gp).backward()
+        self.opt_c.step()
+        if h.clip > 0:
+            with torch.no_grad():
+                for p in self.C.parameters():
+                    p.clamp_(-h.clip, h.clip)
+        self.critic_steps += 1
+        if self.critic_steps >= self.critic_quota():
+            self._last_g_loss = self._generator_step(real.shape[0], real.device)
+        elif self._last_g_loss is None:
+            self._last_g_loss = torch.zeros((), device=real.device)
+        # "generator" repeats the latest generator loss so every step has the same keys.
+        return {"critic": loss_c.detach(), "wasserstein": -loss_c.detach(),
+                "gradient_penalty": gp.detach(), "generator": self._last_g_loss}
+
+    def _generator_step(self, count: int, device: torch.device) -> torch.Tensor:
+        set_requires_grad([self.C], False)
+        with self.plan.autocast():
+            loss_g = losses.wgan_generator_loss(self.C(self.G(self._noise(count, device))))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        set_requires_grad([self.C], True)
+        self.critic_steps, self.generator_steps = 0, self.generator_steps + 1
+        return loss_g.detach()
+
+    def extra_state(self) -> dict[str, Any]:
+        """Optimizers and the critic/generator step counters."""
+        state = {key: obj.state_dict() for key, obj in self._stateful.items()}
+        return {**state, "critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
+        for key, obj in self._stateful.items():
+            obj.load_state_dict(state[key])
+        self.critic_steps = int(state.get("critic_steps", 0))
+        self.generator_steps = int(state.get("generator_steps", 0))
+
+    @torch.no_grad()
+    def generate(self, n: int, source: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample ``n`` images from noise (``source`` is ignored)."""
+        return generate_in_chunks(self.G, n, self.batch_size, self.image_size,
+                                  lambda start, count, device: self._noise(count, device))
+
+
+@hookimpl
+def register_generators(register) -> None:
+    """Register :class:`Wgan`."""
+    register(Wgan)
