@@ -115,13 +115,20 @@ def build_table(records: list[dict[str, Any]], table: TableName) -> pd.DataFrame
     return {"time": time_table, "fid": fid_table, "classify": classify_table}[table](records)
 
 
+def _duration(hours: float, sd: float) -> str:
+    """Hours as in Table 3, or seconds for the short runs of smoke specs."""
+    if hours >= 0.1:
+        return _fmt(hours, sd, 2, suffix=" h")
+    return _fmt(hours, sd, 0, 3600, " s")
+
+
 def _fmt(value: Any, sd: Any = None, digits: int = 3, scale: float = 1.0, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    text = f"{value * scale:.{digits}f}{suffix}"
+    text = f"{value * scale:.{digits}f}"
     if sd is not None and not (isinstance(sd, float) and math.isnan(sd)):
         text += f" ± {sd * scale:.{digits}f}"
-    return text
+    return text + suffix
 
 
 def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
@@ -134,7 +141,7 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
             "Size (MB)": df["size_mb"].map(lambda v: f"{v:.2f}"),
             "Inference (MB)": df["inference_size_mb"].map(lambda v: f"{v:.2f}"),
             "Epochs": df["epochs"].map(lambda v: f"{v:g}" if v >= 10 else f"{v:.2f}"), "Data volume": df["data_volume"],
-            "Training time (h)": [_fmt(v, s, 4) for v, s in zip(df["training_time_h"], df["training_time_h_sd"])],
+            "Training time": [_duration(v, s) for v, s in zip(df["training_time_h"], df["training_time_h_sd"])],
             "Images/s": [_fmt(v, s, 1) for v, s in zip(df["images_per_s"], df["images_per_s_sd"])],
             "Seeds": df["seeds"]})
     if table == "fid":
