@@ -63,6 +63,9 @@ class Trainable(abc.ABC):
     def __init__(self, hparams: Any, image_size: int) -> None:
         self.hparams = hparams
         self.image_size = image_size
+        #: Objects with ``state_dict``/``load_state_dict`` (optimizers, LR schedulers,
+        #: image pools) that :meth:`setup` creates; checkpoints save and restore them.
+        self.stateful: dict[str, Any] = {}
 
     @abc.abstractmethod
     def networks(self) -> dict[str, nn.Module]:
@@ -96,11 +99,16 @@ class Trainable(abc.ABC):
         """
 
     def extra_state(self) -> dict[str, Any]:
-        """Optimizer, scheduler and other training state besides network weights."""
-        return {}
+        """Training state besides network weights: every object in :attr:`stateful`.
+
+        Override (calling ``super()``) to add plain values such as step counters.
+        """
+        return {key: obj.state_dict() for key, obj in self.stateful.items()}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`extra_state` returned."""
+        """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
+        for key, obj in self.stateful.items():
+            obj.load_state_dict(state[key])
 
     def state_dict(self) -> dict[str, Any]:
         """Weights of every network plus :meth:`extra_state`; enough to resume training."""

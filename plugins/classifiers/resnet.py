@@ -154,6 +154,7 @@ class ResNetClassifier(Classifier):
         self.plan = plan
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr,
                                           betas=tuple(self.hparams.betas))
+        self.stateful = {"optimizer": self.optimizer}
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """One cross-entropy step on ``batch["images"]`` / ``batch["labels"]``."""
@@ -167,15 +168,6 @@ class ResNetClassifier(Classifier):
         loss.backward()
         self.optimizer.step()
         return {"loss": loss.detach()}
-
-    def extra_state(self) -> dict[str, Any]:
-        """The Adam state (empty before :meth:`setup`)."""
-        return {"optimizer": self.optimizer.state_dict()} if self.optimizer is not None else {}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        """Restore the Adam state if both it and an optimizer exist."""
-        if self.optimizer is not None and "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
 
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:

@@ -95,7 +95,6 @@ class CycleGan(Generator):
         self.Dn = PatchDiscriminator(h.ndf, h.d_layers)
         self.pool_d = ImagePool(h.pool_size)
         self.pool_n = ImagePool(h.pool_size)
-        self._stateful: dict[str, Any] = {}
 
     def networks(self) -> dict[str, nn.Module]:
         """G (n -> d), F (d -> n), Dd and Dn."""
@@ -113,7 +112,7 @@ class CycleGan(Generator):
                                       betas=tuple(h.betas))
         self.opt_d = torch.optim.Adam([*self.Dd.parameters(), *self.Dn.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
-        self._stateful = {
+        self.stateful = {
             "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,
             "sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
             "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction),
@@ -148,19 +147,10 @@ class CycleGan(Generator):
         self.opt_d.step()
 
         if steps_epoch_end(step, plan.steps_per_epoch):
-            self._stateful["sched_g"].step()
-            self._stateful["sched_d"].step()
+            self.stateful["sched_g"].step()
+            self.stateful["sched_d"].step()
         return {"g_total": loss_g.detach(), "g_adv": adv.detach(), "cycle": cycle.detach(),
                 "identity": idt.detach(), "d_defect": loss_dd.detach(), "d_defect_free": loss_dn.detach()}
-
-    def extra_state(self) -> dict[str, Any]:
-        """Optimizers, schedulers and image pools."""
-        return {key: obj.state_dict() for key, obj in self._stateful.items()}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
-        for key, obj in self._stateful.items():
-            obj.load_state_dict(state[key])
 
     @torch.no_grad()
     def generate(self, n: int, source: torch.Tensor | None) -> torch.Tensor:

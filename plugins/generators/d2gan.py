@@ -83,7 +83,6 @@ class D2Gan(Generator):
         self.G = DcganGenerator(image_size, hparams.z_dim, hparams.ngf)
         self.D1 = DcganCritic(image_size, hparams.ndf, "batch")
         self.D2 = DcganCritic(image_size, hparams.ndf, "batch")
-        self._stateful: dict[str, Any] = {}
 
     def networks(self) -> dict[str, nn.Module]:
         """The generator G and the discriminators D1, D2."""
@@ -100,7 +99,7 @@ class D2Gan(Generator):
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=h.lr, betas=tuple(h.betas))
         self.opt_d = torch.optim.Adam([*self.D1.parameters(), *self.D2.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
-        self._stateful = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+        self.stateful = {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """One update of D1 and D2, then one of G, on the same noise batch."""
@@ -124,15 +123,6 @@ class D2Gan(Generator):
         self.opt_g.step()
         set_requires_grad([self.D1, self.D2], True)
         return {"d1": loss_d1.detach(), "d2": loss_d2.detach(), "generator": loss_g.detach()}
-
-    def extra_state(self) -> dict[str, Any]:
-        """The two optimizers."""
-        return {key: obj.state_dict() for key, obj in self._stateful.items()}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
-        for key, obj in self._stateful.items():
-            obj.load_state_dict(state[key])
 
     @torch.no_grad()
     def generate(self, n: int, source: torch.Tensor | None = None) -> torch.Tensor:

@@ -164,7 +164,6 @@ class Dg2Gan(Generator):
         self.D2n = DjsPatchDiscriminator(h.ndf, h.d_layers)
         self.pool_d = ImagePool(h.pool_size)
         self.pool_n = ImagePool(h.pool_size)
-        self._stateful: dict[str, Any] = {}
 
     def networks(self) -> dict[str, nn.Module]:
         """G, F and the four discriminators."""
@@ -186,7 +185,7 @@ class Dg2Gan(Generator):
                                       betas=tuple(h.betas))
         self.opt_d = torch.optim.Adam([p for d in self._discriminators() for p in d.parameters()],
                                       lr=h.lr, betas=tuple(h.betas))
-        self._stateful = {
+        self.stateful = {
             "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,
             "sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
             "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction),
@@ -235,19 +234,10 @@ class Dg2Gan(Generator):
         (dl["d1_defect"] + dl["d1_defect_free"] + dl["d2_defect"] + dl["d2_defect_free"]).backward()
         self.opt_d.step()
         if steps_epoch_end(step, self.plan.steps_per_epoch):
-            self._stateful["sched_g"].step()
-            self._stateful["sched_d"].step()
+            self.stateful["sched_g"].step()
+            self.stateful["sched_d"].step()
         out = {k: v for k, v in g.items() if not k.startswith("fake")}
         return {k: v.detach() for k, v in {**out, **dl}.items()}
-
-    def extra_state(self) -> dict[str, Any]:
-        """Optimizers, schedulers and image pools."""
-        return {key: obj.state_dict() for key, obj in self._stateful.items()}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
-        for key, obj in self._stateful.items():
-            obj.load_state_dict(state[key])
 
     @torch.no_grad()
     def generate(self, n: int, source: torch.Tensor | None) -> torch.Tensor:

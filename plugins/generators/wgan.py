@@ -105,7 +105,6 @@ class Wgan(Generator):
         self.critic_steps = 0      # critic updates since the last generator update
         self.generator_steps = 0   # generator updates so far
         self._last_g_loss: torch.Tensor | None = None
-        self._stateful: dict[str, Any] = {}
 
     def networks(self) -> dict[str, nn.Module]:
         """The generator G and the critic C."""
@@ -125,7 +124,7 @@ class Wgan(Generator):
         """One optimizer per network; the learning rate stays constant (both papers)."""
         self.plan = plan
         self.opt_g, self.opt_c = self._optimizer(self.G), self._optimizer(self.C)
-        self._stateful = {"opt_g": self.opt_g, "opt_c": self.opt_c}
+        self.stateful = {"opt_g": self.opt_g, "opt_c": self.opt_c}
 
     def critic_quota(self) -> int:
         """Critic updates required before the next generator update (warm-up rule)."""
@@ -175,13 +174,11 @@ class Wgan(Generator):
 
     def extra_state(self) -> dict[str, Any]:
         """Optimizers and the critic/generator step counters."""
-        state = {key: obj.state_dict() for key, obj in self._stateful.items()}
-        return {**state, "critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
+        return {**super().extra_state(), "critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
-        for key, obj in self._stateful.items():
-            obj.load_state_dict(state[key])
+        super().load_extra_state(state)
         self.critic_steps = int(state.get("critic_steps", 0))
         self.generator_steps = int(state.get("generator_steps", 0))
 
