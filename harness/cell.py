@@ -103,7 +103,9 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
 
 def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
            progress: ProgressCallback) -> tuple[torch.Tensor, dict]:
-    n = inputs.spec.augmentation["fakes"]
+    # Scoring wants at least as many fakes as real images it compares them with; the
+    # classifier gets exactly the spec's number (the first ones).
+    n = max(inputs.spec.augmentation["fakes"], len(inputs.images["train_defect"]))
     done_path, fake_dir = folder / "fakes.json", folder / "fakes"
     if done_path.exists():
         return load_png_folder(fake_dir), json.loads(done_path.read_text())
@@ -112,7 +114,8 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
     fakes = generate_fakes(generator, n, inputs.images["train_defect_free"], inputs.device, cell=str(cell),
                            progress=progress)
     save_png_folder(fakes, fake_dir)
-    info = {"count": n, "folder": "fakes", "seconds": time.perf_counter() - began,
+    info = {"count": n, "for_training": inputs.spec.augmentation["fakes"], "folder": "fakes",
+            "seconds": time.perf_counter() - began,
             "source": "train defect-free images" if generator.kind == "translation" else "noise"}
     write_json_atomic(done_path, info)
     return fakes, info
@@ -139,7 +142,9 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
         record["classification"] = {}
         for label, cls in inputs.classifier_classes.items():
             choice = next(c for c in inputs.spec.classifiers if c.label == label)
-            record["classification"][label] = run_classifier(cls, choice, inputs, fakes, cell, folder, progress)
+            training_fakes = None if fakes is None else fakes[:inputs.spec.augmentation["fakes"]]
+            record["classification"][label] = run_classifier(cls, choice, inputs, training_fakes, cell, folder,
+                                                             progress)
     except NonFiniteLossError as exc:
         record["status"] = "failed"
         record["reason"] = str(exc)

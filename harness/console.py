@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from dg2bench.progress import ProgressEvent
 
@@ -15,9 +15,12 @@ class ProgressBars:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress = Progress(TextColumn("[bold]{task.fields[cell]}[/] {task.fields[stage]:<18}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
-                                 console=console, transient=False)
+        self.progress = Progress(TextColumn("[bold]{task.fields[cell]}[/] {task.fields[stage]}",
+                                            table_column=Column(no_wrap=True, min_width=36)),
+                                 BarColumn(bar_width=16), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("[dim]{task.fields[note]}", table_column=Column(overflow="ellipsis",
+                                                                                            no_wrap=True)),
+                                 console=console, transient=False, expand=False)
         self._tasks: dict[tuple[str, str], TaskID] = {}
 
     def __enter__(self) -> "ProgressBars":

@@ -28,3 +28,33 @@ def test_every_hookspec_has_a_docstring():
 def test_changelog_has_an_unreleased_or_version_section():
     text = (REPO / "CHANGELOG.md").read_text()
     assert "## [" in text and "Keep a Changelog" in text
+
+
+def test_readme_plugin_example_works(tmp_path, monkeypatch):
+    """The README's generator example registers and trains through the harness loop."""
+    import types
+
+    import torch
+
+    from dg2bench.plugin_manager import get_registry
+    from dg2bench.trainable import TrainPlan
+    from dg2bench.training import ImageBanks, train
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python", readme.index("A complete generator package")) + len("```python")
+    code = readme[start:readme.index("```", start)]
+    module = types.ModuleType("readme_example")
+    monkeypatch.setitem(__import__("sys").modules, "readme_example", module)
+    exec(compile(code, "README.md", "exec"), module.__dict__)
+    registry = get_registry(extra_plugins=[module])
+    info = registry.get("generator", "noisegan")
+    assert not info.builtin
+    cls = info.cls
+    generator = cls(cls.Hyperparameters(**cls.presets["tiny"]), 32)
+    plan = TrainPlan(image_size=32, total_steps=3, steps_per_epoch=1, epochs=3, batch_size=4,
+                     device=torch.device("cpu"))
+    banks = ImageBanks({"defect": torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)})
+    train(generator, banks, plan, seed=0, log_every=1, checkpoint_path=tmp_path / "c.pt", stop_after=2)
+    outcome = train(cls(generator.hparams, 32), banks, plan, seed=0, log_every=1, checkpoint_path=tmp_path / "c.pt")
+    assert outcome.resumed_from_step == 2
+    assert generator.generate(2, None).shape == (2, 3, 32, 32)

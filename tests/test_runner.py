@@ -1,0 +1,106 @@
+"""The runner with in-process plugins: failing cells, fake counts, seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from dg2bench import Generator, hookimpl
+from dg2bench.plugin_manager import get_registry
+from dg2bench.results import ResultStore
+from dg2bench.runner import run_benchmark
+from dg2bench.spec import load_spec
+
+from conftest import tiny_spec_text
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hp:
+    batch_size: int = 2
+    epochs: int = 3
+    explode_at: int = -1
+
+
+class ConstantGenerator(Generator):
+    """Learns one scalar; its loss turns NaN at step ``explode_at`` when asked to."""
+
+    name = "constant"
+    summary = "test generator"
+    kind = "unconditional"
+    Hyperparameters = _Hp
+    presets = {"tiny": {}, "paper": {}}
+
+    def __init__(self, hparams, image_size):
+        super().__init__(hparams, image_size)
+        self.net = nn.Linear(1, 1)
+
+    def networks(self):
+        return {"net": self.net}
+
+    def setup(self, plan):
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.1)
+        self.stateful = {"opt": self.opt}
+
+    def train_step(self, batch, step):
+        loss = (self.net.bias - batch["defect"].mean()) ** 2
+        if step == self.hparams.explode_at:
+            loss = loss * float("nan")
+        self.opt.zero_grad()
+        loss.sum().backward()
+        self.opt.step()
+        return {"loss": loss.sum().detach()}
+
+    @torch.no_grad()
+    def generate(self, n, source):
+        value = torch.tanh(self.net.bias).item()
+        return torch.full((n, 3, self.image_size, self.image_size), value)
+
+
+class _Plugin:
+    @hookimpl
+    def register_generators(self, register):
+        register(ConstantGenerator)
+
+
+GENERATORS = """
+[generators.stable]
+plugin = "constant"
+
+[generators.exploding]
+plugin = "constant"
+explode_at = 1
+"""
+
+
+def test_non_finite_loss_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Plugin()])
+    spec = load_spec(write_spec(generators=GENERATORS, fakes=3, classifier_steps=2), registry)
+    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
+    assert summary.failed == ["crackforest/exploding/seed0"]
+    assert sorted(summary.ran) == ["crackforest/baseline/seed0", "crackforest/stable/seed0"]
+    records = {r["method"]: r for r in ResultStore(tmp_path / "results").records()}
+    assert records["exploding"]["status"] == "failed"
+    assert "non-finite loss at step 2: loss=nan" in records["exploding"]["reason"]
+    # a failed cell has a record, so a rerun does not retry it forever
+    again = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
+    assert again.ran == [] and len(again.skipped) == 3
+
+
+def test_fakes_scored_are_at_least_the_real_set_and_training_gets_the_spec_count(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Plugin()])
+    text = tiny_spec_text(generators="[generators.stable]\nplugin = \"constant\"\n", fakes=3, classifier_steps=2)
+    spec = load_spec(write_spec(text), registry)
+    run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["stable"])
+    record = ResultStore(tmp_path / "results").records()[0]
+    assert record["fakes"]["count"] == 8 and record["fakes"]["for_training"] == 3  # 8 real training defects
+    assert record["classification"]["resnet34"]["train_images"]["fake_defect"] == 3
+
+
+def test_seeds_make_separate_cells(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Plugin()])
+    spec = load_spec(write_spec(generators="[generators.stable]\nplugin = \"constant\"\n", classifier_steps=2),
+                     registry).with_seeds(2)
+    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["stable"])
+    assert summary.ran == ["crackforest/stable/seed0", "crackforest/stable/seed1"]
