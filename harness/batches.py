@@ -43,8 +43,10 @@ class BatchSampler:
     def indices(self, key: str, step: int) -> torch.Tensor:
         """CPU int64 indices into bank ``key`` for training step ``step``."""
         n = self.sizes[key]
+        positions = torch.arange(step * self.batch_size, (step + 1) * self.batch_size)
+        cycles = positions // n
         out = torch.empty(self.batch_size, dtype=torch.long)
-        for j in range(self.batch_size):
-            position = step * self.batch_size + j
-            out[j] = self._permutation(key, position // n)[position % n]
+        for cycle in range(int(cycles[0]), int(cycles[-1]) + 1):
+            mask = cycles == cycle
+            out[mask] = self._permutation(key, cycle)[positions[mask] % n]
         return out

@@ -44,6 +44,7 @@ class CellInputs:
     classifier_classes: dict[str, type]
     device: torch.device
     scorer: QualityScorer | None
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _write_losses_csv(path: Path, history: list[dict[str, float]]) -> None:
@@ -128,7 +129,8 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
     began = time.perf_counter()
     record: dict[str, Any] = {"cell": str(cell), "dataset": cell.dataset, "method": cell.method, "seed": cell.seed,
                               "generator": None, "split_manifest_sha256": inputs.split.manifest_hash,
-                              "split_counts": inputs.split.counts(), "status": "complete"}
+                              "split_counts": inputs.split.counts(), "provenance": inputs.provenance,
+                              "status": "complete"}
     fakes = None
     try:
         if inputs.generator_choice is not None:

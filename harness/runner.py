@@ -104,6 +104,18 @@ def _check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[st
     write_json_atomic(path, {"sha256": digest, "config": config})
 
 
+def _provenance(registry: Registry, spec: Spec, planned: PlannedCell) -> dict[str, Any]:
+    """Which package (and version) provided each plugin a cell uses."""
+    used = [("dataset", planned.dataset.plugin)] + [("classifier", c.plugin) for c in spec.classifiers]
+    if planned.generator is not None:
+        used.append(("generator", planned.generator.plugin))
+    out = {"dg2bench": __version__, "torch": torch.__version__}
+    for kind, name in used:
+        info = registry.get(kind, name)
+        out[f"{kind}:{name}"] = f"{info.package} {info.version}"
+    return out
+
+
 def environment_info(registry: Registry, device: torch.device) -> dict[str, Any]:
     """Versions, device and loaded plugins, recorded with every run."""
     info = {"dg2bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
@@ -154,7 +166,8 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
                 loaded[item.dataset.label] = (split, load_split_images(split, spec.benchmark["image_size"]))
             split, images = loaded[item.dataset.label]
             gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None
-            inputs = CellInputs(spec, split, images, gen_cls, item.generator, classifiers, device, scorer)
+            inputs = CellInputs(spec, split, images, gen_cls, item.generator, classifiers, device, scorer,
+                                _provenance(registry, spec, item))
             record = run_cell(inputs, item.cell, store, progress)
             (summary.failed if record["status"] != "complete" else summary.ran).append(str(item.cell))
     return summary

@@ -70,6 +70,7 @@ def test_run_writes_records_config_and_environment(finished_run):
     assert "[generators.dg2gan]" in (results / "spec.resolved.toml").read_text()
     run = json.loads((results / "run.json").read_text())
     assert run["device"] == "cpu" and any(p["name"] == "dg2gan" for p in run["plugins"])
+    assert all(r["provenance"]["dataset:crackforest"].startswith("dg2bench ") for r in records)
     dg2gan = next(r for r in records if r["method"] == "dg2gan")
     assert dg2gan["training"]["steps"] == 4 and dg2gan["training"]["parameters"] > 0
     assert len(list((results / "cells/crackforest/dg2gan/seed0/fakes").glob("*.png"))) == 8

@@ -104,3 +104,17 @@ def test_seeds_make_separate_cells(tmp_path, write_spec):
                      registry).with_seeds(2)
     summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["stable"])
     assert summary.ran == ["crackforest/stable/seed0", "crackforest/stable/seed1"]
+
+
+def test_batch_sampler_is_a_shuffled_pass_per_cycle_and_stateless():
+    from dg2bench.batches import BatchSampler
+
+    sampler = BatchSampler({"a": 10}, batch_size=4, seed=3)
+    stream = torch.cat([sampler.indices("a", s) for s in range(5)])  # 20 positions = 2 passes
+    assert sorted(stream[:10].tolist()) == list(range(10)) and sorted(stream[10:].tolist()) == list(range(10))
+    assert not torch.equal(stream[:10], stream[10:])
+    fresh = BatchSampler({"a": 10}, batch_size=4, seed=3)
+    assert torch.equal(fresh.indices("a", 3), sampler.indices("a", 3))
+    assert not torch.equal(BatchSampler({"a": 10}, 4, seed=4).indices("a", 0), sampler.indices("a", 0))
+    small = BatchSampler({"a": 3}, batch_size=8, seed=0).indices("a", 0)  # batch larger than the bank
+    assert small.shape == (8,) and set(small.tolist()) == {0, 1, 2}
