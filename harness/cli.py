@@ -195,12 +195,12 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="bench", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("interrupted: complete cells and checkpoints are kept; rerun the same command to resume")
         sys.exit(130)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "bench"
-        err_console.print(f"error: {where}: {exc.format_message()}; see `{where} --help`", highlight=False,
+        err_console.print(f"error: {where}: {exc.format_message().rstrip('.')}; see `{where} --help`", highlight=False,
                           markup=False, soft_wrap=True)
         sys.exit(2)
     except BenchError as exc:
@@ -208,6 +208,3 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: complete cells are kept; rerun the same command to resume")
-        sys.exit(130)
