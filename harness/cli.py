@@ -90,16 +90,18 @@ def split_command(spec: str, out: str | None) -> None:
     loaded = _load(spec)
     registry = _registry()
     folder = Path(out) if out else Path("results") / loaded.name / "splits"
-    rows = []
+    rows, manifests = [], []
     for choice in loaded.datasets:
         split = build_split(choice, registry, loaded.benchmark["split_seed"])
         path = split.write_manifest(folder / f"{choice.label}.csv")
         counts = split.counts()
         rows.append({"Dataset": choice.label, "Train defect-free": counts["train"]["defect_free"],
                      "Train defect": counts["train"]["defect"], "Test defect-free": counts["test"]["defect_free"],
-                     "Test defect": counts["test"]["defect"], "Manifest": str(path),
-                     "SHA-256": split.manifest_hash[:16]})
-    console.print(rich_table(pd.DataFrame(rows), "Split"))
+                     "Test defect": counts["test"]["defect"]})
+        manifests.append(f"{choice.label}: manifest {path} (sha256 {split.manifest_hash})")
+    console.print(rich_table(pd.DataFrame(rows), f"Split of {loaded.name} (split_seed {loaded.benchmark['split_seed']})"))
+    for line in manifests:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @cli.command("run")
