@@ -166,6 +166,13 @@ def leaderboard_command(results: str, table: str, fmt: str) -> None:
             titles = {"time": "Training cost (Table 3)", "fid": "Image quality vs real training defects (Tables 4-6)",
                       "classify": "Recognition after augmentation (Tables 9-12)"}
             console.print(rich_table(shown, titles[table]))
+            if table == "fid":
+                for warning in sorted({w for w in numeric["warning"] if w}):
+                    console.print(f"[yellow]note:[/] {warning}", highlight=False)
+    for record in records:
+        if record.get("status") != "complete":
+            err_console.print(f"note: {record['cell']} failed and is not in the table: {record.get('reason')}",
+                              highlight=False, markup=False, soft_wrap=True)
 
 
 @cli.command("fid")

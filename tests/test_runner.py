@@ -74,7 +74,7 @@ explode_at = 1
 """
 
 
-def test_non_finite_loss_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec):
+def test_non_finite_loss_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec, bench):
     registry = get_registry(extra_plugins=[_Plugin()])
     spec = load_spec(write_spec(generators=GENERATORS, fakes=3, classifier_steps=2), registry)
     summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
@@ -86,6 +86,9 @@ def test_non_finite_loss_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec
     # a failed cell has a record, so a rerun does not retry it forever
     again = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
     assert again.ran == [] and len(again.skipped) == 3
+    code, out, err = bench("leaderboard", str(tmp_path / "results"), "--table", "classify", "--format", "csv")
+    assert code == 0 and "stable+resnet34" in out and "exploding" not in out
+    assert "note: crackforest/exploding/seed0 failed and is not in the table: non-finite loss" in err
 
 
 def test_fakes_scored_are_at_least_the_real_set_and_training_gets_the_spec_count(tmp_path, write_spec):
