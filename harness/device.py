@@ -20,6 +20,16 @@ def resolve_device(name: str) -> torch.device:
         raise SpecError("--device", f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from None
 
 
+def prepare_device(device: torch.device) -> None:
+    """Speed settings for a run on ``device``: cuDNN autotuning for the fixed image sizes.
+
+    Autotuning picks kernels per shape, so CUDA runs are not bit-reproducible; CPU
+    runs (where resume equality is promised and tested) are untouched.
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:
     """bf16 autocast on CUDA GPUs that support it (no loss scaling needed); fp32 elsewhere."""
     if device.type == "cuda" and torch.cuda.is_bf16_supported():

@@ -21,7 +21,7 @@ from dg2bench import __version__
 from dg2bench.atomic import write_json_atomic, write_text_atomic
 from dg2bench.cell import BASELINE, CellInputs, run_cell
 from dg2bench.classifier import DEFECT, DEFECT_FREE
-from dg2bench.device import resolve_device
+from dg2bench.device import prepare_device, resolve_device
 from dg2bench.errors import SpecError
 from dg2bench.plugin_manager import Registry
 from dg2bench.progress import ProgressCallback, ignore_progress
@@ -146,6 +146,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
                   progress: ProgressCallback = ignore_progress) -> RunSummary:
     """Run every incomplete cell of ``spec`` into ``store`` (holding its lock)."""
     device = resolve_device(spec.benchmark["device"])
+    prepare_device(device)
     planned = plan_cells(spec, only)
     summary = RunSummary(store.root)
     with store.lock():
