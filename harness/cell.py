@@ -150,6 +150,9 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
     except NonFiniteLossError as exc:
         record["status"] = "failed"
         record["reason"] = str(exc)
+    except torch.cuda.OutOfMemoryError as exc:
+        record["status"] = "failed"
+        record["reason"] = f"CUDA out of memory ({str(exc).splitlines()[0]}); lower batch_size or image_size"
     record["wall_seconds_this_run"] = time.perf_counter() - began
     store.write_record(cell, record)
     progress(ProgressEvent(str(cell), "done", 1, 1, message=record["status"]))

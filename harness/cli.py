@@ -111,7 +111,9 @@ def split_command(spec: str, out: str | None) -> None:
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N [default: the spec's].")
 @click.option("--only", multiple=True, help="Run only this method (generator label or 'baseline'); repeatable.")
 @click.option("--seeds", type=int, default=None, help="Seeds per cell [default: the spec's].")
-def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None) -> None:
+@click.option("--retry-failed", is_flag=True, help="Also rerun cells that failed (e.g. non-finite losses).")
+def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None,
+                retry_failed: bool) -> None:
     """Run every cell of SPEC; complete cells are skipped, interrupted ones resume."""
     from dg2bench.console import ProgressBars
     from dg2bench.device import resolve_device
@@ -126,11 +128,11 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     with ProgressBars(console) as bars:
-        summary = run_benchmark(loaded, _registry(), store, only=only, progress=bars)
+        summary = run_benchmark(loaded, _registry(), store, only=only, progress=bars, retry_failed=retry_failed)
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
                   f"{len(summary.failed)} failed; results in {summary.results}")
     for cell in summary.failed:
-        console.print(f"[red]failed:[/] {cell} (see its record.json)")
+        console.print(f"[red]failed:[/] {cell} (see its record.json; `--retry-failed` reruns it)")
 
 
 @cli.command("leaderboard")

@@ -68,6 +68,11 @@ class ResultStore:
         """True when the cell's final record exists (written last, atomically)."""
         return self.record_path(cell).exists()
 
+    def read_record(self, cell: CellId) -> dict[str, Any]:
+        """The final record of a complete ``cell``."""
+        with self.record_path(cell).open(encoding="utf-8") as handle:
+            return json.load(handle)
+
     def write_record(self, cell: CellId, record: dict[str, Any]) -> Path:
         """Write the final record of ``cell``: from now on it counts as complete."""
         return write_json_atomic(self.record_path(cell), record)

@@ -143,8 +143,12 @@ def _toml_safe(value: Any) -> Any:
 
 
 def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequence[str] = (),
-                  progress: ProgressCallback = ignore_progress) -> RunSummary:
-    """Run every incomplete cell of ``spec`` into ``store`` (holding its lock)."""
+                  progress: ProgressCallback = ignore_progress, retry_failed: bool = False) -> RunSummary:
+    """Run every incomplete cell of ``spec`` into ``store`` (holding its lock).
+
+    :param retry_failed: also rerun cells whose record says they failed (their stage
+        files are kept, so finished stages are reused).
+    """
     device = resolve_device(spec.benchmark["device"])
     prepare_device(device)
     planned = plan_cells(spec, only)
@@ -159,8 +163,9 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             config = cell_config(spec, item)
             _check_cell_config(store, item, config)
             if store.is_complete(item.cell):
-                summary.skipped.append(str(item.cell))
-                continue
+                if not (retry_failed and store.read_record(item.cell).get("status") == "failed"):
+                    summary.skipped.append(str(item.cell))
+                    continue
             if item.dataset.label not in loaded:
                 split = build_split(item.dataset, registry, spec.benchmark["split_seed"])
                 split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
