@@ -22,7 +22,7 @@ from dg2bench.plugin_manager import PluginKind, Registry
 BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
     "name": (str, ..., "name of the benchmark; results go to results/<name> by default"),
     "description": (str, "", "one line shown by `bench validate`"),
-    "image_size": (int, 256, "side of the square images every network sees (32..512)"),
+    "image_size": (int, 256, "side of the square images every network sees (a power of two, 32..512)"),
     "seeds": (int, 1, "seeds per cell: 0..seeds-1 (the split itself never changes with them)"),
     "split_seed": (int, 0, "seed of the standardized train/test split"),
     "device": (str, "auto", "auto | cpu | cuda | cuda:N"),
@@ -168,8 +168,8 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
 
 
 def _check_benchmark(bench: dict[str, Any], where: str) -> None:
-    if not 16 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
-        raise SpecError(f"{where}.image_size", f"must be a power of two within 16..512, not {bench['image_size']}",
+    if not 32 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
+        raise SpecError(f"{where}.image_size", f"must be a power of two within 32..512, not {bench['image_size']}",
                         "use 32, 64, 128 or 256")
     if bench["seeds"] < 1:
         raise SpecError(f"{where}.seeds", "must be >= 1", "use 1 or more")

@@ -53,6 +53,7 @@ def test_bad_generator_tables(registry, write_spec, extra, where, fragment):
 
 @pytest.mark.parametrize("old, new, where, fragment", [
     ("image_size = 32", "image_size = 33", "benchmark.image_size", "power of two"),
+    ("image_size = 32", "image_size = 16", "benchmark.image_size", "within 32..512"),
     ("seeds = 1", "seeds = \"1\"", "benchmark.seeds", "must be int"),
     ("seeds = 1", "seeds = 1\ncolour = 3", "benchmark.colour", "unknown key"),
     ("checkpoint_every = 2", "checkpoint_every = 3", "benchmark.checkpoint_every", "multiple of log_every"),
