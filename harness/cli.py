@@ -13,6 +13,7 @@ import pandas as pd
 from rich.console import Console
 
 from dg2bench.errors import BenchError
+from dg2bench.leaderboard import TABLES
 
 console = Console()
 err_console = Console(stderr=True)
@@ -137,7 +138,8 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 
 @cli.command("leaderboard")
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--table", type=click.Choice(["time", "fid", "classify"]), default="classify", show_default=True)
+@click.option("--table", type=click.Choice(TABLES), default="classify", show_default=True,
+              help="time: Table 3; fid: Tables 4-6 (+ KID, P/R/D/C); classify: Tables 9-12.")
 @click.option("--format", "fmt", type=click.Choice(["rich", "csv", "markdown", "latex", "json"]), default="rich",
               show_default=True)
 def leaderboard_command(results: str, table: str, fmt: str) -> None:

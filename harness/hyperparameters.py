@@ -9,6 +9,7 @@ type and says precisely what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -30,13 +31,13 @@ def _coerce(value: Any, expected: type, where: str) -> Any:
             raise SpecError(where, f"must be one of {', '.join(map(repr, allowed))}, not {value!r}",
                             "pick one of the allowed values")
         return value
-    if origin in (tuple,):
+    if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise SpecError(where, f"must be a list, not {type(value).__name__}", "write e.g. [0.5, 0.999]")
         args = typing.get_args(expected)
         item_type = args[0] if args else float
         return tuple(_coerce(v, item_type, where) for v in value)
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+    if origin is typing.Union or origin is types.UnionType:
         args = [a for a in typing.get_args(expected) if a is not type(None)]
         if value is None:
             return None

@@ -24,10 +24,6 @@ TableName = Literal["time", "fid", "classify"]
 TABLES: tuple[TableName, ...] = ("time", "fid", "classify")
 
 
-def _method_label(record: dict[str, Any]) -> str:
-    return record["method"]
-
-
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     arr = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
     if arr.size == 0:
@@ -38,7 +34,7 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
 def _group(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
-        groups.setdefault((record["dataset"], _method_label(record)), []).append(record)
+        groups.setdefault((record["dataset"], record["method"]), []).append(record)
     return groups
 
 
@@ -105,7 +101,7 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                              "seeds": len(results), "accuracy": acc, "accuracy_sd": acc_sd,
                              "accuracy_ci_low": low, "accuracy_ci_high": high, "precision": prec,
                              "precision_sd": prec_sd, "f1": f1, "test_images": total // max(len(results), 1)})
-            bal, bal_sd = _mean_sd([res["metrics"]["balanced_accuracy"] for res in results])
+            bal, _ = _mean_sd([res["metrics"]["balanced_accuracy"] for res in results])
             rows[-1]["balanced_accuracy"] = rows[-2]["balanced_accuracy"] = bal
     return pd.DataFrame(rows)
 
