@@ -34,9 +34,11 @@ def _registry():
 
 
 def _load(spec_path: str):
+    """The validated spec and the registry it was validated against (built once)."""
     from dg2bench.spec import load_spec
 
-    return load_spec(Path(spec_path), _registry())
+    registry = _registry()
+    return load_spec(Path(spec_path), registry), registry
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +76,7 @@ def validate_command(spec: str) -> None:
 
     from dg2bench.runner import _toml_safe, plan_cells
 
-    loaded = _load(spec)
+    loaded, _ = _load(spec)
     console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
     console.print(f"[green]ok:[/] {spec} is valid: {len(plan_cells(loaded))} cells")
 
@@ -88,8 +90,7 @@ def split_command(spec: str, out: str | None) -> None:
     from dg2bench.console import rich_table
     from dg2bench.runner import build_split
 
-    loaded = _load(spec)
-    registry = _registry()
+    loaded, registry = _load(spec)
     folder = Path(out) if out else Path("results") / loaded.name / "splits"
     rows, manifests = [], []
     for choice in loaded.datasets:
@@ -121,7 +122,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     from dg2bench.results import ResultStore
     from dg2bench.runner import run_benchmark
 
-    loaded = _load(spec)
+    loaded, registry = _load(spec)
     if seeds is not None:
         loaded = loaded.with_seeds(seeds)
     if device is not None:
@@ -129,7 +130,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     with ProgressBars(console) as bars:
-        summary = run_benchmark(loaded, _registry(), store, only=only, progress=bars, retry_failed=retry_failed)
+        summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed)
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
                   f"{len(summary.failed)} failed; results in {summary.results}")
     for cell in summary.failed:

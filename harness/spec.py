@@ -45,6 +45,14 @@ PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps"}
 TOP_LEVEL = {"benchmark", "augmentation", "metrics", "datasets", "generators", "classifiers"}
 
 
+def _resolved(plugin: str, preset: str | None, values: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"plugin": plugin, **extra}
+    if preset:
+        out["preset"] = preset
+    out.update(hyperparameters_as_dict(values))
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class PluginChoice:
     """One configured plugin: ``label`` names it in results, ``plugin`` is the registered class.
@@ -68,13 +76,8 @@ class PluginChoice:
 
     def resolved(self) -> dict[str, Any]:
         """TOML-friendly resolved configuration."""
-        out: dict[str, Any] = {"plugin": self.plugin}
-        if self.preset:
-            out["preset"] = self.preset
-        if self.max_steps is not None:
-            out["max_steps"] = self.max_steps
-        out.update(hyperparameters_as_dict(self.hparams))
-        return out
+        extra = {} if self.max_steps is None else {"max_steps": self.max_steps}
+        return _resolved(self.plugin, self.preset, self.hparams, extra)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +92,7 @@ class DatasetChoice:
 
     def resolved(self) -> dict[str, Any]:
         """TOML-friendly resolved configuration."""
-        out: dict[str, Any] = {"plugin": self.plugin, "root": str(self.root)}
-        if self.preset:
-            out["preset"] = self.preset
-        out.update(hyperparameters_as_dict(self.options))
-        return out
+        return _resolved(self.plugin, self.preset, self.options, {"root": str(self.root)})
 
 
 @dataclasses.dataclass(frozen=True)
