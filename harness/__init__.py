@@ -2,7 +2,7 @@
 
 The public API a plugin may import::
 
-    from dg2bench import hookimpl, Generator, Classifier, Dataset, SplitItem, TrainPlan
+    from dg2bench import hookimpl, Generator, Classifier, Dataset, SplitItem, TrainPlan, LoadCropFlip
 """
 
 from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
@@ -10,11 +10,12 @@ from dg2bench.dataset import Dataset, SplitItem
 from dg2bench.errors import BenchError, DataError, PluginError, SpecError
 from dg2bench.generator import Generator
 from dg2bench.hookspecs import hookimpl
+from dg2bench.jitter import LoadCropFlip
 from dg2bench.trainable import TrainPlan, Trainable
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFECT", "DEFECT_FREE", "BenchError", "Classifier", "DataError", "Dataset", "Generator",
+    "DEFECT", "DEFECT_FREE", "BenchError", "Classifier", "DataError", "Dataset", "Generator", "LoadCropFlip",
     "PluginError", "SpecError", "SplitItem", "TrainPlan", "Trainable", "hookimpl", "__version__",
 ]

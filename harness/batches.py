@@ -14,8 +14,9 @@ import hashlib
 import torch
 
 
-def _cycle_seed(seed: int, key: str, cycle: int) -> int:
-    digest = hashlib.sha256(f"{seed}:{key}:{cycle}".encode()).digest()
+def stateless_seed(seed: int, key: str, index: int) -> int:
+    """A 63-bit seed that depends only on ``(seed, key, index)`` (stable across platforms)."""
+    digest = hashlib.sha256(f"{seed}:{key}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
@@ -34,7 +35,7 @@ class BatchSampler:
     def _permutation(self, key: str, cycle: int) -> torch.Tensor:
         cached = self._perm_cache.get((key, cycle))
         if cached is None:
-            gen = torch.Generator().manual_seed(_cycle_seed(self.seed, key, cycle))
+            gen = torch.Generator().manual_seed(stateless_seed(self.seed, key, cycle))
             cached = torch.randperm(self.sizes[key], generator=gen)
             self._perm_cache = {k: v for k, v in self._perm_cache.items() if k[0] != key}
             self._perm_cache[(key, cycle)] = cached
@@ -50,3 +51,7 @@ class BatchSampler:
             mask = cycles == cycle
             out[mask] = self._permutation(key, cycle)[positions[mask] % n]
         return out
+
+    def generator(self, key: str, step: int) -> torch.Generator:
+        """A CPU RNG for per-step randomness of bank ``key`` (input jitter), stateless too."""
+        return torch.Generator().manual_seed(stateless_seed(self.seed, f"{key}:jitter", step))

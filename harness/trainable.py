@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from dg2bench.jitter import LoadCropFlip
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainPlan:
@@ -97,6 +99,14 @@ class Trainable(abc.ABC):
         Return tensors, not floats: the loop syncs with the device only when it logs,
         so a step must not call ``.item()``.
         """
+
+    def input_jitter(self) -> LoadCropFlip | None:
+        """Random load/crop/flip the loop applies to every training batch (default: none).
+
+        Translation methods that follow CycleGAN's recipe return
+        ``LoadCropFlip()`` (see :mod:`dg2bench.jitter`).
+        """
+        return None
 
     def extra_state(self) -> dict[str, Any]:
         """Training state besides network weights: every object in :attr:`stateful`.

@@ -22,6 +22,7 @@ import torch
 
 from dg2bench.atomic import torch_save_atomic
 from dg2bench.batches import BatchSampler
+from dg2bench.jitter import LoadCropFlip
 from dg2bench.split import to_unit_range
 from dg2bench.trainable import Trainable, TrainPlan
 
@@ -96,12 +97,19 @@ class ImageBanks:
         """Images per bank."""
         return {k: int(v.shape[0]) for k, v in self.images.items()}
 
-    def batch(self, sampler: BatchSampler, step: int, device: torch.device) -> dict[str, torch.Tensor]:
-        """The batch of ``step``: float images in ``[-1, 1]`` (and ``"labels"`` if any)."""
+    def batch(self, sampler: BatchSampler, step: int, device: torch.device,
+              jitter: LoadCropFlip | None = None) -> dict[str, torch.Tensor]:
+        """The batch of ``step``: float images in ``[-1, 1]`` (and ``"labels"`` if any).
+
+        :param jitter: random load/crop/flip applied to every image bank, drawn from the
+            sampler's stateless per-step RNG.
+        """
         out: dict[str, torch.Tensor] = {}
         for key, bank in self.images.items():
             index = sampler.indices(key, step).to(device, non_blocking=True)
             out[key] = to_unit_range(bank.index_select(0, index))
+            if jitter is not None:
+                out[key] = jitter(out[key], sampler.generator(key, step))
             if key in self.labels:
                 out["labels"] = self.labels[key].index_select(0, index)
         return out
@@ -132,11 +140,12 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         start, history = int(state["step"]), list(state["history"])
         earlier_wall = float(state.get("wall_seconds", 0.0))
     images_per_step = plan.batch_size * len(banks.images)
+    jitter = model.input_jitter()
     sums: dict[str, torch.Tensor] = {}
     since, since_step, began = time.perf_counter(), start, time.perf_counter()
     last = plan.total_steps if stop_after is None else min(plan.total_steps, stop_after)
     for step in range(start, last):
-        losses = model.train_step(banks.batch(sampler, step, plan.device), step)
+        losses = model.train_step(banks.batch(sampler, step, plan.device, jitter), step)
         for key, value in losses.items():
             value = value.detach().float()
             sums[key] = sums[key] + value if key in sums else value

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dg2bench.plugins.generators import losses
+from dg2bench.plugins.generators import djs, losses
 
 
 def t(*values: float) -> torch.Tensor:
@@ -67,38 +67,32 @@ def test_log_forms_stay_finite_for_extreme_logits():
     assert losses.log_softplus(t(-50.0)).item() == pytest.approx(-50.0)
 
 
-def test_djs_estimate_hand_value():
-    # V = [0, 1] on generated, [0, -1] on real:
-    # log 2 - 1/2 [mean(softplus(0), softplus(-1)) + mean(softplus(0), softplus(-1))]
+def test_djs_loss_and_estimate_hand_values():
+    # Sample logits m(S_g) = [0, 1] (two generated samples), m(S_r) = [0, -1]:
+    # L_DJS = mean(softplus(0), softplus(-1)) + mean(softplus(0), softplus(-1))
     sp0, spm1 = math.log(2.0), math.log(1.0 + math.exp(-1.0))
-    expected = math.log(2.0) - 0.5 * ((sp0 + spm1) / 2 + (sp0 + spm1) / 2)
-    assert expected == pytest.approx(0.189943, abs=1e-6)
-    assert losses.djs_estimate(t(0.0, 1.0), t(0.0, -1.0)).item() == pytest.approx(expected, rel=1e-6)
-    assert losses.djs_loss(t(0.0, 1.0), t(0.0, -1.0)).item() == pytest.approx(-expected, rel=1e-6)
+    loss = (sp0 + spm1) / 2 + (sp0 + spm1) / 2
+    assert loss == pytest.approx(1.006409, abs=1e-6)
+    got = djs.djs_loss(t(0.0, 1.0), t(0.0, -1.0))
+    assert got.item() == pytest.approx(loss, rel=1e-6)
+    assert djs.djs_estimate(got).item() == pytest.approx(math.log(2.0) - loss / 2, rel=1e-6)
 
 
 def test_djs_estimate_bounds():
-    # Equal distributions with the optimal V = log(p_g / p_r) = 0 give JS = 0.
-    assert losses.djs_estimate(t(0.0, 0.0), t(0.0, 0.0)).item() == pytest.approx(0.0, abs=1e-7)
-    # Disjoint supports, V -> +inf on generated and -inf on real: JS -> log 2 (its maximum).
-    assert losses.djs_estimate(t(40.0), t(-40.0)).item() == pytest.approx(math.log(2.0), abs=1e-6)
+    # A critic that cannot tell the samples apart (m = 0) estimates JS = 0.
+    assert djs.djs_estimate(djs.djs_loss(t(0.0), t(0.0))).item() == pytest.approx(0.0, abs=1e-7)
+    # Perfectly separated, generated rewarded: JS -> log 2, its maximum.
+    assert djs.djs_estimate(djs.djs_loss(t(40.0), t(-40.0))).item() == pytest.approx(math.log(2.0), abs=1e-6)
     # Rewarding real above generated is the wrong direction: the estimate falls below 0.
-    assert losses.djs_estimate(t(-3.0), t(3.0)).item() < 0
+    assert djs.djs_estimate(djs.djs_loss(t(-3.0), t(3.0))).item() < 0
 
 
-def test_d2_discriminator_loss_eq2():
-    djs = torch.tensor(-0.3)
-    gan2 = -(np.log(sigmoid(FAKE)).mean() + np.log(1 - sigmoid(REAL)).mean())
-    assert losses.d2_discriminator_loss(t(*REAL), t(*FAKE), djs, 0.05).item() == \
-        pytest.approx(0.05 * -0.3 + gan2, rel=1e-6)
-    assert losses.d2_discriminator_loss(t(*REAL), t(*FAKE), djs, 0.0).item() == pytest.approx(gan2, rel=1e-6)
-
-
-def test_dg2_adversarial_loss_eq5():
-    d1, d2 = np.array([0.5, 1.5]), np.array([-0.5, 2.0])
-    expected = 0.8 * -np.log(sigmoid(d1)).mean() + 0.5 * -np.log(1 - sigmoid(d2)).mean()
-    got = losses.dg2_adversarial_loss(t(*d1), t(*d2), lam=0.8, beta=0.5).item()
-    assert got == pytest.approx(expected, rel=1e-6)
+def test_lsgan_d2_terms_swap_the_targets():
+    # D2 rewards generated images: generated -> 1, real -> 0, halved as CycleGAN's D loss.
+    expected = 0.5 * (((FAKE - 1) ** 2).mean() + (REAL ** 2).mean())
+    assert losses.lsgan_d2_discriminator_loss(t(*REAL), t(*FAKE)).item() == pytest.approx(expected, rel=1e-6)
+    # The generator pushes D2's output on its images to 0 (D2's "real" target).
+    assert losses.lsgan_d2_generator_loss(t(*FAKE)).item() == pytest.approx((FAKE ** 2).mean(), rel=1e-6)
 
 
 def test_dg2gan_objective_eq6():

@@ -4,7 +4,9 @@ Recipe (junyanz/pytorch-CycleGAN-and-pix2pix, defaults of ``train.py``): ResNet-
 generators, 70 x 70 PatchGAN discriminators, instance norm, N(0, 0.02) init,
 least-squares GAN loss, image pool of 50 fakes, lambda_cycle 10, identity weight 0.5
 (i.e. 5 x L1), Adam lr 2e-4 betas (0.5, 0.999), discriminator loss halved, generators
-stepped before discriminators, lr constant for half the epochs then linear decay.
+stepped before discriminators, lr constant for half the epochs then linear decay,
+inputs loaded at 286 px, randomly cropped to 256 and flipped (scaled to the image
+size; ``load_crop_flip``, off in the ``tiny`` preset).
 The paper trains it with batch 4 for 100 + 100 epochs.
 
 Naming: ``G`` maps defect-free images n to defect images, ``F`` maps back; ``Dd``
@@ -20,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench import Generator, TrainPlan, hookimpl
+from dg2bench import Generator, LoadCropFlip, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.image_pool import ImagePool
 from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, steps_epoch_end
@@ -45,6 +47,8 @@ class CycleGanHyperparameters:
     :ivar lambda_identity: identity weight, relative to ``lambda_cycle`` (0 disables).
     :ivar pool_size: fakes kept in each image pool (0 disables the pool).
     :ivar decay_fraction: last fraction of the epochs over which lr decays to 0.
+    :ivar load_crop_flip: train on load-286 / random-crop-256 / flip inputs, scaled to the
+        image size (the reference's ``resize_and_crop`` with flips).
     """
 
     batch_size: int = 4
@@ -59,6 +63,7 @@ class CycleGanHyperparameters:
     lambda_identity: float = 0.5
     pool_size: int = 50
     decay_fraction: float = 0.5
+    load_crop_flip: bool = True
 
     def validate(self) -> None:
         """Raise ValueError on values the recipe cannot run with."""
@@ -81,8 +86,8 @@ class CycleGan(Generator):
     kind: ClassVar[str] = "translation"
     Hyperparameters: ClassVar[type] = CycleGanHyperparameters
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"batch_size": 4, "epochs": 2, "ngf": 8, "ndf": 8, "n_res_blocks": 1},
-        "paper": {"batch_size": 4, "epochs": 200, "ngf": 64, "ndf": 64, "n_res_blocks": 9},
+        "tiny": {"batch_size": 4, "epochs": 2, "ngf": 8, "ndf": 8, "n_res_blocks": 1, "load_crop_flip": False},
+        "paper": {"batch_size": 4, "epochs": 200, "ngf": 64, "ndf": 64, "n_res_blocks": 9, "load_crop_flip": True},
     }
 
     def __init__(self, hparams: CycleGanHyperparameters, image_size: int) -> None:
@@ -103,6 +108,10 @@ class CycleGan(Generator):
     def inference_networks(self) -> list[str]:
         """Only G is needed to make defect images."""
         return ["G"]
+
+    def input_jitter(self) -> LoadCropFlip | None:
+        """The reference's load / random-crop / flip inputs when ``load_crop_flip`` is on."""
+        return LoadCropFlip() if self.hparams.load_crop_flip else None
 
     def setup(self, plan: TrainPlan) -> None:
         """Adam for both generators together and both discriminators together."""

@@ -16,68 +16,108 @@ Objectives, as implemented (``losses.py`` holds each term):
 * D2d minimises eq. 2, ``L_D2d = mu * L_DJS + E softplus(D2d(d)) + E softplus(-D2d(G(n)))``;
   the two log terms are eq. 2's (= -eq. 4) in bounded cross-entropy form.
 
-Reading of the DJS term (the paper gives no formula; this is the choice made here).
-"New trainable parameters" of D2: a 1x1 conv ``omega = (w, b)`` on the PatchGAN's
-penultimate features ``h(x)`` (``ndf * 8`` channels), giving a variational function
-per patch, ``V(x) = w . h(x) + b``. The discriminator's forward on a real and a
-generated batch returns, besides its patch logits, the DJS loss
+Preset ``cyclegan-recipe`` keeps D2 and DJS but takes everything else from the CycleGAN
+reference: least-squares adversarial terms (``adversarial_loss = "lsgan"``, D losses
+halved, D2 with swapped targets), D1 weight ``lam = 1``, ``lambda_cycle = 10``, identity
+weight 5 (CycleGAN's 0.5 x 10), batch 4. DG2GAN with this preset and CycleGAN then
+differ only by D2 + DJS (and ``beta``), which isolates the paper's contribution. Both
+translation recipes train on load / random-crop / flip inputs
+(:class:`dg2bench.LoadCropFlip`, ``load_crop_flip``); the ``tiny`` preset turns it off.
 
-    L_DJS = -DJS_hat(P_g || P_r),
-    DJS_hat = log 2 - 1/2 [ E_{x~P_g} softplus(-V(x)) + E_{x~P_r} softplus(V(x)) ],
-
-the f-GAN lower bound on the Jensen-Shannon divergence (Nowozin et al. 2016, eq. 6
-with Table 2's JS row, ``g(v) = log 2 - softplus(-v)``, ``f*(t) = -log(2 - e^t)``,
-halved into JS units), taken over all patches of both batches, the patch features
-being the "feature distributions" of the paper. It rewards generated features (V
-high) over real ones (V low), the direction the paper gives D2. Minimising L_DJS
-(weight ``mu``, eq. 2) trains ``omega`` and, through ``h``, the D2 trunk; generators
-never see it directly (the paper contrasts this with SDGAN, where the generator
-optimises DJS), only through D2's outputs in eq. 4. ``mu = 0`` makes the term and
-every gradient into ``omega`` exactly zero: that is DG2GAN-no-DJS.
+The DJS term (eq. 2) is a distributional Jensen-Shannon critic on D2's trunk features,
+after the paper's reference 34 (DAN): a deep mean encoder averages per-patch features
+over the batch and a small sample classifier tells a generated batch from a real one
+with the log loss. ``djs.py`` holds it, with the derivation and its sizing against
+Table 3. ``mu = 0`` builds no DJS parameters at all: that is DG2GAN-no-DJS.
 
 Left open by the paper, decided here (all hyperparameters): image pool of 50 fakes
-for the discriminators and no identity loss (``lambda_identity = 0``), as CycleGAN
-without its identity term; one Adam for G+F and one for the four discriminators;
-losses not halved.
+for the discriminators and no identity loss (``lambda_identity = 0``, an absolute
+weight here), as CycleGAN without its identity term; one Adam for G+F and one for the
+four discriminators and their DJS critics; log losses not halved.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 from torch import nn
 
-from dg2bench import Generator, TrainPlan, hookimpl
+from dg2bench import Generator, LoadCropFlip, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
+from dg2bench.plugins.generators.djs import DistributionalJsCritic, djs_estimate, djs_loss
 from dg2bench.plugins.generators.image_pool import ImagePool
 from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, steps_epoch_end
 from dg2bench.plugins.generators.networks import (PatchDiscriminator, ResnetGenerator,
-                                                   check_translation_size, init_normal)
+                                                   check_translation_size)
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
 
+Loss = Callable[..., torch.Tensor]
 
-class DjsPatchDiscriminator(PatchDiscriminator):
-    """A PatchGAN with DG2GAN's extra trainable DJS head (see the module docstring)."""
+
+class AdversarialForm(NamedTuple):
+    """The four adversarial terms of eqs. 3-5 in one loss family."""
+
+    d1: Loss   # D1's loss (real rewarded), eq. 3
+    d2: Loss   # D2's adversarial loss (generated rewarded), eq. 4 / eq. 2's log terms
+    g1: Loss   # generator vs D1, eq. 5's L_gan1
+    g2: Loss   # generator vs D2, eq. 5's L_gan2
+
+
+ADVERSARIAL_FORMS: dict[str, AdversarialForm] = {
+    "log": AdversarialForm(losses.gan1_discriminator_loss, losses.gan2_discriminator_loss,
+                           losses.gan1_generator_loss, losses.gan2_generator_loss),
+    "lsgan": AdversarialForm(losses.lsgan_discriminator_loss, losses.lsgan_d2_discriminator_loss,
+                             losses.lsgan_generator_loss, losses.lsgan_d2_generator_loss),
+}
+
+
+class D2Discriminator(PatchDiscriminator):
+    """A PatchGAN that also returns the DJS loss when it holds a DJS critic (eq. 2).
+
+    The critic (:class:`DistributionalJsCritic`, D2's "new trainable parameters") is
+    added by :meth:`add_djs_critic`; without it D2 is a plain PatchGAN (no-DJS).
+    """
 
     def __init__(self, ndf: int = 64, n_layers: int = 3) -> None:
         super().__init__(ndf, n_layers)
-        self.djs_head = nn.Conv2d(self.feature_channels, 1, 1)
-        init_normal(self.djs_head)
+        self.djs: DistributionalJsCritic | None = None
 
-    def forward_with_djs(self, real: torch.Tensor, fake: torch.Tensor
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Patch logits on ``real`` and ``fake`` and the DJS loss between them.
+    def add_djs_critic(self, width: int) -> None:
+        """Create the DJS critic on this discriminator's trunk features."""
+        self.djs = DistributionalJsCritic(self.feature_channels, width)
 
-        One pass over both batches (instance norm is per sample, so this equals two
-        passes).
+    def forward_with_djs(self, real: torch.Tensor, generated: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Patch logits on ``real`` and ``generated`` and the DJS loss between the two batches.
+
+        One trunk pass over both batches (instance norm is per sample, so this equals
+        two passes); each batch is one sample of the critic. The DJS loss is ``None``
+        without a critic.
         """
-        feats = self.trunk(torch.cat([real, fake], 0))
-        logits, v = self.head(feats), self.djs_head(feats)
-        k = real.shape[0]
-        return logits[:k], logits[k:], losses.djs_loss(v[k:], v[:k])
+        feats = self.trunk(torch.cat([real, generated], 0))
+        logits, k = self.head(feats), real.shape[0]
+        djs = None if self.djs is None else djs_loss(self.djs(feats[k:]), self.djs(feats[:k]))
+        return logits[:k], logits[k:], djs
+
+    def trunk_gradient_norms(self, real: torch.Tensor, generated: torch.Tensor, adversarial: Loss,
+                             mu: float) -> tuple[float, float]:
+        """L2 norms of the gradients of D2's adversarial loss and of ``mu * L_DJS`` on the trunk.
+
+        The trunk is what both terms share; their ratio says how much the DJS term
+        steers D2's features (a diagnostic for tests and ``benchmarks/djs_probe.py``).
+        """
+        if self.djs is None:
+            raise ValueError("this discriminator has no DJS critic (mu = 0)")
+        trunk = [p for p in self.trunk.parameters() if p.requires_grad]
+        real_logits, fake_logits, djs = self.forward_with_djs(real, generated)
+        norms = []
+        for loss in (adversarial(real_logits, fake_logits), mu * djs):
+            grads = torch.autograd.grad(loss, trunk, retain_graph=True)
+            norms.append(float(torch.sqrt(sum(g.float().pow(2).sum() for g in grads))))
+        return norms[0], norms[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,11 +134,16 @@ class Dg2GanHyperparameters:
     :ivar d_layers: stride-2 layers of each PatchGAN.
     :ivar lam: lambda of eq. 5, weight of the D1 (quality) terms (paper: 0.8).
     :ivar beta: beta of eq. 5, weight of the D2 (diversity) terms (paper: 0.5).
-    :ivar mu: mu of eq. 2, weight of the DJS loss in D2's loss (paper: 0.05; 0 = off).
+    :ivar mu: mu of eq. 2, weight of the DJS loss in D2's loss (paper: 0.05; 0 = off,
+        and then no DJS critic is built).
+    :ivar djs_width: hidden width of each DJS critic (288: Table 3's size difference
+        at ndf 64; see ``djs.py``).
+    :ivar adversarial_loss: ``"log"`` (the paper's eqs. 3-4) or ``"lsgan"`` (CycleGAN's).
     :ivar lambda_cycle: weight of L_cycle in eq. 6 (printed without one: 1).
-    :ivar lambda_identity: weight of an optional identity L1 loss (paper: none, 0).
+    :ivar lambda_identity: absolute weight of an optional identity L1 loss (paper: 0).
     :ivar pool_size: fakes kept in each image pool (0 disables).
     :ivar decay_fraction: last fraction of the epochs over which lr decays to 0.
+    :ivar load_crop_flip: train on load / random-crop / flip inputs (CycleGAN's).
     """
 
     batch_size: int = 8
@@ -112,14 +157,17 @@ class Dg2GanHyperparameters:
     lam: float = 0.8
     beta: float = 0.5
     mu: float = 0.05
+    djs_width: int = 288
+    adversarial_loss: Literal["log", "lsgan"] = "log"
     lambda_cycle: float = 1.0
     lambda_identity: float = 0.0
     pool_size: int = 50
     decay_fraction: float = 0.5
+    load_crop_flip: bool = True
 
     def validate(self) -> None:
         """Raise ValueError on values the method cannot run with."""
-        for key in ("batch_size", "epochs", "ngf", "ndf", "d_layers"):
+        for key in ("batch_size", "epochs", "ngf", "ndf", "d_layers", "djs_width"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
         for key in ("n_res_blocks", "pool_size", "lam", "beta", "mu", "lambda_cycle",
@@ -130,6 +178,8 @@ class Dg2GanHyperparameters:
             raise ValueError("lr must be > 0 and betas two floats")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise ValueError(f"decay_fraction must be in [0, 1], not {self.decay_fraction}")
+        if self.adversarial_loss not in ADVERSARIAL_FORMS:
+            raise ValueError(f"adversarial_loss must be one of {sorted(ADVERSARIAL_FORMS)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +187,9 @@ class Dg2GanNoDjsHyperparameters(Dg2GanHyperparameters):
     """DG2GAN's hyperparameters with the DJS term off by default (``mu = 0``)."""
 
     mu: float = 0.0
+
+
+_PAPER_SIZES = {"ngf": 64, "ndf": 64, "n_res_blocks": 9, "djs_width": 288, "load_crop_flip": True}
 
 
 class Dg2Gan(Generator):
@@ -148,8 +201,11 @@ class Dg2Gan(Generator):
     Hyperparameters: ClassVar[type] = Dg2GanHyperparameters
     # No preset sets mu, so DG2GAN-no-DJS inherits them unchanged.
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"batch_size": 4, "epochs": 2, "ngf": 8, "ndf": 8, "n_res_blocks": 1},
-        "paper": {"batch_size": 8, "epochs": 200, "ngf": 64, "ndf": 64, "n_res_blocks": 9},
+        "tiny": {"batch_size": 4, "epochs": 2, "ngf": 8, "ndf": 8, "n_res_blocks": 1, "djs_width": 16,
+                 "load_crop_flip": False},
+        "paper": {"batch_size": 8, "epochs": 200, **_PAPER_SIZES},
+        "cyclegan-recipe": {"batch_size": 4, "epochs": 200, **_PAPER_SIZES, "adversarial_loss": "lsgan",
+                            "lam": 1.0, "lambda_cycle": 10.0, "lambda_identity": 5.0},
     }
 
     def __init__(self, hparams: Dg2GanHyperparameters, image_size: int) -> None:
@@ -160,19 +216,28 @@ class Dg2Gan(Generator):
         self.F = ResnetGenerator(h.ngf, h.n_res_blocks)
         self.D1d = PatchDiscriminator(h.ndf, h.d_layers)
         self.D1n = PatchDiscriminator(h.ndf, h.d_layers)
-        self.D2d = DjsPatchDiscriminator(h.ndf, h.d_layers)
-        self.D2n = DjsPatchDiscriminator(h.ndf, h.d_layers)
+        self.D2d = D2Discriminator(h.ndf, h.d_layers)
+        self.D2n = D2Discriminator(h.ndf, h.d_layers)
+        if h.mu > 0:
+            # Built last, so every other network starts as in DG2GAN-no-DJS (same seed).
+            self.D2d.add_djs_critic(h.djs_width)
+            self.D2n.add_djs_critic(h.djs_width)
+        self.form = ADVERSARIAL_FORMS[h.adversarial_loss]
         self.pool_d = ImagePool(h.pool_size)
         self.pool_n = ImagePool(h.pool_size)
 
     def networks(self) -> dict[str, nn.Module]:
-        """G, F and the four discriminators."""
+        """G, F and the four discriminators (D2d/D2n with their DJS critics, if any)."""
         return {"G": self.G, "F": self.F, "D1d": self.D1d, "D1n": self.D1n,
                 "D2d": self.D2d, "D2n": self.D2n}
 
     def inference_networks(self) -> list[str]:
         """Only G is needed to make defect images."""
         return ["G"]
+
+    def input_jitter(self) -> LoadCropFlip | None:
+        """CycleGAN's load / random-crop / flip inputs when ``load_crop_flip`` is on."""
+        return LoadCropFlip() if self.hparams.load_crop_flip else None
 
     def _discriminators(self) -> list[nn.Module]:
         return [self.D1d, self.D1n, self.D2d, self.D2n]
@@ -191,6 +256,11 @@ class Dg2Gan(Generator):
             "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction),
         }
 
+    def _adversarial(self, d1_fake: torch.Tensor, d2_fake: torch.Tensor) -> torch.Tensor:
+        """Eq. 5 for one generator: ``lam * L_gan1 + beta * L_gan2``."""
+        h = self.hparams
+        return h.lam * self.form.g1(d1_fake) + h.beta * self.form.g2(d2_fake)
+
     def generator_step(self, n: torch.Tensor, d: torch.Tensor) -> dict[str, torch.Tensor]:
         """Update G and F on eq. 6; return the fakes and the loss terms."""
         h = self.hparams
@@ -198,8 +268,8 @@ class Dg2Gan(Generator):
         with self.plan.autocast():
             fake_d, fake_n = self.G(n), self.F(d)
             rec_n, rec_d = self.F(fake_d), self.G(fake_n)
-            adv_g = losses.dg2_adversarial_loss(self.D1d(fake_d), self.D2d(fake_d), h.lam, h.beta)
-            adv_f = losses.dg2_adversarial_loss(self.D1n(fake_n), self.D2n(fake_n), h.lam, h.beta)
+            adv_g = self._adversarial(self.D1d(fake_d), self.D2d(fake_d))
+            adv_f = self._adversarial(self.D1n(fake_n), self.D2n(fake_n))
             idt = (losses.l1_loss(self.G(d), d) + losses.l1_loss(self.F(n), n)) \
                 if h.lambda_identity > 0 else torch.zeros((), device=n.device)
         cycle = losses.cycle_consistency_loss(rec_n, n, rec_d, d)
@@ -213,17 +283,23 @@ class Dg2Gan(Generator):
 
     def discriminator_losses(self, n: torch.Tensor, d: torch.Tensor, fake_n: torch.Tensor,
                              fake_d: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Eq. 3 losses of D1d/D1n and eq. 2 losses of D2d/D2n (with their DJS losses)."""
+        """Eq. 3 losses of D1d/D1n and eq. 2 losses of D2d/D2n.
+
+        With a DJS critic (``mu > 0``) also ``djs_defect``/``djs_defect_free``, the
+        estimates ``DJS_hat`` in nats (the D2 losses hold ``mu * L_DJS``).
+        """
         mu = self.hparams.mu
+        out = {}
         with self.plan.autocast():
-            d1d = losses.gan1_discriminator_loss(self.D1d(d), self.D1d(fake_d))
-            d1n = losses.gan1_discriminator_loss(self.D1n(n), self.D1n(fake_n))
-            real_d, gen_d, djs_d = self.D2d.forward_with_djs(d, fake_d)
-            real_n, gen_n, djs_n = self.D2n.forward_with_djs(n, fake_n)
-            d2d = losses.d2_discriminator_loss(real_d, gen_d, djs_d, mu)
-            d2n = losses.d2_discriminator_loss(real_n, gen_n, djs_n, mu)
-        return {"d1_defect": d1d, "d1_defect_free": d1n, "d2_defect": d2d, "d2_defect_free": d2n,
-                "djs_loss_defect": djs_d, "djs_loss_defect_free": djs_n}
+            out["d1_defect"] = self.form.d1(self.D1d(d), self.D1d(fake_d))
+            out["d1_defect_free"] = self.form.d1(self.D1n(n), self.D1n(fake_n))
+            for key, d2, real, fake in (("defect", self.D2d, d, fake_d), ("defect_free", self.D2n, n, fake_n)):
+                real_logits, fake_logits, djs = d2.forward_with_djs(real, fake)
+                out[f"d2_{key}"] = self.form.d2(real_logits, fake_logits)
+                if djs is not None:
+                    out[f"d2_{key}"] = out[f"d2_{key}"] + mu * djs
+                    out[f"djs_{key}"] = djs_estimate(djs.detach())
+        return out
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """One generator step (G and F), then one step of the four discriminators."""
@@ -249,7 +325,7 @@ class Dg2Gan(Generator):
 
 
 class Dg2GanNoDjs(Dg2Gan):
-    """The paper's ablation: DG2GAN with ``mu = 0`` (same code, DJS term switched off)."""
+    """The paper's ablation: DG2GAN with ``mu = 0`` (same code, no DJS critic built)."""
 
     name: ClassVar[str] = "dg2gan-no-djs"
     summary: ClassVar[str] = "DG2GAN without the DJS term (mu = 0), the paper's ablation"

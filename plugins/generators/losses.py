@@ -10,13 +10,10 @@ give ``-inf``. Inputs are cast to float32 so bf16 autocast outputs lose nothing 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-
-LOG2 = math.log(2.0)
 
 
 # --- DG2GAN (eqs. 1-6) ---------------------------------------------------------------
@@ -73,55 +70,6 @@ def gan2_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(fake_logits.float()).mean()
 
 
-def djs_estimate(v_generated: torch.Tensor, v_real: torch.Tensor) -> torch.Tensor:
-    """The variational Jensen-Shannon estimate ``DJS(P_g || P_r)`` used in eq. 2.
-
-    f-GAN form (Nowozin et al. 2016, eq. 6 with Table 2's JS row, the paper's ref. 11):
-    with output activation ``g(v) = log 2 - softplus(-v)`` and conjugate
-    ``f*(t) = -log(2 - e^t)``, so that ``-f*(g(v)) = log 2 - softplus(v)``,
-
-        2 DJS(P_g || P_r) >= E_{x~P_g}[g(V(x))] + E_{x~P_r}[-f*(g(V(x)))]
-                           = 2 log 2 - E_g softplus(-V) - E_r softplus(V).
-
-    Halved, so the estimate is in the usual JS units (nats, at most ``log 2``), tight
-    at ``V = log(p_g / p_r)``. ``V`` is large on generated images: the generated
-    distribution gets the higher reward, as the paper asks of D2.
-
-    :param v_generated: ``V(x)`` on generated images, any shape.
-    :param v_real: ``V(x)`` on real images, any shape.
-    """
-    return LOG2 - 0.5 * (F.softplus(-v_generated.float()).mean() + F.softplus(v_real.float()).mean())
-
-
-def djs_loss(v_generated: torch.Tensor, v_real: torch.Tensor) -> torch.Tensor:
-    """The DJS loss a D2 discriminator returns: ``-djs_estimate`` (minimised by D2).
-
-    Minimising it fits the variational function, i.e. tightens the estimate of eq. 2's
-    DJS term (a variational lower bound is only an estimate at its maximum).
-    """
-    return -djs_estimate(v_generated, v_real)
-
-
-def d2_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
-                          djs: torch.Tensor, mu: float) -> torch.Tensor:
-    """Eq. 2: ``L_D2 = mu * DJS-loss + (D2's adversarial loss, see gan2_discriminator_loss)``.
-
-    :param djs: the DJS loss from :func:`djs_loss` (``mu = 0`` switches it off).
-    :param mu: weight of the DJS term (0.05 in the paper).
-    """
-    return mu * djs + gan2_discriminator_loss(real_logits, fake_logits)
-
-
-def dg2_adversarial_loss(d1_fake_logits: torch.Tensor, d2_fake_logits: torch.Tensor,
-                         lam: float, beta: float) -> torch.Tensor:
-    """Eq. 5 from a generator's side: ``lam * L_gan1 + beta * L_gan2``.
-
-    Both terms in their non-saturating generator forms (:func:`gan1_generator_loss`,
-    :func:`gan2_generator_loss`); the paper uses ``lam = 0.8``, ``beta = 0.5``.
-    """
-    return lam * gan1_generator_loss(d1_fake_logits) + beta * gan2_generator_loss(d2_fake_logits)
-
-
 def dg2gan_objective(adversarial_g: torch.Tensor, adversarial_f: torch.Tensor,
                      cycle: torch.Tensor, lambda_cycle: float = 1.0) -> torch.Tensor:
     """Eq. 6, the generators' full objective: ``L_DG2gan(G) + L_DG2gan(F) + L_cycle``.
@@ -141,6 +89,20 @@ def lsgan_discriminator_loss(real_out: torch.Tensor, fake_out: torch.Tensor) -> 
 def lsgan_generator_loss(fake_out: torch.Tensor) -> torch.Tensor:
     """CycleGAN's generator adversarial loss: ``E (D(G(x)) - 1)^2``."""
     return (fake_out.float() - 1).pow(2).mean()
+
+
+def lsgan_d2_discriminator_loss(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """Eq. 4's D2 loss in least-squares form: targets swapped, generated -> 1, real -> 0.
+
+    ``0.5 * (E (D2(G(n)) - 1)^2 + E D2(d)^2)``, halved as CycleGAN halves its D loss
+    (DG2GAN's ``cyclegan-recipe`` preset).
+    """
+    return lsgan_discriminator_loss(real_out=fake_out, fake_out=real_out)
+
+
+def lsgan_d2_generator_loss(fake_out: torch.Tensor) -> torch.Tensor:
+    """Eq. 5's ``L_gan2`` in least-squares form: the generator pushes D2(G(n)) to 0."""
+    return fake_out.float().pow(2).mean()
 
 
 def l1_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,71 @@
+"""CycleGAN's load / random-crop / flip input jitter: what it does, and exact resume."""
+
+from __future__ import annotations
+
+import torch
+
+from dg2bench import LoadCropFlip, TrainPlan
+from dg2bench.batches import BatchSampler
+from dg2bench.plugins.generators.cyclegan import CycleGan
+from dg2bench.plugins.generators.dg2gan import Dg2Gan
+from dg2bench.training import ImageBanks, train
+
+
+def test_load_size_scales_286_over_256():
+    jitter = LoadCropFlip()
+    assert jitter.load_size(256) == 286
+    assert jitter.load_size(64) == 72 and jitter.load_size(32) == 36
+
+
+def test_crop_is_a_window_of_the_resized_image_and_flip_mirrors():
+    images = torch.linspace(-1, 1, 2 * 3 * 32 * 32).reshape(2, 3, 32, 32)
+    out = LoadCropFlip(load_scale=1.0, flip=False)(images, torch.Generator().manual_seed(0))
+    assert torch.equal(out, images)   # nothing to crop, no flip: the identity
+    flipped = [LoadCropFlip(load_scale=1.0)(images, torch.Generator().manual_seed(s)) for s in range(20)]
+    assert any(torch.equal(f[0], images[0].flip(-1)) for f in flipped)
+    assert any(torch.equal(f[0], images[0]) for f in flipped)
+    jittered = LoadCropFlip()(images, torch.Generator().manual_seed(1))
+    assert jittered.shape == images.shape and jittered.abs().max() <= 1.0
+
+
+def test_jitter_is_stateless_per_step():
+    bank = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    banks, jitter = ImageBanks({"defect": bank}), LoadCropFlip()
+    first = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 5, torch.device("cpu"), jitter)
+    again = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 5, torch.device("cpu"), jitter)
+    other = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 6, torch.device("cpu"), jitter)
+    assert torch.equal(first["defect"], again["defect"])
+    assert not torch.equal(first["defect"], other["defect"])
+
+
+def test_paper_presets_jitter_tiny_does_not():
+    for cls in (CycleGan, Dg2Gan):
+        assert cls.Hyperparameters(**cls.presets["paper"]).load_crop_flip
+        assert not cls.Hyperparameters(**cls.presets["tiny"]).load_crop_flip
+    model = Dg2Gan(Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"]), 32)
+    assert model.input_jitter() is None
+    assert isinstance(Dg2Gan(Dg2Gan.Hyperparameters(**{**Dg2Gan.presets["tiny"], "load_crop_flip": True}),
+                             32).input_jitter(), LoadCropFlip)
+
+
+def test_resume_with_jitter_equals_an_unbroken_run(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    banks = ImageBanks({"defect_free": torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=gen),
+                        "defect": torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=gen)})
+    plan = TrainPlan(image_size=32, total_steps=6, steps_per_epoch=3, epochs=2, batch_size=2,
+                     device=torch.device("cpu"))
+
+    def run(stop_after):
+        torch.manual_seed(0)
+        model = CycleGan(CycleGan.Hyperparameters(**{**CycleGan.presets["tiny"], "batch_size": 2,
+                                                     "load_crop_flip": True}), 32)
+        if stop_after:
+            train(model, banks, plan, seed=1, checkpoint_path=tmp_path / "ck.pt", stop_after=stop_after)
+            torch.manual_seed(99)
+            model = CycleGan(model.hparams, 32)
+        train(model, banks, plan, seed=1, checkpoint_path=tmp_path / ("ck.pt" if stop_after else "none.pt"))
+        return model
+
+    whole, resumed = run(None), run(4)
+    for a, b in zip(whole.G.parameters(), resumed.G.parameters()):
+        assert torch.equal(a, b)
