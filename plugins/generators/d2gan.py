@@ -10,8 +10,8 @@ beta 0.1 as image-scale ports use:
 
 The networks return the raw score and the losses apply softplus, so ``log D`` is
 computed stably from the score (``losses.log_softplus``). One discriminator update
-(D1 and D2 together) then one generator update per step, Adam 2e-4 (0.5, 0.999),
-constant learning rate. Trained on defect images only; the paper uses batch 64 and
+(D1 and D2 together) then one generator update on freshly drawn noise per step,
+Adam 2e-4 (0.5, 0.999), constant learning rate. Trained on defect images only; the paper uses batch 64 and
 1200 epochs (Table 3).
 """
 
@@ -102,7 +102,7 @@ class D2Gan(Generator):
         self.stateful = {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        """One update of D1 and D2, then one of G, on the same noise batch."""
+        """One update of D1 and D2, then one of G on fresh noise (as tund/D2GAN does)."""
         h, real = self.hparams, batch["defect"]
         z = torch.randn(real.shape[0], h.z_dim, device=real.device)
         with self.plan.autocast():
@@ -116,7 +116,7 @@ class D2Gan(Generator):
 
         set_requires_grad([self.D1, self.D2], False)
         with self.plan.autocast():
-            fake = self.G(z)
+            fake = self.G(torch.randn(real.shape[0], h.z_dim, device=real.device))
             loss_g = losses.d2gan_generator_loss(self.D1(fake), self.D2(fake), h.beta)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

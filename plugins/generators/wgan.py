@@ -9,8 +9,11 @@ batch norm (layer norm), as Gulrajani et al. require. Trained on defect images o
 ``generate`` samples from N(0, I) noise.
 
 One ``train_step`` is one critic update on one batch of real images, so an epoch is
-one pass of the critic over the data; the generator steps inside the ``train_step``
-that completes its quota of critic updates.
+one pass of the critic over the data. The generator steps inside the ``train_step``
+that completes its quota of critic updates *or ends an epoch*: the reference loop
+(``main.py``) leaves its critic loop at the end of the data loader, so with 300
+defect images at batch 64 (5 batches) an epoch is 5 critic updates and 1 generator
+update, even in the 100-update warm-up, and 1200 epochs are 1200 generator updates.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from torch import nn
 
 from dg2bench import Generator, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
+from dg2bench.plugins.generators.lr_schedule import steps_epoch_end
 from dg2bench.plugins.generators.networks import DcganCritic, DcganGenerator
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
 
@@ -127,7 +131,10 @@ class Wgan(Generator):
         self.stateful = {"opt_g": self.opt_g, "opt_c": self.opt_c}
 
     def critic_quota(self) -> int:
-        """Critic updates required before the next generator update (warm-up rule)."""
+        """Critic updates required before the next generator update (warm-up rule).
+
+        The end of an epoch cuts the quota short, as in the reference loop.
+        """
         h, k = self.hparams, self.generator_steps
         if h.n_critic_warmup > 0 and (k < h.warmup_generator_steps or k % h.warmup_every == 0):
             return h.n_critic_warmup
@@ -153,7 +160,7 @@ class Wgan(Generator):
                 for p in self.C.parameters():
                     p.clamp_(-h.clip, h.clip)
         self.critic_steps += 1
-        if self.critic_steps >= self.critic_quota():
+        if self.critic_steps >= self.critic_quota() or steps_epoch_end(step, self.plan.steps_per_epoch):
             self._last_g_loss = self._generator_step(real.shape[0], real.device)
         elif self._last_g_loss is None:
             self._last_g_loss = torch.zeros((), device=real.device)
