@@ -19,7 +19,8 @@ import torch
 from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
 from dg2bench.augmentation import run_classifier
 from dg2bench.device import amp_dtype_for, peak_memory_mb
-from dg2bench.generation import generate_fakes, load_png_folder, save_png_folder
+from dg2bench.classifier import DEFECT_FREE
+from dg2bench.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
 from dg2bench.generator import Generator
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.quality import QualityScorer
@@ -112,12 +113,19 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
         return load_png_folder(fake_dir), json.loads(done_path.read_text())
     seed_everything(10_000 + cell.seed)
     began = time.perf_counter()
-    fakes = generate_fakes(generator, n, inputs.images["train_defect_free"], inputs.device, cell=str(cell),
-                           progress=progress)
+    pool = inputs.images["train_defect_free"]
+    order = fake_source_order(len(pool), n, cell.seed) if generator.kind == "translation" else None
+    fakes = generate_fakes(generator, n, pool, inputs.device, cell=str(cell), progress=progress,
+                           source_order=order)
     save_png_folder(fakes, fake_dir)
     info = {"count": n, "for_training": inputs.spec.augmentation["fakes"], "folder": "fakes",
             "seconds": time.perf_counter() - began,
             "source": "train defect-free images" if generator.kind == "translation" else "noise"}
+    if order is not None:
+        # fakes/000000.png was translated from sources[0], and so on.
+        items = inputs.split.select("train", DEFECT_FREE)
+        info["sources"] = [items[k].id for k in order.tolist()]
+        info["source_images_used"] = len({items[k].source for k in order.tolist()})
     write_json_atomic(done_path, info)
     return fakes, info
 

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from dg2bench.atomic import write_atomic
+from dg2bench.batches import stateless_seed
 from dg2bench.generator import Generator
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.split import to_uint8, to_unit_range
@@ -17,12 +18,28 @@ from dg2bench.split import to_uint8, to_unit_range
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
+def fake_source_order(n_sources: int, n: int, seed: int) -> torch.Tensor:
+    """Which defect-free image each of ``n`` translated fakes starts from.
+
+    A seeded permutation of all ``n_sources`` images, cycled when ``n`` exceeds them
+    (each source is then used ``n // n_sources`` or one more times). Taking the first
+    ``n`` in manifest order instead would draw from only some source photographs (with
+    600 of CrackForest's 1000 patches, 56 of 94 images, darker and smoother than the
+    rest), and FID/KID/PRDC would compare unlike with like.
+    """
+    if n_sources < 1:
+        raise ValueError("no defect-free source images to translate")
+    generator = torch.Generator().manual_seed(stateless_seed(seed, "fake-sources", 0))
+    return torch.randperm(n_sources, generator=generator)[torch.arange(n) % n_sources]
+
+
 def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | None, device: torch.device,
-                   chunk: int = 64, cell: str = "", progress: ProgressCallback = ignore_progress) -> torch.Tensor:
+                   chunk: int = 64, cell: str = "", progress: ProgressCallback = ignore_progress,
+                   source_order: torch.Tensor | None = None) -> torch.Tensor:
     """``n`` fake defect images as uint8 ``(n, 3, S, S)`` on CPU.
 
-    Translation methods map defect-free images from ``source_pool`` (uint8, cycled in
-    order when ``n`` exceeds it, as the paper makes 600 fakes from 1000 sources);
+    Translation methods map defect-free images ``source_pool[source_order]`` (uint8;
+    see :func:`fake_source_order`; pool order cycled if ``source_order`` is None);
     unconditional ones sample noise from the (seeded) global RNG.
     """
     out = []
@@ -33,6 +50,8 @@ def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | Non
             if source_pool is None or len(source_pool) == 0:
                 raise ValueError(f"{generator.name} translates images but got no defect-free source images")
             index = torch.arange(start, start + count) % len(source_pool)
+            if source_order is not None:
+                index = source_order[start:start + count]
             source = to_unit_range(source_pool[index]).to(device)
         images = generator.generate(count, source)
         out.append(to_uint8(images))

@@ -123,3 +123,51 @@ def test_batch_sampler_is_a_shuffled_pass_per_cycle_and_stateless():
     assert not torch.equal(BatchSampler({"a": 10}, 4, seed=4).indices("a", 0), sampler.indices("a", 0))
     small = BatchSampler({"a": 3}, batch_size=8, seed=0).indices("a", 0)  # batch larger than the bank
     assert small.shape == (8,) and set(small.tolist()) == {0, 1, 2}
+
+
+class CopyTranslator(ConstantGenerator):
+    """A "translation" method whose fakes are its source images, unchanged."""
+
+    name = "copy"
+    kind = "translation"
+
+    @torch.no_grad()
+    def generate(self, n, source):
+        return source[:n].cpu()
+
+
+class _CopyPlugin:
+    @hookimpl
+    def register_generators(self, register):
+        register(CopyTranslator)
+
+
+def test_fake_source_order_is_a_seeded_permutation_cycled():
+    from dg2bench.generation import fake_source_order
+    order = fake_source_order(10, 25, seed=0)
+    assert sorted(order[:10].tolist()) == list(range(10))      # every source once per cycle
+    assert torch.equal(order[10:20], order[:10])
+    assert order[:10].tolist() != list(range(10))               # not manifest order
+    assert torch.equal(order, fake_source_order(10, 25, seed=0))
+    assert not torch.equal(order, fake_source_order(10, 25, seed=1))
+    # Fewer fakes than sources: drawn from the whole pool, not its first entries.
+    assert fake_source_order(1000, 600, seed=0).max() > 900
+
+
+def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_spec):
+    from dg2bench.generation import load_png_folder
+    from dg2bench.runner import build_split, load_split_images
+    registry = get_registry(extra_plugins=[_CopyPlugin()])
+    text = tiny_spec_text(generators="[generators.copy]\nplugin = \"copy\"\n", fakes=10, classifier_steps=2)
+    spec = load_spec(write_spec(text), registry)
+    store = ResultStore(tmp_path / "results")
+    run_benchmark(spec, registry, store, only=["copy"])
+    info = store.records()[0]["fakes"]
+    split = build_split(spec.datasets[0], registry, spec.benchmark["split_seed"])
+    free = split.select("train", 0)
+    assert len(info["sources"]) == info["count"]
+    assert info["sources"] != [item.id for item in free][:info["count"]]
+    images = load_split_images(split, spec.benchmark["image_size"])["train_defect_free"]
+    index = [next(k for k, item in enumerate(free) if item.id == sid) for sid in info["sources"]]
+    fakes = load_png_folder(next((tmp_path / "results").rglob("fakes")))
+    assert torch.equal(fakes, images[index])
