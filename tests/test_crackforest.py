@@ -71,4 +71,30 @@ def test_not_a_crackforest_folder(tmp_path):
         CrackForestPatches(CrackForestOptions(), tmp_path).check_root()
 
 
-PINNED_DEFAULT_HASH = "31ddd4a2610b71fede0a1a8341f60c3531d7acffa02e6179f3cbdbdb1486a561"
+PINNED_DEFAULT_HASH = "ce1041743994c6ac782d27e410053877252673b300245fc69824d6a0ed4c8f26"
+
+
+def test_thin_cracks_count_as_cracks():
+    # 102.jpg holds mask value 4 (thin crack, visible in the image) in these 80 px tiles;
+    # counting only value 2 called them defect-free.
+    dataset = CrackForestPatches(CrackForestOptions(patch_size=80), CRACKFOREST)
+    tiles = {t.box[:2]: t for t in dataset._tiles("102")}
+    for corner in ((160, 240), (240, 240), (320, 240)):
+        assert tiles[corner].crack_pixels > 0 and dataset._label(tiles[corner]) == 1
+
+
+def test_defect_free_patches_hold_no_crack_and_no_enclosed_area():
+    split = _split(patch_size=80)
+    dataset = split.dataset
+    for item in split.select("train", 0) + split.select("test", 0):
+        left, top, right, bottom = item.box
+        values = set(dataset.segmentation(item.source.split("/")[-1][:-4])[top:bottom, left:right].ravel().tolist())
+        assert values == {1}, item.id
+
+
+def test_min_crack_pixels_drops_clipped_cracks():
+    split = _split(patch_size=80, min_crack_pixels=20)
+    dataset = split.dataset
+    for item in split.select("train", 1) + split.select("test", 1):
+        left, top, right, bottom = item.box
+        assert dataset.crack_mask(item.source.split("/")[-1][:-4])[top:bottom, left:right].sum() >= 20
