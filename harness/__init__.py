@@ -13,7 +13,7 @@ from dg2bench.hookspecs import hookimpl
 from dg2bench.jitter import LoadCropFlip
 from dg2bench.trainable import TrainPlan, Trainable
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "DEFECT", "DEFECT_FREE", "BenchError", "Classifier", "DataError", "Dataset", "Generator", "LoadCropFlip",

@@ -83,9 +83,15 @@ def plan_cells(spec: Spec, only: Sequence[str] = ()) -> list[PlannedCell]:
     return cells
 
 
-def cell_config(spec: Spec, planned: PlannedCell) -> dict[str, Any]:
-    """The configuration a cell's results depend on (not seeds count, not device)."""
+def cell_config(spec: Spec, planned: PlannedCell, split_hash: str, code: dict[str, str]) -> dict[str, Any]:
+    """The configuration a cell's results depend on (not seeds count, not device).
+
+    :param split_hash: the split's manifest hash (a changed labelling rule changes it
+        even when no option does).
+    :param code: versions of dg2bench and of the plugins the cell uses.
+    """
     return {"image_size": spec.benchmark["image_size"], "split_seed": spec.benchmark["split_seed"],
+            "split_manifest_sha256": split_hash, "code": code,
             "dataset": planned.dataset.resolved(),
             "generator": planned.generator.resolved() if planned.generator else None,
             "classifiers": {c.label: c.resolved() for c in spec.classifiers},
@@ -158,22 +164,23 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
         scorer = QualityScorer(device, store.root / "cache" / "features", spec.metrics) \
             if spec.metrics["quality"] else None
         classifiers = {c.label: registry.get("classifier", c.plugin).cls for c in spec.classifiers}
-        loaded: dict[str, tuple[Split, dict[str, torch.Tensor]]] = {}
+        splits = {d.label: build_split(d, registry, spec.benchmark["split_seed"])
+                  for d in spec.datasets if any(item.dataset is d for item in planned)}
+        images: dict[str, dict[str, torch.Tensor]] = {}
         for item in planned:
-            config = cell_config(spec, item)
-            _check_cell_config(store, item, config)
+            split, provenance = splits[item.dataset.label], _provenance(registry, spec, item)
+            code = {k: v for k, v in provenance.items() if k != "torch"}
+            _check_cell_config(store, item, cell_config(spec, item, split.manifest_hash, code))
             if store.is_complete(item.cell):
                 if not (retry_failed and store.read_record(item.cell).get("status") == "failed"):
                     summary.skipped.append(str(item.cell))
                     continue
-            if item.dataset.label not in loaded:
-                split = build_split(item.dataset, registry, spec.benchmark["split_seed"])
+            if item.dataset.label not in images:
                 split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
-                loaded[item.dataset.label] = (split, load_split_images(split, spec.benchmark["image_size"]))
-            split, images = loaded[item.dataset.label]
+                images[item.dataset.label] = load_split_images(split, spec.benchmark["image_size"])
             gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None
-            inputs = CellInputs(spec, split, images, gen_cls, item.generator, classifiers, device, scorer,
-                                _provenance(registry, spec, item))
+            inputs = CellInputs(spec, split, images[item.dataset.label], gen_cls, item.generator, classifiers,
+                                device, scorer, provenance)
             record = run_cell(inputs, item.cell, store, progress)
             (summary.failed if record["status"] != "complete" else summary.ran).append(str(item.cell))
     return summary

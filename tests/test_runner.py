@@ -171,3 +171,22 @@ def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_s
     index = [next(k for k, item in enumerate(free) if item.id == sid) for sid in info["sources"]]
     fakes = load_png_folder(next((tmp_path / "results").rglob("fakes")))
     assert torch.equal(fakes, images[index])
+
+
+def test_a_changed_split_refuses_to_mix_with_old_cells(tmp_path, write_spec, monkeypatch):
+    # Same spec, same options, but the dataset labels differently (as when CrackForest
+    # started counting thin cracks): the old cells must not be reused silently.
+    import pytest
+    from dg2bench.errors import SpecError
+    from dg2bench.plugins.datasets.crackforest import CrackForestPatches
+    registry = get_registry(extra_plugins=[_Plugin()])
+    spec = load_spec(write_spec(tiny_spec_text(generators="", fakes=3, classifier_steps=2)), registry)
+    store = ResultStore(tmp_path / "results")
+    label = CrackForestPatches._label
+    monkeypatch.setattr(CrackForestPatches, "_label",
+                        lambda self, tile: 0 if tile.crack_pixels < 30 and label(self, tile) is not None else
+                        label(self, tile))
+    run_benchmark(spec, registry, store)
+    monkeypatch.undo()
+    with pytest.raises(SpecError, match="different configuration"):
+        run_benchmark(spec, registry, store)
