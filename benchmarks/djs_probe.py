@@ -8,9 +8,10 @@ steps on the CPU and prints, every ``--every`` steps:
 * ``DJS_hat`` of D2d and D2n (nats, at most log 2), averaged since the last row.
 
 Then the parameter counts of DG2GAN and DG2GAN-no-DJS at the ``tiny`` and ``paper``
-presets. Usage (about two minutes on 2 CPU cores)::
+presets. Usage (about half a minute on 2 CPU cores)::
 
-    python benchmarks/djs_probe.py --size 64 --steps 400
+    python benchmarks/djs_probe.py --size 64 --steps 200
+    python benchmarks/djs_probe.py --size 64 --steps 200 --recipe   # cyclegan-recipe losses
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--every", type=int, default=25, help="steps between rows")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recipe", action="store_true",
+                        help="the cyclegan-recipe losses and weights (LSGAN, lam 1, cycle 10, identity 5)")
     args = parser.parse_args()
 
     registry = get_registry()
@@ -58,14 +61,17 @@ def main() -> None:
     images = load_split_images(split, args.size)
     cls = registry.get("generator", "dg2gan").cls
     seed_everything(args.seed)
-    model = cls(cls.Hyperparameters(**cls.presets["tiny"]), args.size)
+    recipe = {k: v for k, v in cls.presets["cyclegan-recipe"].items()
+              if k in ("adversarial_loss", "lam", "lambda_cycle", "lambda_identity")} if args.recipe else {}
+    model = cls(cls.Hyperparameters(**{**cls.presets["tiny"], **recipe}), args.size)
     banks = ImageBanks({"defect_free": images["train_defect_free"], "defect": images["train_defect"]})
     spe = model.steps_per_epoch(len(images["train_defect_free"]), len(images["train_defect"]))
     model.setup(TrainPlan(image_size=args.size, total_steps=args.steps, steps_per_epoch=spe,
                           epochs=args.steps / spe, batch_size=model.batch_size, device=torch.device("cpu")))
     sampler = BatchSampler(banks.sizes(), model.batch_size, args.seed)
     jitter = model.input_jitter()
-    print(f"dg2gan tiny, {args.size} px, mu = {model.hparams.mu}, batch {model.batch_size}, "
+    print(f"dg2gan tiny, {model.hparams.adversarial_loss} losses, {args.size} px, mu = {model.hparams.mu}, "
+          f"batch {model.batch_size}, "
           f"{len(images['train_defect_free'])} defect-free / {len(images['train_defect'])} defect patches")
     print(" step   |grad adv|  |grad mu*DJS|   share   DJS_hat(D2d)  DJS_hat(D2n)")
     shares, sums = [], {"djs_defect": 0.0, "djs_defect_free": 0.0}

@@ -125,7 +125,9 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
         # fakes/000000.png was translated from sources[0], and so on.
         items = inputs.split.select("train", DEFECT_FREE)
         info["sources"] = [items[k].id for k in order.tolist()]
-        info["source_images_used"] = len({items[k].source for k in order.tolist()})
+        training = order[:inputs.spec.augmentation["fakes"]].tolist()
+        info["source_images_used"] = {"all": len({items[k].source for k in order.tolist()}),
+                                      "for_training": len({items[k].source for k in training})}
     write_json_atomic(done_path, info)
     return fakes, info
 

@@ -49,9 +49,8 @@ def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | Non
         if generator.kind == "translation":
             if source_pool is None or len(source_pool) == 0:
                 raise ValueError(f"{generator.name} translates images but got no defect-free source images")
-            index = torch.arange(start, start + count) % len(source_pool)
-            if source_order is not None:
-                index = source_order[start:start + count]
+            index = source_order[start:start + count] if source_order is not None \
+                else torch.arange(start, start + count) % len(source_pool)
             source = to_unit_range(source_pool[index]).to(device)
         images = generator.generate(count, source)
         out.append(to_uint8(images))

@@ -3,7 +3,8 @@
 The CycleGAN reference trains on images loaded at 286 px, randomly cropped to 256 px
 and randomly flipped left-right (``--preprocess resize_and_crop``, ``--load_size 286
 --crop_size 256``, flips on by default). :class:`LoadCropFlip` does the same at any
-image size (``load = round(S * 286 / 256)``), batched on the device. Its randomness
+image size (``load = round(S * 286 / 256)``), on the batch's device (one resize per batch,
+then a crop and flip per image). Its randomness
 comes from the loop's stateless sampler (one RNG per bank and step), so a resumed run
 draws exactly the crops of an uninterrupted one.
 

@@ -98,3 +98,13 @@ def test_min_crack_pixels_drops_clipped_cracks():
     for item in split.select("train", 1) + split.select("test", 1):
         left, top, right, bottom = item.box
         assert dataset.crack_mask(item.source.split("/")[-1][:-4])[top:bottom, left:right].sum() >= 20
+
+
+def test_crack_free_tiles_inside_enclosed_areas_are_dropped():
+    # Mask value 3 (area enclosed by cracks) without a crack pixel: neither class. Only
+    # small tiles fall wholly inside such an area (12 at 32 px).
+    dataset = CrackForestPatches(CrackForestOptions(patch_size=32), CRACKFOREST)
+    enclosed = [t for stem in dataset._stems for t in dataset._tiles(stem)
+                if t.crack_pixels == 0 and t.enclosed_pixels > 0]
+    assert len(enclosed) == 12
+    assert all(dataset._label(t) is None for t in enclosed)

@@ -192,3 +192,14 @@ def test_cyclegan_recipe_preset_takes_cyclegan_losses_and_weights():
     model = build(adversarial_loss="lsgan", lam=1.0, lambda_cycle=10.0, lambda_identity=5.0)
     out = model.train_step(batch(0), 0)
     assert all(torch.isfinite(v) for v in out.values())
+
+
+def test_djs_critic_runs_in_fp32_under_bf16_autocast():
+    model = build()
+    dtypes = []
+    model.D2d.djs.register_forward_hook(lambda module, args, out: dtypes.append((args[0].dtype, out.dtype)))
+    b = batch(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        real_logits, _, djs = model.D2d.forward_with_djs(b["defect"], b["defect_free"])
+    assert real_logits.dtype == torch.bfloat16      # D2 itself is autocast
+    assert dtypes == [(torch.float32, torch.float32)] * 2 and djs.dtype == torch.float32

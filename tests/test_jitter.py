@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from dg2bench import LoadCropFlip, TrainPlan
 from dg2bench.batches import BatchSampler
@@ -24,8 +25,12 @@ def test_crop_is_a_window_of_the_resized_image_and_flip_mirrors():
     flipped = [LoadCropFlip(load_scale=1.0)(images, torch.Generator().manual_seed(s)) for s in range(20)]
     assert any(torch.equal(f[0], images[0].flip(-1)) for f in flipped)
     assert any(torch.equal(f[0], images[0]) for f in flipped)
-    jittered = LoadCropFlip()(images, torch.Generator().manual_seed(1))
-    assert jittered.shape == images.shape and jittered.abs().max() <= 1.0
+    # At 286/256 the output is a 32 px window of the 36 px bicubic resize.
+    jittered = LoadCropFlip(flip=False)(images, torch.Generator().manual_seed(1))
+    resized = F.interpolate(images, size=(36, 36), mode="bicubic", align_corners=False).clamp(-1, 1)
+    windows = [resized[0, :, top:top + 32, left:left + 32] for top in range(5) for left in range(5)]
+    assert any(torch.equal(jittered[0], w) for w in windows)
+    assert not torch.equal(jittered[0], images[0])
 
 
 def test_jitter_is_stateless_per_step():
@@ -69,3 +74,13 @@ def test_resume_with_jitter_equals_an_unbroken_run(tmp_path):
     whole, resumed = run(None), run(4)
     for a, b in zip(whole.G.parameters(), resumed.G.parameters()):
         assert torch.equal(a, b)
+
+
+def test_jitter_changes_training_and_leaves_the_global_rng_alone():
+    bank = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    sampler = BatchSampler({"defect": 6}, 4, seed=3)
+    state = torch.get_rng_state()
+    plain = ImageBanks({"defect": bank}).batch(sampler, 0, torch.device("cpu"))
+    jittered = ImageBanks({"defect": bank}).batch(sampler, 0, torch.device("cpu"), LoadCropFlip())
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not torch.equal(plain["defect"], jittered["defect"])

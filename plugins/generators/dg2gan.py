@@ -3,8 +3,8 @@
 Six networks (paper Fig. 2): generators ``G`` (defect-free n -> defect d) and ``F``
 (d -> n); ``D1d``/``D1n`` reward real images over generated ones (eq. 3); ``D2d``/``D2n``
 reward generated images over real ones (eq. 4) and carry the DJS term (eq. 2).
-Architectures are not given by the paper; as PROTOCOL.md suggests, G/F are CycleGAN's
-ResNet generators and all four discriminators 70 x 70 PatchGANs.
+Architectures are not given by the paper: G/F are CycleGAN's ResNet generators and all
+four discriminators 70 x 70 PatchGANs.
 
 Objectives, as implemented (``losses.py`` holds each term):
 
@@ -94,12 +94,18 @@ class D2Discriminator(PatchDiscriminator):
         """Patch logits on ``real`` and ``generated`` and the DJS loss between the two batches.
 
         One trunk pass over both batches (instance norm is per sample, so this equals
-        two passes); each batch is one sample of the critic. The DJS loss is ``None``
-        without a critic.
+        two passes); each batch is one sample of the critic, which runs in fp32. The
+        DJS loss is ``None`` without a critic.
         """
         feats = self.trunk(torch.cat([real, generated], 0))
         logits, k = self.head(feats), real.shape[0]
-        djs = None if self.djs is None else djs_loss(self.djs(feats[k:]), self.djs(feats[:k]))
+        if self.djs is None:
+            return logits[:k], logits[k:], None
+        # fp32 even under autocast: the critic's signal is a small difference between two
+        # mean embeddings, which bf16 rounding distorts.
+        with torch.autocast(feats.device.type, enabled=False):
+            feats = feats.float()
+            djs = djs_loss(self.djs(feats[k:]), self.djs(feats[:k]))
         return logits[:k], logits[k:], djs
 
     def trunk_gradient_norms(self, real: torch.Tensor, generated: torch.Tensor, adversarial: Loss,

@@ -52,7 +52,7 @@ Why not a per-patch head: ``log 2 - 1/2 [E_g softplus(-V) + E_r softplus(V)]`` o
 patches with a 1x1 head ``V`` (the first reading of this project) equals
 ``1/2 * (eq. 4's loss on a second head) - log 2``: D2's own target again, at weight
 ``mu / 2``. ``L_DJS`` here depends on how points are grouped into samples (a
-per-point loss cannot), which ``tests/test_generators_djs.py`` checks.
+per-point loss cannot), which ``tests/test_generators_dg2gan.py`` checks.
 
 **Sizing against Table 3.** Table 3 puts DG2GAN 0.60 "Mb" above DG2GAN-no-DJS
 (32.32 vs 31.72, +1.89 %). With the paper preset (ndf 64, so ``C = 512``) the two
@@ -67,9 +67,10 @@ so at ``mu = 0.05`` it would again steer nothing. With He init the critic starts
 same footing as D2's own head; ``benchmarks/djs_probe.py`` prints the DJS share of the
 trunk gradient over a short training run.
 
-The critic reads the trunk's output after its instance norm, the features D2's head
-sees. Instance norm removes each image's per-channel mean, so the mean encoder must be
-nonlinear before the average (``phi`` ends in LeakyReLU) to see anything at all.
+The critic reads the trunk's output (instance norm, then LeakyReLU), the features D2's
+head sees. Instance norm removes each image's per-channel mean before the LeakyReLU, so
+the mean encoder must be nonlinear before the average (``phi`` ends in LeakyReLU) to
+see more than that. It runs in fp32 even under bf16 autocast (``dg2gan.py``).
 """
 
 from __future__ import annotations
@@ -97,12 +98,13 @@ class DistributionalJsCritic(nn.Module):
         self.encoder = nn.Sequential(nn.Conv2d(in_channels, width, 1), nn.LeakyReLU(0.2),
                                      nn.Conv2d(width, width, 1), nn.LeakyReLU(0.2))
         self.classifier = nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.2), nn.Linear(width, 1))
+        output = self.classifier[-1]
         for layer in self.modules():
             if isinstance(layer, (nn.Conv2d, nn.Linear)):
-                # He init (variance-preserving through LeakyReLU 0.2; a gain of 1 for the
-                # output layer), see the module docstring.
-                last = layer.out_features == 1 if isinstance(layer, nn.Linear) else False
-                nn.init.kaiming_normal_(layer.weight, a=1.0 if last else 0.2, nonlinearity="leaky_relu")
+                # He init: variance-preserving through LeakyReLU 0.2, a gain of 1 for the
+                # output layer (see the module docstring).
+                nn.init.kaiming_normal_(layer.weight, a=1.0 if layer is output else 0.2,
+                                        nonlinearity="leaky_relu")
                 nn.init.zeros_(layer.bias)
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
