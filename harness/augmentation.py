@@ -30,18 +30,35 @@ if TYPE_CHECKING:
     from dg2bench.spec import PluginChoice
 
 
-def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real training images plus fakes (as defects): uint8 images and int64 labels."""
+def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor | None,
+                           fakes_defect_free: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real training images plus fake defects (and fake defect-free images): uint8 images, int64 labels."""
     parts = [images["train_defect_free"], images["train_defect"]]
     labels = [torch.full((len(parts[0]),), DEFECT_FREE), torch.full((len(parts[1]),), DEFECT)]
-    if fakes is not None and len(fakes):
-        parts.append(fakes)
-        labels.append(torch.full((len(fakes),), DEFECT))
+    for extra, label in ((fakes, DEFECT), (fakes_defect_free, DEFECT_FREE)):
+        if extra is not None and len(extra):
+            parts.append(extra)
+            labels.append(torch.full((len(extra),), label))
     return torch.cat(parts), torch.cat(labels).long()
 
 
+def per_type_recall(items: list, predictions: list[int]) -> dict[str, dict[str, int]]:
+    """Defect test images found per defect type: ``{type: {"correct": k, "total": n}}``.
+
+    Empty when the dataset has no defect types (CrackForest).
+    """
+    out: dict[str, dict[str, int]] = {}
+    for item, pred in zip(items, predictions):
+        if item.defect_type:
+            row = out.setdefault(item.defect_type, {"correct": 0, "total": 0})
+            row["total"] += 1
+            row["correct"] += int(pred == DEFECT)
+    return dict(sorted(out.items()))
+
+
 def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellInputs", fakes: torch.Tensor | None,
-                   cell: CellId, folder: Path, progress: ProgressCallback) -> dict[str, Any]:
+                   cell: CellId, folder: Path, progress: ProgressCallback,
+                   fakes_defect_free: torch.Tensor | None = None) -> dict[str, Any]:
     """Train ``cls`` on real (+ fake) training images, test on the real test split."""
     sub = folder / f"classify-{choice.label}"
     done_path = sub / "result.json"
@@ -51,7 +68,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
     size = inputs.spec.benchmark["image_size"]
     seed_everything(20_000 + cell.seed)
     classifier = cls(choice.hparams, size)
-    train_images, train_labels = augmented_training_set(inputs.images, fakes)
+    train_images, train_labels = augmented_training_set(inputs.images, fakes, fakes_defect_free)
     spe = classifier.steps_per_epoch(len(train_images))
     steps, epochs = choice.training_length(spe)
     plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
@@ -76,10 +93,12 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
         "classifier": choice.resolved(),
         "train_images": {"real_defect_free": len(inputs.images["train_defect_free"]),
                          "real_defect": len(inputs.images["train_defect"]),
-                         "fake_defect": 0 if fakes is None else len(fakes)},
+                         "fake_defect": 0 if fakes is None else len(fakes),
+                         "fake_defect_free": 0 if fakes_defect_free is None else len(fakes_defect_free)},
         "steps": outcome.steps, "epochs": epochs, "train_seconds": outcome.wall_seconds,
         "test_seconds": time.perf_counter() - began,
         "metrics": classification_report(y_true, y_pred).as_dict(),
+        "per_type_recall": per_type_recall(test_defect, y_pred[len(test_free):]),
         "misclassified": [i for i, t, p in zip(ids, y_true, y_pred) if t != p],
         "predictions": [{"id": i, "label": t, "pred": p, "p_defect": round(float(q[DEFECT]), 6)}
                         for i, t, p, q in zip(ids, y_true, y_pred, proba)],

@@ -19,14 +19,14 @@ import torch
 from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
 from dg2bench.augmentation import run_classifier
 from dg2bench.device import amp_dtype_for, peak_memory_mb
-from dg2bench.classifier import DEFECT_FREE
+from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
 from dg2bench.generator import Generator
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.quality import QualityScorer
 from dg2bench.results import CellId, ResultStore
 from dg2bench.spec import PluginChoice, Spec
-from dg2bench.split import Split
+from dg2bench.split import Split, to_unit_range
 from dg2bench.trainable import TrainPlan
 from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, train
 
@@ -132,6 +132,33 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
     return fakes, info
 
 
+def _fakes_defect_free(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
+                       progress: ProgressCallback) -> tuple[torch.Tensor | None, dict]:
+    """Table 8's fake defect-free images, made from the defect training images (or none)."""
+    n = inputs.spec.augmentation["fakes_defect_free"]
+    done_path, fake_dir = folder / "fakes_defect_free.json", folder / "fakes_defect_free"
+    if done_path.exists():
+        info = json.loads(done_path.read_text())
+        return (load_png_folder(fake_dir) if info["count"] else None), info
+    pool = inputs.images["train_defect"]
+    probe = generator.generate_defect_free(1, to_unit_range(pool[:1]).to(inputs.device))
+    if probe is None:
+        info = {"count": 0, "requested": n, "reason": f"{generator.kind} method: it cannot make defect-free "
+                f"images (no defect -> defect-free generator), so it adds none"}
+        write_json_atomic(done_path, info)
+        return None, info
+    seed_everything(30_000 + cell.seed)
+    order = fake_source_order(len(pool), n, cell.seed, key="fake-defect-free-sources")
+    fakes = generate_fakes(generator, n, pool, inputs.device, cell=str(cell), progress=progress,
+                           source_order=order, defect_free=True)
+    save_png_folder(fakes, fake_dir)
+    items = inputs.split.select("train", DEFECT)
+    info = {"count": n, "requested": n, "folder": "fakes_defect_free", "source": "train defect images",
+            "sources": [items[k].id for k in order.tolist()]}
+    write_json_atomic(done_path, info)
+    return fakes, info
+
+
 def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
              progress: ProgressCallback = ignore_progress) -> dict[str, Any]:
     """Run (or resume) ``cell`` and write its final record; returns the record."""
@@ -141,12 +168,15 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
                               "generator": None, "split_manifest_sha256": inputs.split.manifest_hash,
                               "split_counts": inputs.split.counts(), "provenance": inputs.provenance,
                               "status": "complete"}
-    fakes = None
+    fakes = fakes_free = None
     try:
         if inputs.generator_choice is not None:
             record["generator"] = inputs.generator_choice.resolved()
             generator, record["training"] = _train_generator(inputs, cell, folder, progress)
             fakes, record["fakes"] = _fakes(inputs, cell, generator, folder, progress)
+            if inputs.spec.augmentation["fakes_defect_free"]:
+                fakes_free, record["fakes_defect_free"] = _fakes_defect_free(inputs, cell, generator, folder,
+                                                                              progress)
             del generator
             if inputs.scorer is not None:
                 record["quality"] = inputs.scorer.score_cell(fakes, inputs.images["train_defect"],
@@ -156,7 +186,7 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
             choice = next(c for c in inputs.spec.classifiers if c.label == label)
             training_fakes = None if fakes is None else fakes[:inputs.spec.augmentation["fakes"]]
             record["classification"][label] = run_classifier(cls, choice, inputs, training_fakes, cell, folder,
-                                                             progress)
+                                                             progress, fakes_defect_free=fakes_free)
     except NonFiniteLossError as exc:
         record["status"] = "failed"
         record["reason"] = str(exc)

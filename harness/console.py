@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
@@ -54,5 +55,6 @@ def rich_table(df: pd.DataFrame, title: str) -> Table:
         numeric = column not in ("Dataset", "Method", "Class", "Name", "Package", "Kind", "Summary", "Built-in")
         table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     for row in df.itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
+        # Cells are data (plugin summaries, ids, paths), never markup: "[/x]" prints as is.
+        table.add_row(*(escape(str(v)) for v in row))
     return table

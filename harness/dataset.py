@@ -46,6 +46,11 @@ class Dataset(abc.ABC):
     Options: ClassVar[type]
     #: Named overrides of ``Options`` (e.g. ``paper``, ``tiny``).
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Environment variable naming the data folder when a spec gives no ``root``
+    #: (for data that cannot be shipped, e.g. ``DG2BENCH_MVTEC_ROOT``).
+    root_env: ClassVar[str | None] = None
+    #: Where to get the data; shown when the data folder is missing.
+    data_hint: ClassVar[str] = ""
 
     def __init__(self, options: Any, root: Path) -> None:
         self.options = options

@@ -18,7 +18,7 @@ from dg2bench.split import to_uint8, to_unit_range
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
-def fake_source_order(n_sources: int, n: int, seed: int) -> torch.Tensor:
+def fake_source_order(n_sources: int, n: int, seed: int, key: str = "fake-sources") -> torch.Tensor:
     """Which defect-free image each of ``n`` translated fakes starts from.
 
     A seeded permutation of all ``n_sources`` images, cycled when ``n`` exceeds them
@@ -29,32 +29,37 @@ def fake_source_order(n_sources: int, n: int, seed: int) -> torch.Tensor:
     """
     if n_sources < 1:
         raise ValueError("no defect-free source images to translate")
-    generator = torch.Generator().manual_seed(stateless_seed(seed, "fake-sources", 0))
+    generator = torch.Generator().manual_seed(stateless_seed(seed, key, 0))
     return torch.randperm(n_sources, generator=generator)[torch.arange(n) % n_sources]
 
 
 def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | None, device: torch.device,
                    chunk: int = 64, cell: str = "", progress: ProgressCallback = ignore_progress,
-                   source_order: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` fake defect images as uint8 ``(n, 3, S, S)`` on CPU.
+                   source_order: torch.Tensor | None = None, defect_free: bool = False) -> torch.Tensor:
+    """``n`` fake images as uint8 ``(n, 3, S, S)`` on CPU.
 
-    Translation methods map defect-free images ``source_pool[source_order]`` (uint8;
-    see :func:`fake_source_order`; pool order cycled if ``source_order`` is None);
-    unconditional ones sample noise from the (seeded) global RNG.
+    Defect images by default: translation methods map defect-free images
+    ``source_pool[source_order]`` (uint8; see :func:`fake_source_order`; pool order
+    cycled if ``source_order`` is None); unconditional ones sample noise from the
+    (seeded) global RNG. With ``defect_free`` the generator's
+    :meth:`~dg2bench.Generator.generate_defect_free` maps defect images from the pool.
     """
     out = []
+    stage = "generate defect-free" if defect_free else "generate"
     for start in range(0, n, chunk):
         count = min(chunk, n - start)
         source = None
-        if generator.kind == "translation":
+        if generator.kind == "translation" or defect_free:
             if source_pool is None or len(source_pool) == 0:
-                raise ValueError(f"{generator.name} translates images but got no defect-free source images")
+                raise ValueError(f"{generator.name} translates images but got no source images")
             index = source_order[start:start + count] if source_order is not None \
                 else torch.arange(start, start + count) % len(source_pool)
             source = to_unit_range(source_pool[index]).to(device)
-        images = generator.generate(count, source)
+        images = generator.generate_defect_free(count, source) if defect_free else generator.generate(count, source)
+        if images is None:
+            raise ValueError(f"{generator.name} cannot make defect-free images")
         out.append(to_uint8(images))
-        progress(ProgressEvent(cell, "generate", start + count, n))
+        progress(ProgressEvent(cell, stage, start + count, n))
     return torch.cat(out)
 
 

@@ -47,3 +47,16 @@ class Generator(Trainable):
             ``"unconditional"`` ones, which draw noise from torch's global RNG (the
             harness seeds it).
         """
+
+    @torch.no_grad()
+    def generate_defect_free(self, n: int, source: torch.Tensor) -> torch.Tensor | None:
+        """Make ``n`` defect-free images from defect images ``source``, or None if the method cannot.
+
+        Translation methods with a defect -> defect-free generator (CycleGAN's and
+        DG2GAN's F) override this; the paper adds such fakes for MVTec (Table 8). The
+        default, and every unconditional method (trained on defect images only),
+        returns None: the cell then adds no defect-free fakes and records why.
+
+        :param source: ``n`` defect images ``(n, 3, S, S)`` in ``[-1, 1]`` on the model's device.
+        """
+        return None

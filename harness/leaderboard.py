@@ -2,7 +2,8 @@
 
 * ``time`` — Table 3: parameters, size, epochs, data volume, training time, images/s.
 * ``fid`` — Tables 4-6, plus KID and precision/recall/density/coverage with sample sizes.
-* ``classify`` — Tables 9-12: per-class accuracy (recall) and precision per method.
+* ``classify`` — Tables 9-12: per-class accuracy (recall) and precision per method, and
+  the recall per defect type where the dataset has types (``defect: <type>`` rows).
 
 With several seeds a value is the mean and the spread is the sample standard
 deviation across seeds (``±``); per-class accuracy also gets a Wilson 95 % interval
@@ -103,7 +104,23 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                              "precision_sd": prec_sd, "f1": f1, "test_images": total // max(len(results), 1)})
             bal, _ = _mean_sd([res["metrics"]["balanced_accuracy"] for res in results])
             rows[-1]["balanced_accuracy"] = rows[-2]["balanced_accuracy"] = bal
+            rows.extend(_per_type_rows(dataset, name, results))
     return pd.DataFrame(rows)
+
+
+def _per_type_rows(dataset: str, name: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recall per defect type ("defect: <type>" rows), for datasets that have types."""
+    types = sorted({t for res in results for t in res.get("per_type_recall", {})})
+    rows = []
+    for defect_type in types:
+        counts = [res["per_type_recall"][defect_type] for res in results if defect_type in res.get("per_type_recall", {})]
+        acc, acc_sd = _mean_sd([c["correct"] / c["total"] for c in counts])
+        low, high = wilson_interval(sum(c["correct"] for c in counts), sum(c["total"] for c in counts))
+        rows.append({"dataset": dataset, "method": name, "class": f"defect: {defect_type}", "seeds": len(counts),
+                     "accuracy": acc, "accuracy_sd": acc_sd, "accuracy_ci_low": low, "accuracy_ci_high": high,
+                     "precision": float("nan"), "precision_sd": float("nan"), "f1": float("nan"),
+                     "balanced_accuracy": float("nan"), "test_images": counts[0]["total"]})
+    return rows
 
 
 def build_table(records: list[dict[str, Any]], table: TableName) -> pd.DataFrame:

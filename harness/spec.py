@@ -10,6 +10,7 @@ dataclass for plugins). Every error names the file and the key::
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
 }
 AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
+    "fakes_defect_free": (int, 0, "fake defect-free images added to training (Table 8: 600 for MVTec); made by "
+                          "translation methods' defect -> defect-free generator, none by unconditional ones"),
 }
 METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
     "quality": (bool, True, "score fakes with FID, KID, precision/recall/density/coverage"),
@@ -212,14 +215,17 @@ def _dataset_choices(raw: Any, registry: Registry, spec_dir: Path, where: str) -
         if plugin not in registry.names("dataset"):
             raise SpecError(f"{where}.{label}", f"unknown dataset plugin {plugin!r}",
                             f"installed: {', '.join(registry.names('dataset')) or 'none'} (see `bench plugins`)")
-        if "root" not in table or not isinstance(table["root"], str):
+        cls = registry.get("dataset", plugin).cls
+        env = cls.root_env
+        raw_root = table.get("root", os.environ.get(env) if env else None)
+        if not isinstance(raw_root, str) or not raw_root:
+            also = f" or set the environment variable {env}" if env else ""
             raise SpecError(f"{where}.{label}.root", "is required (a path, relative to the spec file)",
-                            "add root = \"data/<dataset>\"")
-        root = (spec_dir / table["root"]).resolve()
+                            f"add root = \"data/<dataset>\"{also}")
+        root = (spec_dir / os.path.expandvars(os.path.expanduser(raw_root))).resolve()
         if not root.exists():
             raise SpecError(f"{where}.{label}.root", f"data folder {root} does not exist",
-                            "fix the path (it is relative to the spec file) or fetch the data")
-        cls = registry.get("dataset", plugin).cls
+                            cls.data_hint or "fix the path (it is relative to the spec file) or fetch the data")
         preset = table.get("preset")
         overrides = {k: v for k, v in table.items() if k not in {"plugin", "preset", "root"}}
         options = resolve_hyperparameters(cls.Options, cls.presets, preset, overrides, f"{where}.{label}")
@@ -251,6 +257,8 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
                                 AUGMENTATION_KEYS, f"{where}: augmentation")
     if augmentation["fakes"] < 1:
         raise SpecError(f"{where}: augmentation.fakes", "must be >= 1", "use e.g. 600 (Table 7)")
+    if augmentation["fakes_defect_free"] < 0:
+        raise SpecError(f"{where}: augmentation.fakes_defect_free", "must be >= 0", "use 0 or e.g. 600 (Table 8)")
     metrics = _typed_table(_table(raw.get("metrics", {}), f"{where}: metrics"), METRICS_KEYS, f"{where}: metrics")
     if metrics["extractor"] not in ("fid-helper", "pytorch-fid"):
         raise SpecError(f"{where}: metrics.extractor", f"unknown extractor {metrics['extractor']!r}",

@@ -78,7 +78,8 @@ def test_run_writes_records_config_and_environment(finished_run):
     assert quality["n_fake"] == 8 and quality["n_real"] == 8 and quality["warnings"]
     assert quality["fid"] > 0 and "kid" in quality and "precision" in quality["prdc"]
     classification = dg2gan["classification"]["resnet34"]
-    assert classification["train_images"] == {"real_defect_free": 12, "real_defect": 8, "fake_defect": 8}
+    assert classification["train_images"] == {"real_defect_free": 12, "real_defect": 8, "fake_defect": 8,
+                                              "fake_defect_free": 0}
     assert len(classification["predictions"]) == 16
     baseline = next(r for r in records if r["method"] == "baseline")
     assert baseline["classification"]["resnet34"]["train_images"]["fake_defect"] == 0
@@ -183,3 +184,14 @@ def test_fakes_are_pngs_of_the_spec_size(finished_run):
     first = next(Path(results / "cells/crackforest/wgan/seed0/fakes").glob("*.png"))
     with Image.open(first) as image:
         assert image.size == (32, 32) and image.mode == "RGB"
+
+
+
+def test_tables_print_brackets_literally():
+    # The folder plugin's summary holds "[/<type>]", which rich would read as markup.
+    import pandas as pd
+    from rich.console import Console
+    from dg2bench.console import rich_table
+    console = Console(record=True, width=200)
+    console.print(rich_table(pd.DataFrame({"Summary": ["good and defect[/<type>] [bold]x"]}), "t"))
+    assert "good and defect[/<type>] [bold]x" in console.export_text()

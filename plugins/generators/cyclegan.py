@@ -170,6 +170,12 @@ class CycleGan(Generator):
                                   lambda start, count, device: source[start:start + count].to(device))
 
 
+    @torch.no_grad()
+    def generate_defect_free(self, n: int, source: torch.Tensor) -> torch.Tensor:
+        """Translate ``n`` defect images ``source`` to defect-free images with F (Table 8)."""
+        return generate_in_chunks(self.F, n, self.batch_size, self.image_size,
+                                  lambda start, count, device: source[start:start + count].to(device))
+
 @hookimpl
 def register_generators(register) -> None:
     """Register :class:`CycleGan`."""

@@ -330,6 +330,12 @@ class Dg2Gan(Generator):
                                   lambda start, count, device: source[start:start + count].to(device))
 
 
+    @torch.no_grad()
+    def generate_defect_free(self, n: int, source: torch.Tensor) -> torch.Tensor:
+        """Translate ``n`` defect images ``source`` to defect-free images with F (Table 8)."""
+        return generate_in_chunks(self.F, n, self.batch_size, self.image_size,
+                                  lambda start, count, device: source[start:start + count].to(device))
+
 class Dg2GanNoDjs(Dg2Gan):
     """The paper's ablation: DG2GAN with ``mu = 0`` (same code, no DJS critic built)."""
 
