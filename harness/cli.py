@@ -143,10 +143,12 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
               help="time: Table 3; fid: Tables 4-6 (+ KID, P/R/D/C); classify: Tables 9-12.")
 @click.option("--format", "fmt", type=click.Choice(["rich", "csv", "markdown", "latex", "json"]), default="rich",
               show_default=True)
-def leaderboard_command(results: str, table: str, fmt: str) -> None:
+@click.option("--by-dataset", is_flag=True,
+              help="Datasets side by side (one row per method, headline columns per dataset).")
+def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool) -> None:
     """Print a leaderboard (Table 3, 4-6 or 9-12 shape) from the records in RESULTS."""
     from dg2bench.console import rich_table
-    from dg2bench.leaderboard import build_table, display_table, to_latex, to_markdown
+    from dg2bench.leaderboard import build_table, display_table, side_by_side, to_latex, to_markdown
     from dg2bench.results import ResultStore
 
     if not Path(results).is_dir():
@@ -157,12 +159,14 @@ def leaderboard_command(results: str, table: str, fmt: str) -> None:
     numeric = build_table(records, table)  # type: ignore[arg-type]
     if numeric.empty:
         raise BenchError("--table", f"no cell in {results} has {table} results", "pick another table")
-    if fmt == "csv":
-        click.echo(numeric.to_csv(index=False), nl=False)
-    elif fmt == "json":
-        click.echo(json.dumps(json.loads(numeric.to_json(orient="records")), indent=2))
+    if fmt in ("csv", "json"):
+        data = side_by_side(numeric, table, numeric=True) if by_dataset else numeric  # type: ignore[arg-type]
+        click.echo(data.to_csv(index=False) if fmt == "csv" else
+                   json.dumps(json.loads(data.to_json(orient="records")), indent=2), nl=fmt == "json")
     else:
         shown = display_table(numeric, table)  # type: ignore[arg-type]
+        if by_dataset:
+            shown = side_by_side(shown, table, numeric=False)  # type: ignore[arg-type]
         if fmt == "markdown":
             click.echo(to_markdown(shown), nl=False)
         elif fmt == "latex":

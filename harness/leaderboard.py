@@ -176,6 +176,35 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
         "Test images": df["test_images"], "Seeds": df["seeds"]})
 
 
+#: Per table, the columns shown per dataset by :func:`side_by_side`: (display, numeric).
+HEADLINES: dict[TableName, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "time": (("Parameters (M)", "Training time"), ("parameters_m", "training_time_h")),
+    "fid": (("FID ↓", "KID×10³ ↓"), ("fid", "kid")),
+    "classify": (("Accuracy (%)", "Precision"), ("accuracy", "precision")),
+}
+
+
+def side_by_side(df: pd.DataFrame, table: TableName, numeric: bool) -> pd.DataFrame:
+    """Datasets as column groups, as the paper's Tables 4-6 sit side by side.
+
+    One row per method (and class); per dataset the table's headline columns
+    (:data:`HEADLINES`), named ``"<dataset> <column>"``. ``numeric`` says whether ``df``
+    is a :func:`build_table` frame or a :func:`display_table` one.
+    """
+    names = ("dataset", "method", "class") if numeric else ("Dataset", "Method", "Class")
+    keys = [k for k in names[1:] if k in df.columns]
+    values = list(HEADLINES[table][1 if numeric else 0])
+    order = list(dict.fromkeys(tuple(row) for row in df[keys].itertuples(index=False)))
+    wide = df.set_index([*keys, names[0]])[values].unstack(names[0])
+    wide = wide.reindex(pd.MultiIndex.from_tuples(order, names=keys) if len(keys) > 1 else [o[0] for o in order])
+    datasets = list(dict.fromkeys(df[names[0]]))
+    columns = [(value, dataset) for dataset in datasets for value in values]
+    wide = wide[columns]
+    wide.columns = [f"{dataset} {value}" for value, dataset in columns]
+    wide = wide.reset_index()
+    return wide if numeric else wide.fillna("–")
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table."""
     header = "| " + " | ".join(map(str, df.columns)) + " |"

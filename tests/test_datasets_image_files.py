@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -189,7 +191,7 @@ def test_cli_split_and_run_on_each_dataset(tmp_path, bench, write_spec, monkeypa
         preset = "tiny"
     """
     text = tiny_spec_text(generators="[generators.cyclegan]\npreset = \"tiny\"\nmax_steps = 2\n", fakes=6,
-                          classifier_steps=2, extra=datasets)
+                          classifier_steps=2, extra=datasets, quality=True)
     text = text.replace("fakes = 6", "fakes = 6\nfakes_defect_free = 4")
     spec = write_spec(text)
     code, out, err = bench("split", str(spec), "--out", str(tmp_path / "splits"))
@@ -202,9 +204,51 @@ def test_cli_split_and_run_on_each_dataset(tmp_path, bench, write_spec, monkeypa
     assert code == 0
     for row in ("defect: cut", "defect: scratch", "defect: Crack"):
         assert row in out
+    code, out, _ = bench("leaderboard", str(tmp_path / "results"), "--table", "classify", "--by-dataset",
+                         "--format", "csv")
+    wide = pd.read_csv(io.StringIO(out))
+    assert code == 0 and {"mvtec accuracy", "folder accuracy", "magnetic-tile precision"} <= set(wide.columns)
+    assert len(wide) == len(wide[["method", "class"]].drop_duplicates())
+    code, out, _ = bench("leaderboard", str(tmp_path / "results"), "--table", "fid", "--by-dataset",
+                         "--format", "markdown")
+    assert code == 0 and "mvtec FID ↓" in out.splitlines()[0] and "crackforest KID×10³ ↓" in out.splitlines()[0]
     records = {(r["dataset"], r["method"]): r for r in ResultStore(tmp_path / "results").records()}
     cyclegan = records[("mvtec", "cyclegan")]
     assert cyclegan["fakes_defect_free"]["count"] == 4
     assert cyclegan["classification"]["resnet34"]["train_images"]["fake_defect_free"] == 4
     assert set(cyclegan["classification"]["resnet34"]["per_type_recall"]) == {"color", "cut", "fold"}
 
+
+
+@pytest.mark.parametrize("spec", ["magnetic-tile-smoke.toml", "magnetic-tile-paper.toml"])
+def test_validate_magnetic_tile_specs(bench, spec):
+    code, out, _ = bench("validate", str(REPO / "benchmarks" / spec))
+    assert code == 0 and "is valid" in out
+
+
+@pytest.mark.parametrize("category", ["leather", "wood"])
+def test_mvtec_specs_validate_with_the_variable_and_say_where_to_get_the_data_without(
+        bench, tmp_path, monkeypatch, category):
+    spec = str(REPO / "benchmarks" / f"mvtec-{category}-paper.toml")
+    monkeypatch.delenv("DG2BENCH_MVTEC_ROOT", raising=False)
+    code, _, err = bench("validate", spec)
+    assert code == 2 and "DG2BENCH_MVTEC_ROOT" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("DG2BENCH_MVTEC_ROOT", str(tmp_path / "nowhere"))
+    code, _, err = bench("validate", spec)
+    assert code == 2 and "download MVTec AD" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("DG2BENCH_MVTEC_ROOT", str(mvtec_tree(tmp_path, category)))
+    code, out, _ = bench("validate", spec)
+    assert code == 0 and "fakes_defect_free = 600" in out
+
+
+def test_unconditional_methods_add_no_defect_free_fakes_and_say_why(tmp_path, write_spec):
+    from dg2bench.plugin_manager import get_registry
+    from dg2bench.runner import run_benchmark
+    from dg2bench.spec import load_spec
+    registry = get_registry()
+    text = tiny_spec_text(generators="[generators.wgan]\npreset = \"tiny\"\nmax_steps = 2\n", fakes=6,
+                          classifier_steps=2).replace("fakes = 6", "fakes = 6\nfakes_defect_free = 4")
+    run_benchmark(load_spec(write_spec(text), registry), registry, ResultStore(tmp_path / "r"), only=["wgan"])
+    record = ResultStore(tmp_path / "r").records()[0]
+    assert record["fakes_defect_free"]["count"] == 0 and "unconditional" in record["fakes_defect_free"]["reason"]
+    assert record["classification"]["resnet34"]["train_images"]["fake_defect_free"] == 0
