@@ -8,7 +8,7 @@ The public API a plugin may import::
 from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
 from dg2bench.dataset import Dataset, SplitItem
 from dg2bench.errors import BenchError, DataError, PluginError, SpecError
-from dg2bench.generator import Generator
+from dg2bench.generator import Generator, RealTrainingData
 from dg2bench.hookspecs import hookimpl
 from dg2bench.jitter import LoadCropFlip
 from dg2bench.trainable import TrainPlan, Trainable
@@ -17,5 +17,5 @@ __version__ = "0.2.0.dev0"
 
 __all__ = [
     "DEFECT", "DEFECT_FREE", "BenchError", "Classifier", "DataError", "Dataset", "Generator", "LoadCropFlip",
-    "PluginError", "SpecError", "SplitItem", "TrainPlan", "Trainable", "hookimpl", "__version__",
+    "PluginError", "RealTrainingData", "SpecError", "SplitItem", "TrainPlan", "Trainable", "hookimpl", "__version__",
 ]

@@ -21,7 +21,7 @@ from dg2bench.augmentation import run_classifier
 from dg2bench.device import amp_dtype_for, peak_memory_mb
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
-from dg2bench.generator import Generator
+from dg2bench.generator import Generator, RealTrainingData
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.quality import QualityScorer
 from dg2bench.results import CellId, ResultStore
@@ -60,11 +60,13 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     size = spec.benchmark["image_size"]
     seed_everything(cell.seed)
     generator: Generator = inputs.generator_cls(choice.hparams, size)
+    generator.prepare(RealTrainingData(inputs.images["train_defect_free"], inputs.images["train_defect"],
+                                       inputs.images.get("train_defect_mask")))
     banks = {"defect": inputs.images["train_defect"]}
     if generator.kind == "translation":
         banks["defect_free"] = inputs.images["train_defect_free"]
     spe = generator.steps_per_epoch(len(inputs.images["train_defect_free"]), len(inputs.images["train_defect"]))
-    steps, epochs = choice.training_length(spe)
+    steps, epochs = choice.training_length(spe) if generator.needs_training else (0, 0.0)
     plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
                      batch_size=generator.batch_size, device=inputs.device, amp_dtype=amp_dtype_for(inputs.device))
     done_path = folder / "train.json"
@@ -86,7 +88,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     _write_losses_csv(folder / "losses.csv", outcome.history)
     data_volume = sum(len(v) for v in banks.values())
     report = {
-        "kind": generator.kind,
+        "kind": generator.kind, "needs_training": generator.needs_training,
         "parameters": generator.parameter_count(),
         "parameters_inference": generator.parameter_count(inference_only=True),
         "size_mb": generator.parameter_megabytes(),

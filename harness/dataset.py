@@ -70,3 +70,11 @@ class Dataset(abc.ABC):
     @abc.abstractmethod
     def load_image(self, item: SplitItem) -> Image.Image:
         """The RGB image of ``item`` (cropped to its box), at its native size."""
+
+    def load_mask(self, item: SplitItem) -> Image.Image | None:
+        """The defect mask of ``item`` (cropped to its box; non-zero = defect), or None.
+
+        Datasets without masks keep this default. Mask-driven methods (``cutpaste``)
+        need it.
+        """
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 from typing import ClassVar, Literal
 
@@ -11,6 +12,21 @@ import torch
 from dg2bench.trainable import Trainable
 
 GeneratorKind = Literal["translation", "unconditional"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RealTrainingData:
+    """The real training images a generator may look at besides its batches.
+
+    :param defect_free: uint8 ``(N, 3, S, S)`` defect-free training images (CPU).
+    :param defect: uint8 ``(M, 3, S, S)`` defect training images (CPU).
+    :param defect_masks: bool ``(M, 1, S, S)`` defect masks, or None where the dataset
+        has none; an all-False mask means that image has no mask.
+    """
+
+    defect_free: torch.Tensor
+    defect: torch.Tensor
+    defect_masks: torch.Tensor | None = None
 
 
 class Generator(Trainable):
@@ -23,6 +39,11 @@ class Generator(Trainable):
     * ``"unconditional"`` (WGAN, D2GAN): trained on defect images only; :meth:`generate`
       samples from noise and ignores ``source``.
 
+    A method with ``needs_training = False`` (the control baselines: oversampling,
+    classic augmentation, cut-paste) takes the same path with zero training steps: it
+    reads the real training images in :meth:`prepare` and makes its images in
+    :meth:`generate` like any other method.
+
     Training batches (see :meth:`Trainable.train_step`) are mappings with
     ``"defect_free"`` and ``"defect"`` float tensors of shape ``(B, 3, S, S)`` in
     ``[-1, 1]`` on the plan's device (unconditional methods get only ``"defect"``).
@@ -30,6 +51,12 @@ class Generator(Trainable):
     """
 
     kind: ClassVar[GeneratorKind]
+    #: False for training-free methods: the harness runs zero training steps.
+    needs_training: ClassVar[bool] = True
+
+    def prepare(self, data: RealTrainingData) -> None:
+        """Called once before training (and before generating, on resume) with the real
+        training images. The default ignores them; training-free methods keep them."""
 
     def steps_per_epoch(self, n_defect_free: int, n_defect: int) -> int:
         """Steps in one epoch; the default follows CycleGAN (the larger domain, once)."""

@@ -58,9 +58,16 @@ def build_split(choice: DatasetChoice, registry: Registry, split_seed: int) -> S
 
 
 def load_split_images(split: Split, image_size: int) -> dict[str, torch.Tensor]:
-    """The four image groups of a split as uint8 tensors, loaded once per run."""
-    return {f"{side}_{name}": split.load_uint8(split.select(side, label), image_size)
-            for side in ("train", "test") for name, label in (("defect_free", DEFECT_FREE), ("defect", DEFECT))}
+    """The four image groups of a split as uint8 tensors, loaded once per run.
+
+    Plus ``"train_defect_mask"`` (bool ``(M, 1, S, S)``) when the dataset has masks.
+    """
+    images = {f"{side}_{name}": split.load_uint8(split.select(side, label), image_size)
+              for side in ("train", "test") for name, label in (("defect_free", DEFECT_FREE), ("defect", DEFECT))}
+    masks = split.load_masks(split.select("train", DEFECT), image_size)
+    if masks is not None:
+        images["train_defect_mask"] = masks
+    return images
 
 
 def plan_cells(spec: Spec, only: Sequence[str] = ()) -> list[PlannedCell]:

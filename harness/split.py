@@ -73,6 +73,24 @@ class Split:
         return out
 
 
+    def load_masks(self, items: Sequence[SplitItem], image_size: int) -> torch.Tensor | None:
+        """Masks of ``items`` resized (nearest) to ``image_size``: bool ``(N, 1, S, S)``.
+
+        None when the dataset gives no mask at all; an item without a mask gets an
+        all-False one.
+        """
+        out = torch.zeros((len(items), 1, image_size, image_size), dtype=torch.bool)
+        found = False
+        for k, item in enumerate(items):
+            mask = self.dataset.load_mask(item)
+            if mask is None:
+                continue
+            found = True
+            mask = mask.convert("L").resize((image_size, image_size), Image.Resampling.NEAREST)
+            out[k, 0] = torch.from_numpy(np.asarray(mask) > 0)
+        return out if found else None
+
+
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``[0, 255]`` images to float ``[-1, 1]`` (the generators' range)."""
     return images.float().div_(127.5).sub_(1.0)

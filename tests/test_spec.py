@@ -14,7 +14,8 @@ from conftest import REPO, tiny_spec_text
 def test_shipped_specs_validate(registry, name):
     spec = load_spec(REPO / "benchmarks" / name, registry)
     assert spec.generators and spec.classifiers and spec.datasets
-    assert {g.plugin for g in spec.generators} == {"dg2gan", "dg2gan-no-djs", "cyclegan", "wgan", "d2gan"}
+    assert {g.plugin for g in spec.generators} == {"dg2gan", "dg2gan-no-djs", "cyclegan", "wgan", "d2gan",
+                                                   "oversample", "classic", "cutpaste"}
 
 
 def test_paper_spec_follows_the_paper(registry):

@@ -169,6 +169,12 @@ class CrackForestPatches(Dataset):
                                        box=tile.box, label=label, side=side))
         return items
 
+    def load_mask(self, item: SplitItem) -> Image.Image:
+        """The crack mask of ``item``'s tile (values 2 and 4), 255 = crack."""
+        mask = self.crack_mask(Path(item.source).stem)
+        left, top, right, bottom = item.box
+        return Image.fromarray((mask[top:bottom, left:right] * 255).astype(np.uint8))
+
     def load_image(self, item: SplitItem) -> Image.Image:
         """The RGB patch of ``item``."""
         with Image.open(self.root / item.source) as image:

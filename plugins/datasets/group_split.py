@@ -38,6 +38,7 @@ class Candidate:
     :param defect_type: the defect type (None for defect-free images).
     :param box: crop of the source, or None for the whole image.
     :param prefer_test: the data marks it as a test image (taken for test first).
+    :param mask: path of its defect mask relative to the dataset root, if any.
     """
 
     source: str
@@ -46,6 +47,7 @@ class Candidate:
     defect_type: str | None = None
     box: tuple[int, int, int, int] | None = None
     prefer_test: bool = False
+    mask: str | None = None
 
 
 def _round_robin(items: list[Candidate], rng: random.Random) -> list[Candidate]:

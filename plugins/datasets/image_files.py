@@ -14,6 +14,7 @@ image centre otherwise.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,8 @@ def make_candidate(root: Path, path: Path, *, group: str, label: int, fit: str, 
     mask = read_mask(mask_path, image.size) if mask_path is not None else None
     box = square_box(image.size, mask) if fit == "crop" else None
     return Candidate(source=path.relative_to(root).as_posix(), group=group, label=label,
-                     defect_type=defect_type, box=box, prefer_test=prefer_test)
+                     defect_type=defect_type, box=box, prefer_test=prefer_test,
+                     mask=None if mask_path is None else mask_path.relative_to(root).as_posix())
 
 
 def require_folder(folder: Path, what: str, remedy: str) -> Path:
@@ -94,9 +96,26 @@ def require_folder(folder: Path, what: str, remedy: str) -> Path:
 
 
 class WholeImageDataset(Dataset):
-    """Base of datasets whose items are image files (optionally cropped to a box)."""
+    """Base of datasets whose items are image files (optionally cropped to a box).
+
+    Subclasses provide ``candidates`` (every checked image, see ``group_split.py``).
+    """
+
+    candidates: list[Candidate]
+
+    @cached_property
+    def mask_paths(self) -> dict[str, str]:
+        """Mask path (relative to the root) of every image that has one."""
+        return {c.source: c.mask for c in self.candidates if c.mask}
 
     def load_image(self, item: SplitItem) -> Image.Image:
         """The RGB image of ``item``, cropped to its box."""
         image = read_rgb(self.root / item.source)
         return image.crop(item.box) if item.box else image
+
+    def load_mask(self, item: SplitItem) -> Image.Image | None:
+        """The defect mask of ``item`` (cropped to its box), or None if it has none."""
+        if item.source not in self.mask_paths:
+            return None
+        mask = open_checked(self.root / self.mask_paths[item.source]).convert("L")
+        return mask.crop(item.box) if item.box else mask

@@ -1,0 +1,1 @@
+"""Training-free control baselines every augmentation method must beat."""
