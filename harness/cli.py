@@ -148,7 +148,8 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool) -> None:
     """Print a leaderboard (Table 3, 4-6 or 9-12 shape) from the records in RESULTS."""
     from dg2bench.console import rich_table
-    from dg2bench.leaderboard import build_table, display_table, side_by_side, to_latex, to_markdown
+    from dg2bench.leaderboard import (CLASSIFY_NOTE, FID_NOTE, build_table, display_table, side_by_side, to_latex,
+                                      to_markdown)
     from dg2bench.results import ResultStore
 
     if not Path(results).is_dir():
@@ -178,6 +179,13 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool) ->
             if table == "fid":
                 for warning in sorted({w for w in numeric["warning"] if w}):
                     console.print(f"[yellow]note:[/] {warning}", highlight=False)
+        note = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(table)
+        if note:
+            click.echo(f"\nnote: {note}" if fmt == "markdown" else "" if fmt == "latex" else "", nl=fmt == "markdown")
+            if fmt == "rich":
+                console.print(f"[dim]note: {note}[/]", highlight=False)
+            elif fmt == "latex":
+                click.echo(f"% note: {note}")
     for record in records:
         if record.get("status") != "complete":
             err_console.print(f"note: {record['cell']} failed and is not in the table: {record.get('reason')}",

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from dg2bench.metrics.classification import wilson_interval
+from dg2bench.metrics.statistics import holm, mcnemar_exact, paired_bootstrap, t_interval
 
 TableName = Literal["time", "fid", "classify"]
 TABLES: tuple[TableName, ...] = ("time", "fid", "classify")
@@ -73,53 +74,127 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                          ("precision", lambda q: q["prdc"]["precision"]), ("recall", lambda q: q["prdc"]["recall"]),
                          ("density", lambda q: q["prdc"]["density"]), ("coverage", lambda q: q["prdc"]["coverage"])):
             row[key], row[f"{key}_sd"] = _mean_sd([get(q) for q in scored])
+        for key in ("fid", "kid"):
+            bounds = [q[f"{key}_ci"] for q in scored if q.get(f"{key}_ci")]
+            row[f"{key}_ci_low"], _ = _mean_sd([b[0] for b in bounds])
+            row[f"{key}_ci_high"], _ = _mean_sd([b[1] for b in bounds])
         row["kid_subset_sd"] = scored[0]["kid"]["std"]
         row["n_fake"], row["n_real"] = scored[0]["n_fake"], scored[0]["n_real"]
         row["extractor"] = scored[0]["extractor"]
         row["warning"] = "; ".join(sorted({w for q in scored for w in q.get("warnings", [])}))
         rows.append(row)
+    for row in rows:
+        row["fid_overlaps"] = ", ".join(
+            other["method"] for other in rows
+            if other is not row and other["dataset"] == row["dataset"]
+            and _overlap((row["fid_ci_low"], row["fid_ci_high"]), (other["fid_ci_low"], other["fid_ci_high"])))
     return pd.DataFrame(rows)
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether two intervals overlap (False when either is unknown)."""
+    if any(math.isnan(v) for v in (*a, *b)):
+        return False
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+FID_NOTE = ("FID/KID: mean over seeds ± sd; 95 % CI: percentile bootstrap over fake and real images (features "
+            "resampled with replacement), averaged over seeds; 'overlaps' names the methods whose FID intervals "
+            "overlap this one's: their order is not established.")
+
+
+#: References every method of a classify table is paired against (when present).
+REFERENCES = ("baseline", "oversample")
+
+CLASSIFY_NOTE = (
+    "Accuracy: mean over seeds ± 95 % t-interval half-width (number of seeds). Test-set CI: Wilson 95 % "
+    "interval for one evaluation on that many test images (seeds share the images, so they are not pooled). "
+    "Δ: accuracy difference to the reference on the same test images, mean over seeds, [95 % paired "
+    "bootstrap interval over test images]; p: that bootstrap's two-sided p, Holm-corrected over the methods "
+    "of the table; per seed, an exact McNemar test is in the csv/json output. ns: not significant at 0.05.")
+
+
+def _correct(result: dict[str, Any], label: int) -> dict[str, bool]:
+    """Test image id -> whether the classifier got it right, for images of class ``label``."""
+    return {p["id"]: p["label"] == p["pred"] for p in result.get("predictions", []) if p["label"] == label}
+
+
+def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, Any]], label: int) -> dict[str, Any]:
+    """Paired comparison of two methods' results (by seed) on the test images of ``label``."""
+    seeds = sorted(set(results) & set(reference))
+    if not seeds:
+        return {}
+    mine, theirs = [_correct(results[s], label) for s in seeds], [_correct(reference[s], label) for s in seeds]
+    ids = sorted(set.intersection(*(set(m) for m in mine + theirs)))
+    if not ids:
+        return {}
+    a = np.array([[m[i] for i in ids] for m in mine])
+    b = np.array([[t[i] for i in ids] for t in theirs])
+    out = paired_bootstrap(a, b)
+    out["mcnemar_p"] = [mcnemar_exact(x, y) for x, y in zip(a, b)]
+    return out
 
 
 def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Tables 9-12's shape: one row per dataset × method × classifier × class."""
+    """Tables 9-12's shape: one row per dataset × method × classifier × class.
+
+    See :data:`CLASSIFY_NOTE` for what each interval and test means.
+    """
     rows = []
-    for (dataset, method), group in _group(records).items():
-        labels = sorted({c for r in group for c in r.get("classification", {})})
-        for clf in labels:
-            results = [r["classification"][clf] for r in group if clf in r.get("classification", {})]
-            name = f"{clf}-only" if method == "baseline" else f"{method}+{clf}"
-            for cls_name in ("defect", "defect_free"):
-                per = [res["metrics"]["per_class"][cls_name] for res in results]
-                hits_key = "tp" if cls_name == "defect" else "tn"
-                acc, acc_sd = _mean_sd([p["accuracy"] for p in per])
-                prec, prec_sd = _mean_sd([p["precision"] for p in per])
-                f1, _ = _mean_sd([p["f1"] for p in per])
-                hits = sum(res["metrics"][hits_key] for res in results)
-                total = sum(p["support"] for p in per)
-                low, high = wilson_interval(hits, total)
-                rows.append({"dataset": dataset, "method": name, "class": cls_name.replace("_", "-"),
-                             "seeds": len(results), "accuracy": acc, "accuracy_sd": acc_sd,
-                             "accuracy_ci_low": low, "accuracy_ci_high": high, "precision": prec,
-                             "precision_sd": prec_sd, "f1": f1, "test_images": total // max(len(results), 1)})
-            bal, _ = _mean_sd([res["metrics"]["balanced_accuracy"] for res in results])
-            rows[-1]["balanced_accuracy"] = rows[-2]["balanced_accuracy"] = bal
-            rows.extend(_per_type_rows(dataset, name, results))
-    return pd.DataFrame(rows)
+    by_seed: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
+    for record in records:
+        for clf, result in record.get("classification", {}).items():
+            by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
+    for (dataset, method, clf), results in by_seed.items():
+        name = f"{clf}-only" if method == "baseline" else f"{method}+{clf}"
+        ordered = [results[s] for s in sorted(results)]
+        for label, cls_name in ((1, "defect"), (0, "defect_free")):
+            per = [res["metrics"]["per_class"][cls_name] for res in ordered]
+            acc, half, n = t_interval([p["accuracy"] for p in per])
+            _, acc_sd = _mean_sd([p["accuracy"] for p in per])
+            prec, prec_sd = _mean_sd([p["precision"] for p in per])
+            f1, _ = _mean_sd([p["f1"] for p in per])
+            images = per[0]["support"]
+            low, high = wilson_interval(acc * images, images) if images else (float("nan"), float("nan"))
+            row = {"dataset": dataset, "method": name, "classifier": clf, "class": cls_name.replace("_", "-"),
+                   "seeds": n,
+                   "accuracy": acc, "accuracy_sd": acc_sd, "accuracy_t_half": half,
+                   "accuracy_ci_low": low, "accuracy_ci_high": high, "precision": prec,
+                   "precision_sd": prec_sd, "f1": f1, "test_images": images,
+                   "balanced_accuracy": _mean_sd([res["metrics"]["balanced_accuracy"] for res in ordered])[0]}
+            for ref in REFERENCES:
+                reference = by_seed.get((dataset, ref, clf))
+                paired = _paired(results, reference, label) if reference and method != ref else {}
+                for key in ("diff", "low", "high", "p"):
+                    row[f"vs_{ref}_{key}"] = paired.get(key, float("nan"))
+                row[f"vs_{ref}_mcnemar_p"] = paired.get("mcnemar_p")
+            rows.append(row)
+        rows.extend(_per_type_rows(dataset, name, clf, ordered))
+    table = pd.DataFrame(rows)
+    for ref in REFERENCES:
+        if table.empty:
+            break
+        table[f"vs_{ref}_p_holm"] = float("nan")
+        for _, group in table.groupby(["dataset", "classifier", "class"]):
+            table.loc[group.index, f"vs_{ref}_p_holm"] = holm(group[f"vs_{ref}_p"].tolist())
+    return table
 
 
-def _per_type_rows(dataset: str, name: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _per_type_rows(dataset: str, name: str, clf: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Recall per defect type ("defect: <type>" rows), for datasets that have types."""
     types = sorted({t for res in results for t in res.get("per_type_recall", {})})
     rows = []
     for defect_type in types:
         counts = [res["per_type_recall"][defect_type] for res in results if defect_type in res.get("per_type_recall", {})]
         acc, acc_sd = _mean_sd([c["correct"] / c["total"] for c in counts])
-        low, high = wilson_interval(sum(c["correct"] for c in counts), sum(c["total"] for c in counts))
-        rows.append({"dataset": dataset, "method": name, "class": f"defect: {defect_type}", "seeds": len(counts),
+        total = counts[0]["total"]
+        low, high = wilson_interval(acc * total, total)
+        rows.append({"dataset": dataset, "method": name, "classifier": clf, "class": f"defect: {defect_type}",
+                     "seeds": len(counts),
                      "accuracy": acc, "accuracy_sd": acc_sd, "accuracy_ci_low": low, "accuracy_ci_high": high,
                      "precision": float("nan"), "precision_sd": float("nan"), "f1": float("nan"),
-                     "balanced_accuracy": float("nan"), "test_images": counts[0]["total"]})
+                     "balanced_accuracy": float("nan"), "test_images": counts[0]["total"],
+                     "accuracy_t_half": t_interval([c["correct"] / c["total"] for c in counts])[1]})
     return rows
 
 
@@ -166,14 +241,50 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
             "Recall ↑": [_fmt(v, s, 3) for v, s in zip(df["recall"], df["recall_sd"])],
             "Density": [_fmt(v, s, 3) for v, s in zip(df["density"], df["density_sd"])],
             "Coverage ↑": [_fmt(v, s, 3) for v, s in zip(df["coverage"], df["coverage_sd"])],
+            "FID 95% CI": [_bracket(lo, hi, 1) for lo, hi in zip(df["fid_ci_low"], df["fid_ci_high"])],
+            "KID×10³ 95% CI": [_bracket(lo * 1e3, hi * 1e3, 2) for lo, hi in zip(df["kid_ci_low"], df["kid_ci_high"])],
+            "Overlaps (FID CI)": df["fid_overlaps"].replace("", "–"),
             "n fake / real": [f"{a} / {b}" for a, b in zip(df["n_fake"], df["n_real"])], "Seeds": df["seeds"]})
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "Dataset": df["dataset"], "Method": df["method"], "Class": df["class"],
-        "Accuracy (%)": [_fmt(v, s, 1, 100) for v, s in zip(df["accuracy"], df["accuracy_sd"])],
-        "95% CI (%)": [f"{lo * 100:.1f}–{hi * 100:.1f}" for lo, hi in zip(df["accuracy_ci_low"], df["accuracy_ci_high"])],
+        "Accuracy (%)": [_seed_interval(v, h, n) for v, h, n in zip(df["accuracy"], df["accuracy_t_half"], df["seeds"])],
+        "Test-set 95% CI (%)": [f"{lo * 100:.1f}–{hi * 100:.1f}"
+                                for lo, hi in zip(df["accuracy_ci_low"], df["accuracy_ci_high"])],
         "Precision": [_fmt(v, s, 3) for v, s in zip(df["precision"], df["precision_sd"])],
-        "F1": [_fmt(v, None, 3) for v in df["f1"]], "Balanced acc. (%)": [_fmt(v, None, 1, 100) for v in df["balanced_accuracy"]],
-        "Test images": df["test_images"], "Seeds": df["seeds"]})
+        "F1": [_fmt(v, None, 3) for v in df["f1"]],
+        "Balanced acc. (%)": [_fmt(v, None, 1, 100) for v in df["balanced_accuracy"]],
+        "Test images": df["test_images"]})
+    for ref in REFERENCES:
+        if f"vs_{ref}_diff" in df and df[f"vs_{ref}_diff"].notna().any():
+            shown[f"Δ vs {ref} (pp)"] = [_difference(*values) for values in zip(
+                df[f"vs_{ref}_diff"], df[f"vs_{ref}_low"], df[f"vs_{ref}_high"], df[f"vs_{ref}_p_holm"])]
+            shown[f"p vs {ref} (Holm)"] = [_fmt(p, None, 3) for p in df[f"vs_{ref}_p_holm"]]
+    return shown
+
+
+def _bracket(low: float, high: float, digits: int) -> str:
+    """``"[55.2, 67.9]"``, or ``"–"`` when unknown."""
+    if math.isnan(low) or math.isnan(high):
+        return "–"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _seed_interval(mean: float, half: float, n: int) -> str:
+    """``"86.7 ± 3.1 (3)"``: mean ± t half-width (seeds), in percent."""
+    if isinstance(mean, float) and math.isnan(mean):
+        return "–"
+    text = f"{mean * 100:.1f}"
+    if not (isinstance(half, float) and math.isnan(half)):
+        text += f" ± {half * 100:.1f}"
+    return f"{text} ({n})"
+
+
+def _difference(diff: float, low: float, high: float, p_holm: float) -> str:
+    """``"+6.7 [+1.7, +11.7]"`` in points, with ``ns`` when not significant after Holm."""
+    if math.isnan(diff):
+        return "–"
+    mark = "" if p_holm < 0.05 else " ns"
+    return f"{diff * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}]{mark}"
 
 
 #: Per table, the columns shown per dataset by :func:`side_by_side`: (display, numeric).

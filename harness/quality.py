@@ -3,7 +3,9 @@
 All four share one pass of the TF-FID Inception over the fakes; the real images'
 features are cached per split (keyed by the manifest hash, the image size and the
 extractor), so each method pays only for its own fakes. Sample sizes are recorded
-next to every score, with a warning where FID is computed on fewer than 2,048 images.
+next to every score, with a warning where FID is computed on fewer than 2,048 images,
+and FID and KID get bootstrap 95 % intervals over fake and real images (``bootstrap``
+resamples of the cached features; 0 turns them off).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
 from dg2bench.metrics.inception import InceptionFeatures
 from dg2bench.metrics.kid import kid_from_features
 from dg2bench.metrics.prdc import prdc_from_features
+from dg2bench.metrics.statistics import bootstrap_interval
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 
@@ -70,7 +73,15 @@ class QualityScorer:
                                 n_subsets=m["kid_subsets"])
         prdc = prdc_from_features(real_features, fake_features, nearest_k=m["prdc_k"])
         warning = fid_sample_size_warning(len(fake_features), len(real_features))
-        return {
+        intervals = {}
+        if m["bootstrap"]:
+            intervals["fid_ci"] = list(bootstrap_interval(fid_from_features, real_features, fake_features,
+                                                          m["bootstrap"]))
+            intervals["kid_ci"] = list(bootstrap_interval(
+                lambda r, f: kid_from_features(r, f, subset_size=m["kid_subset_size"], n_subsets=10).mean,
+                real_features, fake_features, m["bootstrap"]))
+            intervals["bootstrap_resamples"] = m["bootstrap"]
+        return {**intervals,
             "extractor": self.extractor.name,
             "n_fake": int(len(fake_features)), "n_real": int(len(real_features)),
             "fid": float(fid_from_features(real_features, fake_features)),

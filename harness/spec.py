@@ -43,6 +43,7 @@ METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
     "kid_subsets": (int, 100, "KID subsets"),
     "prdc_k": (int, 5, "k of the k-NN balls of precision/recall/density/coverage"),
     "feature_batch_size": (int, 50, "images per Inception forward pass"),
+    "bootstrap": (int, 100, "resamples of fake and real features for FID/KID 95 % intervals (0: none)"),
 }
 PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps"}
 TOP_LEVEL = {"benchmark", "augmentation", "metrics", "datasets", "generators", "classifiers"}

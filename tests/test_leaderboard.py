@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dg2bench.leaderboard import build_table, display_table, to_latex, to_markdown
@@ -38,8 +40,14 @@ def test_classify_table_reproduces_table_9_and_pools_seeds():
     assert row["seeds"] == 2
     assert row["accuracy"] == pytest.approx((56 / 60 + 54 / 60) / 2)
     assert row["accuracy_sd"] == pytest.approx(abs(56 / 60 - 54 / 60) / 2 ** 0.5)
-    # Wilson interval of the pooled counts, 110 of 120
-    assert row["accuracy_ci_low"] < 110 / 120 < row["accuracy_ci_high"]
+    # Test-set interval: Wilson for one evaluation on 60 images (55 of 60 on average),
+    # not the 120 pooled predictions of two seeds on the same images.
+    from dg2bench.metrics.classification import wilson_interval
+    assert (row["accuracy_ci_low"], row["accuracy_ci_high"]) == pytest.approx(wilson_interval(55, 60))
+    assert row["accuracy_ci_high"] - row["accuracy_ci_low"] > \
+        wilson_interval(110, 120)[1] - wilson_interval(110, 120)[0]
+    # Across seeds: t_{0.975, 1} * sd / sqrt(2) = 12.706 * |56 - 54| / 60 / sqrt(2) / sqrt(2)
+    assert row["accuracy_t_half"] == pytest.approx(12.7062 * (2 / 60) / 2 ** 0.5 / 2 ** 0.5, rel=1e-4)
     assert row["test_images"] == 60
 
 
@@ -59,3 +67,35 @@ def test_display_formats():
     assert markdown.splitlines()[0].startswith("| Dataset | Method | FID ↓")
     latex = to_latex(display_table(build_table(RECORDS, "time"), "time"))
     assert "\\toprule" in latex and "1.50 ± 0.71 h" in latex.replace("$\\pm$", "±")
+
+
+def _with_predictions(method: str, seed: int, wrong_defects: set[int], n: int = 20) -> dict:
+    """A record whose classifier misses the defect test images in ``wrong_defects``."""
+    predictions = [{"id": f"d{i}", "label": 1, "pred": 0 if i in wrong_defects else 1} for i in range(n)]
+    predictions += [{"id": f"f{i}", "label": 0, "pred": 0} for i in range(n)]
+    tp = n - len(wrong_defects)
+    record = _record(method, seed, tp, n - tp, n, 0)
+    record["classification"]["resnet34"]["predictions"] = predictions
+    return record
+
+
+def test_paired_comparisons_against_baseline_and_oversample_with_holm():
+    records = [_with_predictions("baseline", s, set(range(10))) for s in (0, 1)]
+    records += [_with_predictions("oversample", s, set(range(9))) for s in (0, 1)]
+    records += [_with_predictions("good", s, set()) for s in (0, 1)]
+    records += [_with_predictions("same", s, set(range(10))) for s in (0, 1)]
+    table = build_table(records, "classify").set_index(["method", "class"])
+    good = table.loc[("good+resnet34", "defect")]
+    assert good["vs_baseline_diff"] == pytest.approx(0.5)
+    assert good["vs_baseline_mcnemar_p"] == pytest.approx([2 * 0.5 ** 10] * 2)   # 10 discordant, all one way
+    assert good["vs_baseline_p_holm"] < 0.05
+    same = table.loc[("same+resnet34", "defect")]
+    assert same["vs_baseline_diff"] == 0 and same["vs_baseline_p_holm"] == 1.0
+    baseline = table.loc[("resnet34-only", "defect")]
+    assert math.isnan(baseline["vs_baseline_diff"]) and baseline["vs_oversample_diff"] == pytest.approx(-0.05)
+    assert math.isnan(table.loc[("oversample+resnet34", "defect")]["vs_oversample_diff"])
+    shown = display_table(build_table(records, "classify"), "classify")
+    same_row = shown[(shown["Method"] == "same+resnet34") & (shown["Class"] == "defect")].iloc[0]
+    assert same_row["Δ vs baseline (pp)"].endswith(" ns")
+    assert shown[(shown["Method"] == "good+resnet34") & (shown["Class"] == "defect")].iloc[0][
+        "Δ vs baseline (pp)"].startswith("+50.0 [")

@@ -1,0 +1,101 @@
+"""Uncertainty and significance: seed intervals, paired tests, Holm, bootstrap intervals.
+
+Which uncertainty means what (the leaderboard's notes say the same):
+
+* **Across seeds**: the mean of a metric over ``n`` seeds ± the half-width of a
+  Student-t 95 % interval, ``t_{0.975, n-1} * sd / sqrt(n)`` (:func:`t_interval`). It
+  says how much training randomness moves the number; it knows nothing of the test set.
+* **From the test set**: a Wilson 95 % interval for a proportion measured on ``n``
+  test images (``metrics.classification.wilson_interval``), with ``n`` the images of one
+  evaluation, never the pooled predictions of several seeds on the same images (those
+  are not independent trials; pooling 3 seeds would make it about sqrt(3) too narrow).
+* **Paired tests** on the same test images: an exact McNemar test per seed
+  (:func:`mcnemar_exact`: a two-sided binomial test on the discordant images), and a
+  combined verdict over seeds from a paired bootstrap that resamples *test images*
+  (the same images for every seed) and averages the accuracy difference over seeds
+  (:func:`paired_bootstrap`): it keeps the dependence between seeds that Fisher's or
+  Stouffer's combination would ignore. :func:`holm` corrects a table's p-values for
+  the number of methods compared.
+* **FID/KID**: percentile intervals from resampling fake and real feature rows with
+  replacement (:func:`bootstrap_interval`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, int]:
+    """Mean, t-interval half-width and count of ``values`` (NaNs dropped; half-width NaN if n < 2)."""
+    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], float)
+    n = int(arr.size)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    if n == 1:
+        return float(arr[0]), float("nan"), 1
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * arr.std(ddof=1) / math.sqrt(n))
+    return float(arr.mean()), half, n
+
+
+def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> float:
+    """Two-sided exact McNemar p-value for two classifiers judged on the same images.
+
+    Only the discordant images count: ``b`` where A is right and B wrong, ``c`` the
+    reverse; under the null each discordant image goes either way with probability
+    1/2, so ``p = binomtest(b, b + c, 0.5)``. 1.0 when there is no discordant image.
+    """
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if a.shape != b.shape:
+        raise ValueError("the two classifiers must be judged on the same images")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    if only_a + only_b == 0:
+        return 1.0
+    return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, resamples: int = 2000,
+                     seed: int = 0) -> dict[str, float]:
+    """Accuracy difference A - B over seeds, with a bootstrap over test images.
+
+    :param correct_a: bool ``(seeds, images)``: whether A got each image right, per seed.
+    :param correct_b: the same for B (same seeds, same images, same order).
+    :return: ``diff`` (mean over seeds of the accuracy difference), ``low``/``high``
+        (95 % percentile interval) and ``p`` (two-sided: twice the smaller tail mass
+        of the resampled differences at 0, with the usual +1 correction).
+    """
+    a, b = np.atleast_2d(np.asarray(correct_a, float)), np.atleast_2d(np.asarray(correct_b, float))
+    if a.shape != b.shape or a.shape[1] == 0:
+        raise ValueError("the two classifiers must be judged on the same, non-empty set of images")
+    per_image = (a - b).mean(axis=0)            # averaged over seeds, per test image
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, per_image.size, (resamples, per_image.size))
+    boot = per_image[index].mean(axis=1)
+    tail = min((boot <= 0).sum(), (boot >= 0).sum())
+    return {"diff": float(per_image.mean()), "low": float(np.percentile(boot, 2.5)),
+            "high": float(np.percentile(boot, 97.5)), "p": float(min(1.0, 2 * (tail + 1) / (resamples + 1)))}
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (NaNs stay NaN and do not count as tests)."""
+    p = np.asarray(pvalues, float)
+    valid = np.flatnonzero(~np.isnan(p))
+    out = np.full(p.shape, np.nan)
+    m = valid.size
+    running = 0.0
+    for rank, k in enumerate(valid[np.argsort(p[valid], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[k]))
+        out[k] = running
+    return out.tolist()
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray,
+                       resamples: int = 100, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of ``statistic(real, fake)`` resampling the rows of both sets."""
+    rng = np.random.default_rng(seed)
+    values = [statistic(real[rng.integers(0, len(real), len(real))], fake[rng.integers(0, len(fake), len(fake))])
+              for _ in range(resamples)]
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))

@@ -1,0 +1,49 @@
+"""Intervals and tests against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dg2bench.metrics.fid import fid_from_features
+from dg2bench.metrics.statistics import bootstrap_interval, holm, mcnemar_exact, paired_bootstrap, t_interval
+
+
+def test_t_interval_hand_value():
+    mean, half, n = t_interval([1.0, 2.0, 3.0])
+    # sd = 1, t_{0.975, 2} = 4.302653
+    assert (mean, n) == (2.0, 3) and half == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+    assert math.isnan(t_interval([0.5])[1]) and t_interval([])[2] == 0
+
+
+def test_mcnemar_exact_hand_values():
+    a = [True] * 5 + [True, False]
+    b = [False] * 5 + [True, False]
+    assert mcnemar_exact(a, b) == pytest.approx(2 * 0.5 ** 5)        # 5 discordant, all one way
+    assert mcnemar_exact([True, False], [False, True]) == 1.0         # one each way
+    assert mcnemar_exact([True], [True]) == 1.0
+
+
+def test_holm_hand_values():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    out = holm([0.2, float("nan")])
+    assert out[0] == pytest.approx(0.2) and math.isnan(out[1])
+
+
+def test_paired_bootstrap():
+    same = np.ones((3, 30), bool)
+    assert paired_bootstrap(same, same)["p"] == 1.0
+    better = paired_bootstrap(np.ones((2, 30), bool), np.zeros((2, 30), bool))
+    assert better["diff"] == 1.0 and better["p"] < 0.01 and better["low"] == better["high"] == 1.0
+    mixed = np.array([[True, False] * 15] * 2)
+    result = paired_bootstrap(mixed, ~mixed)
+    assert result["diff"] == 0.0 and result["low"] < 0 < result["high"] and result["p"] > 0.5
+
+
+def test_bootstrap_interval_brackets_fid_of_shifted_sets():
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(60, 8)), rng.normal(size=(60, 8)) + 1.0
+    low, high = bootstrap_interval(fid_from_features, real, fake, resamples=50)
+    assert low < fid_from_features(real, fake) < high
