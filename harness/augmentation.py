@@ -45,14 +45,16 @@ def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor 
 def per_type_recall(items: list, predictions: list[int]) -> dict[str, dict[str, int]]:
     """Defect test images found per defect type: ``{type: {"correct": k, "total": n}}``.
 
-    Empty when the dataset has no defect types (CrackForest).
+    Empty when the dataset has no defect types (CrackForest); where only some defect
+    images have a type, the others count as ``"(untyped)"``.
     """
     out: dict[str, dict[str, int]] = {}
+    if not any(item.defect_type for item in items):
+        return out
     for item, pred in zip(items, predictions):
-        if item.defect_type:
-            row = out.setdefault(item.defect_type, {"correct": 0, "total": 0})
-            row["total"] += 1
-            row["correct"] += int(pred == DEFECT)
+        row = out.setdefault(item.defect_type or "(untyped)", {"correct": 0, "total": 0})
+        row["total"] += 1
+        row["correct"] += int(pred == DEFECT)
     return dict(sorted(out.items()))
 
 

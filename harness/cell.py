@@ -19,6 +19,7 @@ import torch
 from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
 from dg2bench.augmentation import run_classifier
 from dg2bench.device import amp_dtype_for, peak_memory_mb
+from dg2bench.errors import DataError
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
 from dg2bench.generator import Generator, RealTrainingData
@@ -141,7 +142,13 @@ def _fakes_defect_free(inputs: CellInputs, cell: CellId, generator: Generator, f
     done_path, fake_dir = folder / "fakes_defect_free.json", folder / "fakes_defect_free"
     if done_path.exists():
         info = json.loads(done_path.read_text())
-        return (load_png_folder(fake_dir) if info["count"] else None), info
+        if not info["count"]:
+            return None, info
+        fakes = load_png_folder(fake_dir) if fake_dir.is_dir() else torch.empty(0)
+        if len(fakes) != info["count"]:
+            raise DataError(str(fake_dir), f"holds {len(fakes)} images but {done_path.name} records {info['count']}",
+                            f"delete {done_path} to make them again")
+        return fakes, info
     pool = inputs.images["train_defect"]
     probe = generator.generate_defect_free(1, to_unit_range(pool[:1]).to(inputs.device))
     if probe is None:

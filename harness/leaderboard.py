@@ -305,7 +305,9 @@ def side_by_side(df: pd.DataFrame, table: TableName, numeric: bool) -> pd.DataFr
     names = ("dataset", "method", "class") if numeric else ("Dataset", "Method", "Class")
     keys = [k for k in names[1:] if k in df.columns]
     values = list(HEADLINES[table][1 if numeric else 0])
-    order = list(dict.fromkeys(tuple(row) for row in df[keys].itertuples(index=False)))
+    seen = list(dict.fromkeys(tuple(row) for row in df[keys].itertuples(index=False)))
+    methods = list(dict.fromkeys(key[0] for key in seen))
+    order = sorted(seen, key=lambda key: methods.index(key[0]))   # a method's rows together, stable otherwise
     wide = df.set_index([*keys, names[0]])[values].unstack(names[0])
     wide = wide.reindex(pd.MultiIndex.from_tuples(order, names=keys) if len(keys) > 1 else [o[0] for o in order])
     datasets = list(dict.fromkeys(df[names[0]]))

@@ -218,12 +218,16 @@ def _dataset_choices(raw: Any, registry: Registry, spec_dir: Path, where: str) -
                             f"installed: {', '.join(registry.names('dataset')) or 'none'} (see `bench plugins`)")
         cls = registry.get("dataset", plugin).cls
         env = cls.root_env
-        raw_root = table.get("root", os.environ.get(env) if env else None)
+        from_env = "root" not in table and bool(env and os.environ.get(env))
+        raw_root = os.environ[env] if from_env else table.get("root")
         if not isinstance(raw_root, str) or not raw_root:
             also = f" or set the environment variable {env}" if env else ""
+            hint = f" ({cls.data_hint})" if cls.data_hint else ""
             raise SpecError(f"{where}.{label}.root", "is required (a path, relative to the spec file)",
-                            f"add root = \"data/<dataset>\"{also}")
-        root = (spec_dir / os.path.expandvars(os.path.expanduser(raw_root))).resolve()
+                            f"add root = \"data/<dataset>\"{also}{hint}")
+        # A root from the spec is relative to the spec file; one from the environment to the shell's folder.
+        base = Path.cwd() if from_env else spec_dir
+        root = (base / os.path.expandvars(os.path.expanduser(raw_root))).resolve()
         if not root.exists():
             raise SpecError(f"{where}.{label}.root", f"data folder {root} does not exist",
                             cls.data_hint or "fix the path (it is relative to the spec file) or fetch the data")

@@ -94,8 +94,14 @@ def test_mvtec_crop_keeps_the_defect_and_works_without_a_mask(tmp_path):
     dataset = MvtecAd(MvtecOptions(category="leather", fit="crop"), root)
     s = split(dataset)
     boxes = {i.source: i.box for i in s.items}
-    assert boxes["leather/test/cut/001.png"] == (8, 0, 48, 40)       # right-most square: the defect is at x 30-40
-    assert boxes["leather/test/color/000.png"] == (4, 0, 44, 40)     # no mask: centred
+    for source, box in boxes.items():
+        left, top, right, bottom = box
+        assert (right - left, bottom - top) == (40, 40) and 0 <= left <= 8 and top == 0
+        if "/test/" in source and "/good/" not in source and not source.endswith("color/000.png"):
+            assert left <= 35 < right                                   # the mask's centre (x 35) stays in view
+    # Positions are drawn for every image, so they do not tell the classes apart.
+    assert len({box[0] for source, box in boxes.items() if "good" in source}) > 3
+    assert boxes == {i.source: i.box for i in split(MvtecAd(MvtecOptions(category="leather", fit="crop"), root)).items}
     assert dataset.load_image(s.items[0]).size == (40, 40)
 
 
@@ -107,8 +113,10 @@ def test_magnetic_tile_split_is_run_disjoint_with_every_type_on_both_sides():
     assert runs["train"] and runs["test"] and not runs["train"] & runs["test"]
     for side in ("train", "test"):
         assert {i.defect_type for i in s.select(side, 1)} == set(DEFECT_TYPES)
-    image = s.dataset.load_image(s.select("test", 1)[0])
-    assert image.mode == "RGB" and image.size[0] == image.size[1]
+    assert s.dataset.load_image(s.select("test", 1)[0]).mode == "RGB"
+    cropped = split(MagneticTile(MagneticTileOptions(fit="crop"), MAGNETIC_TILE))
+    image = cropped.dataset.load_image(cropped.select("test", 1)[0])
+    assert image.size[0] == image.size[1]
 
 
 def test_magnetic_tile_tiny_preset_counts():
@@ -136,7 +144,7 @@ def test_folder_types_from_subfolders_masks_and_groups(tmp_path):
     parts = {side: {Path(i.source).name.split("_")[0] for i in s.select(side, 0)} for side in ("train", "test")}
     assert not parts["train"] & parts["test"]
     scratch = next(i for i in s.items if i.defect_type == "scratch")
-    assert scratch.box == (8, 0, 48, 40)
+    assert scratch.box[0] <= 35 < scratch.box[2]
     assert s.dataset.load_image(scratch).mode == "RGB"
 
 
@@ -252,3 +260,36 @@ def test_unconditional_methods_add_no_defect_free_fakes_and_say_why(tmp_path, wr
     record = ResultStore(tmp_path / "r").records()[0]
     assert record["fakes_defect_free"]["count"] == 0 and "unconditional" in record["fakes_defect_free"]["reason"]
     assert record["classification"]["resnet34"]["train_images"]["fake_defect_free"] == 0
+
+
+def test_test_side_holds_every_defect_type_for_any_seed(tmp_path):
+    # Image-per-group data with uneven types (like MVTec wood): round-robin over types.
+    root = mvtec_tree(tmp_path, types=("color", "combined", "hole", "liquid", "scratch"))
+    for name, extra in (("scratch", 6), ("combined", 2)):
+        for k in range(4, 4 + extra):
+            write_image(root / "leather" / "test" / name / f"{k:03d}.png", 900 + k)
+    dataset = MvtecAd(MvtecOptions(category="leather", test_defect=5), root)
+    for seed in range(30):
+        items = dataset.build_split(seed)
+        assert {i.defect_type for i in items if i.side == "test" and i.label == 1} == \
+            {"color", "combined", "hole", "liquid", "scratch"}, seed
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"defect_dir": "/elsewhere"}, "defect_dir must be a folder inside root"),
+    ({"defect_dir": "../x"}, "defect_dir must be a folder inside root"),
+    ({"masks_dir": "defect/masks"}, "must be separate folders"),
+])
+def test_folder_options_that_leave_the_root_or_overlap_are_refused(options, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        FolderOptions(**options).validate()
+
+
+def test_folder_group_pattern_with_an_optional_group_and_case_insensitive_masks(tmp_path):
+    root = folder_tree(tmp_path)
+    (root / "masks" / "scratch" / "s1_mask.png").rename(root / "masks" / "scratch" / "S1_MASK.PNG")
+    write_image(root / "good" / "_odd.png", 77)
+    dataset = ImageFolder(FolderOptions(masks_dir="masks", group_pattern=r"^(part\d+)?_"), root)
+    s = split(dataset)
+    assert any(i.source == "good/_odd.png" for i in s.items)
+    assert "defect/scratch/s1.bmp" in dataset.mask_paths

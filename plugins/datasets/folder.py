@@ -24,8 +24,8 @@ from pathlib import Path
 
 from dg2bench import DataError, SplitItem, hookimpl
 from dg2bench.plugins.datasets.group_split import Candidate, SplitCountOptions, build_group_split
-from dg2bench.plugins.datasets.image_files import (IMAGE_SUFFIXES, WholeImageDataset, image_files, make_candidate,
-                                                   require_folder)
+from dg2bench.plugins.datasets.image_files import (IMAGE_SUFFIXES, WholeImageDataset, check_relative, image_files,
+                                                   make_candidate, require_folder)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +52,17 @@ class FolderOptions(SplitCountOptions):
             re.compile(self.group_pattern)
         except re.error as exc:
             raise ValueError(f"group_pattern is not a regular expression ({exc})") from None
+        folders = {"defect_free_dir": self.defect_free_dir, "defect_dir": self.defect_dir}
+        if self.masks_dir:
+            folders["masks_dir"] = self.masks_dir
+        for option, value in folders.items():
+            check_relative(value, option)
+        paths = [Path(v) for v in folders.values()]
+        for a in paths:
+            for b in paths:
+                if a is not b and (a == b or a in b.parents or a == Path(".")):
+                    raise ValueError("defect_free_dir, defect_dir and masks_dir must be separate folders, "
+                                     "none inside another")
 
 
 class ImageFolder(WholeImageDataset):
@@ -75,18 +86,20 @@ class ImageFolder(WholeImageDataset):
         match = re.search(self.options.group_pattern, path.name) if self.options.group_pattern else None
         if match is None:
             return path.relative_to(self.root).as_posix()
-        return match.group(1) if match.groups() else match.group(0)
+        return (match.group(1) if match.groups() else None) or match.group(0) or path.relative_to(self.root).as_posix()
+
+    @cached_property
+    def _mask_files(self) -> dict[str, Path]:
+        """Mask files by their path relative to the masks folder, without suffix (lower case)."""
+        if not self.options.masks_dir:
+            return {}
+        folder = self.root / self.options.masks_dir
+        return {p.relative_to(folder).with_suffix("").as_posix().lower(): p for p in sorted(folder.rglob("*"))
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
 
     def _mask(self, path: Path) -> Path | None:
-        if not self.options.masks_dir:
-            return None
-        relative = path.relative_to(self.root / self.options.defect_dir).with_suffix("")
-        folder = self.root / self.options.masks_dir / relative.parent
-        for stem in (relative.name, f"{relative.name}_mask"):
-            for suffix in IMAGE_SUFFIXES:
-                if (folder / (stem + suffix)).is_file():
-                    return folder / (stem + suffix)
-        return None
+        relative = path.relative_to(self.root / self.options.defect_dir).with_suffix("").as_posix().lower()
+        return self._mask_files.get(relative) or self._mask_files.get(f"{relative}_mask")
 
     @cached_property
     def candidates(self) -> list[Candidate]:
@@ -99,7 +112,7 @@ class ImageFolder(WholeImageDataset):
         defect_root = self.root / o.defect_dir
         folders = [(defect_root, None)] + [(p, p.name) for p in sorted(defect_root.iterdir()) if p.is_dir()]
         for folder, defect_type in folders:
-            for path in image_files(folder):
+            for path in [p for p in image_files(folder) if not p.stem.lower().endswith("_mask")]:
                 out.append(make_candidate(self.root, path, group=self._group(path), label=1, fit=o.fit,
                                           defect_type=defect_type, mask_path=self._mask(path)))
         for label, folder in ((0, o.defect_free_dir), (1, o.defect_dir)):

@@ -6,9 +6,11 @@ The rule, shared by the ``mvtec``, ``magnetic-tile`` and ``folder`` plugins:
    capture run, one photographed part) share a group, and a group lies on one side
    only. Where nothing is shared, each image is its own group.
 2. Groups are ordered by a seeded shuffle (``random.Random(seed)``, the same on every
-   platform), those holding an image the data itself marks as test (MVTec's
-   ``test/good``) first. Groups go to the test side while it still lacks images of
-   a class; all later groups go to training.
+   platform), then interleaved round-robin over their defect types, those holding an
+   image the data itself marks as test (MVTec's ``test/good``) first. Groups go to the
+   test side while it still lacks images of a class; all later groups go to training.
+   Images of a test-side group beyond the test counts are used by neither side (with
+   large groups, such as Magnetic-Tile's capture runs, that can be many).
 3. On each side and for each class, images are taken in round-robin order over the
    defect types (each type shuffled with the seed), so a small test set holds every
    type; defect-free images are one "type".
@@ -65,6 +67,22 @@ def _round_robin(items: list[Candidate], rng: random.Random) -> list[Candidate]:
     return out
 
 
+def _interleave_by_type(groups: dict[str, list[Candidate]], rng: random.Random) -> list[str]:
+    """Group names shuffled, then taken round-robin over their defect types.
+
+    So the test side, filled in this order, holds every type before it holds a second
+    image of any (a group's type is that of its first defect image, "" if it has none).
+    """
+    names = sorted(groups)
+    rng.shuffle(names)
+    buckets: dict[str, list[str]] = {}
+    for name in names:
+        types = sorted({c.defect_type or "" for c in groups[name] if c.label == 1})
+        buckets.setdefault(types[0] if types else "", []).append(name)
+    queues = [buckets[key] for key in sorted(buckets)]
+    return [q[rank] for rank in range(max(map(len, queues), default=0)) for q in queues if rank < len(q)]
+
+
 def build_group_split(candidates: Sequence[Candidate], counts: dict[tuple[str, int], int], test_fraction: float,
                       seed: int, where: str) -> list[SplitItem]:
     """Split ``candidates`` by the module's rule.
@@ -83,9 +101,8 @@ def build_group_split(candidates: Sequence[Candidate], counts: dict[tuple[str, i
     groups: dict[str, list[Candidate]] = {}
     for candidate in sorted(candidates, key=lambda c: c.source):
         groups.setdefault(candidate.group, []).append(candidate)
-    names = sorted(groups)
-    rng.shuffle(names)
-    names.sort(key=lambda g: not any(c.prefer_test for c in groups[g]))   # stable: keeps the shuffle
+    names = _interleave_by_type(groups, rng)
+    names.sort(key=lambda g: not any(c.prefer_test for c in groups[g]))   # stable: keeps the order
     pools: dict[tuple[str, int], list[Candidate]] = {(s, label): [] for s in SIDES for label in (0, 1)}
     for name in names:
         short = any(len(pools[("test", label)]) < test_wanted[label] for label in (0, 1))
@@ -98,8 +115,11 @@ def build_group_split(candidates: Sequence[Candidate], counts: dict[tuple[str, i
         for label in (0, 1):
             pool = _round_robin(pools[(side, label)], rng)
             wanted = test_wanted[label] if side == "test" else counts[(side, label)] or len(pool)
-            if len(pool) < wanted or wanted == 0:
-                kind = "defect" if label else "defect_free"
+            kind = "defect" if label else "defect_free"
+            if wanted == 0:
+                raise DataError(f"{where}.{side}_{kind}", f"no image is left for the {side} side "
+                                f"({totals[label]} in all)", "add images or lower the test counts")
+            if len(pool) < wanted:
                 raise DataError(f"{where}.{side}_{kind}",
                                 f"asks for {wanted} images but the {side} side can hold {len(pool)} "
                                 f"({totals[label]} in all)", "lower the count (0 = automatic)")

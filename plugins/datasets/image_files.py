@@ -6,14 +6,18 @@ an unreadable or truncated image, a 16-bit, float or palette image (convert it t
 8-bit grey or RGB), a mask whose size differs from its image.
 
 Framing (``fit``): the networks see square images. ``"resize"`` squeezes the whole
-image to a square (nothing is cut away; the aspect ratio changes). ``"crop"`` takes
-the largest square that fits, centred on the defect mask's bounding box where there
-is a mask (so the defect stays in view, as far as the square allows) and on the
-image centre otherwise.
+image to a square (nothing is cut away; the aspect ratio changes). ``"crop"`` takes the
+largest square that fits, at a position drawn from a seeded RNG per file: uniformly
+among all positions for an image without a mask, and among the positions whose square
+holds the centre of the mask's bounding box for a defect image (so the defect stays in
+view). Drawing both, rather than centring defect-free images and the defect on its
+mask, keeps the crop position from telling the classes apart.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 from functools import cached_property
 from pathlib import Path
 
@@ -56,24 +60,29 @@ def read_rgb(path: Path) -> Image.Image:
 
 
 def read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """Boolean defect mask (non-zero = defect) of an image of ``size`` (width, height)."""
+    """Boolean defect mask (> 127 = defect, robust to lossy files) of an image of ``size``."""
     mask = open_checked(path)
     if mask.size != size:
         raise DataError(str(path), f"mask is {mask.size[0]}x{mask.size[1]} but its image is {size[0]}x{size[1]}",
                         "fix or remove the mask")
-    return np.asarray(mask.convert("L")) > 0
+    return np.asarray(mask.convert("L")) > 127
 
 
-def square_box(size: tuple[int, int], mask: np.ndarray | None) -> tuple[int, int, int, int]:
-    """The largest square in an image of ``size``, centred on ``mask``'s defect if any."""
+def square_box(size: tuple[int, int], mask: np.ndarray | None, key: str) -> tuple[int, int, int, int]:
+    """The largest square in an image of ``size``, placed as the module docstring says.
+
+    :param key: seeds the position (the file's path relative to the root).
+    """
     width, height = size
     side = min(width, height)
-    cx, cy = width / 2, height / 2
+    rng = random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
+    low_x, high_x, low_y, high_y = 0, width - side, 0, height - side
     if mask is not None and mask.any():
         rows, cols = np.nonzero(mask)
-        cx, cy = (cols.min() + cols.max() + 1) / 2, (rows.min() + rows.max() + 1) / 2
-    left = int(round(min(max(cx - side / 2, 0), width - side)))
-    top = int(round(min(max(cy - side / 2, 0), height - side)))
+        cx, cy = (int(cols.min()) + int(cols.max())) // 2, (int(rows.min()) + int(rows.max())) // 2
+        low_x, high_x = max(low_x, cx - side + 1), min(high_x, cx)
+        low_y, high_y = max(low_y, cy - side + 1), min(high_y, cy)
+    left, top = rng.randint(low_x, high_x), rng.randint(low_y, high_y)
     return left, top, left + side, top + side
 
 
@@ -82,17 +91,33 @@ def make_candidate(root: Path, path: Path, *, group: str, label: int, fit: str, 
     """Check the image (and its mask, if any) at ``path`` and frame it as ``fit`` says."""
     image = open_checked(path)
     mask = read_mask(mask_path, image.size) if mask_path is not None else None
-    box = square_box(image.size, mask) if fit == "crop" else None
-    return Candidate(source=path.relative_to(root).as_posix(), group=group, label=label,
+    source = path.relative_to(root).as_posix()
+    box = square_box(image.size, mask, source) if fit == "crop" else None
+    return Candidate(source=source, group=group, label=label,
                      defect_type=defect_type, box=box, prefer_test=prefer_test,
                      mask=None if mask_path is None else mask_path.relative_to(root).as_posix())
 
 
 def require_folder(folder: Path, what: str, remedy: str) -> Path:
-    """``folder`` if it is a directory holding at least one image file, else a DataError."""
+    """``folder`` if it is a directory, else a DataError."""
     if not folder.is_dir():
         raise DataError(str(folder), f"{what} folder does not exist", remedy)
     return folder
+
+
+def require_images(folder: Path) -> list[Path]:
+    """The image files of ``folder``; an empty class folder is a DataError naming it."""
+    files = image_files(folder)
+    if not files:
+        raise DataError(str(folder), "holds no image (png, jpg, jpeg, bmp, tif, tiff)",
+                        "put the images there or remove the folder")
+    return files
+
+
+def check_relative(value: str, option: str) -> None:
+    """Reject a folder option that is absolute or leaves the dataset root (ValueError)."""
+    if Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ValueError(f"{option} must be a folder inside root, not {value!r}")
 
 
 class WholeImageDataset(Dataset):

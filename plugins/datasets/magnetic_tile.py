@@ -8,9 +8,11 @@ with its 8-bit mask ``NAME.png`` beside it. The images are grey and of varying s
 
 Groups: file names are ``exp<K>_num_<N>.jpg``; tiles of one capture run ``exp<K>``
 may show the same part, so a run lies on one side of the split (see
-``group_split.py``). Framing: ``fit = "crop"`` by default, the largest square centred
-on the defect mask's bounding box (on the centre for defect-free tiles): the tiles are
-long and narrow, and squeezing them to a square would distort the defects.
+``group_split.py``); with 7 runs, the test side takes whole runs and the images of
+those runs beyond the test counts are used by neither side. Framing: ``fit =
+"resize"`` by default (the tiles are long and narrow, so this squeezes them; nothing
+is cut away and both classes are framed alike); ``fit = "crop"`` takes a square with
+the defect in view (``image_files.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from functools import cached_property
 
 from dg2bench import DataError, SplitItem, hookimpl
 from dg2bench.plugins.datasets.group_split import Candidate, SplitCountOptions, build_group_split
-from dg2bench.plugins.datasets.image_files import WholeImageDataset, make_candidate
+from dg2bench.plugins.datasets.image_files import WholeImageDataset, make_candidate, require_images
 
 DEFECT_TYPES = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 _RUN = re.compile(r"^(exp\d+)_")
@@ -31,11 +33,11 @@ _RUN = re.compile(r"^(exp\d+)_")
 class MagneticTileOptions(SplitCountOptions):
     """Options of the Magnetic-Tile split (counts: see :class:`SplitCountOptions`).
 
-    :param fit: ``"crop"`` (mask-guided square, default) or ``"resize"`` (squeeze).
+    :param fit: ``"resize"`` (squeeze, default) or ``"crop"`` (square keeping the defect in view).
     :param defect_types: the defect types to use (``MT_<type>`` folders).
     """
 
-    fit: str = "crop"
+    fit: str = "resize"
     defect_types: tuple[str, ...] = DEFECT_TYPES
 
     def validate(self) -> None:
@@ -72,7 +74,7 @@ class MagneticTile(WholeImageDataset):
         fit = self.options.fit
         for kind in ("Free", *self.options.defect_types):
             label = 0 if kind == "Free" else 1
-            for path in sorted(self._folder(kind).glob("*.jpg")):
+            for path in [p for p in require_images(self._folder(kind)) if p.suffix.lower() == ".jpg"]:
                 run = _RUN.match(path.name)
                 mask = path.with_suffix(".png")
                 out.append(make_candidate(self.root, path, group=run.group(1) if run else path.stem, label=label,

@@ -23,7 +23,8 @@ from functools import cached_property
 
 from dg2bench import DataError, SplitItem, hookimpl
 from dg2bench.plugins.datasets.group_split import Candidate, SplitCountOptions, build_group_split
-from dg2bench.plugins.datasets.image_files import WholeImageDataset, image_files, make_candidate, require_folder
+from dg2bench.plugins.datasets.image_files import (WholeImageDataset, check_relative, image_files, make_candidate,
+                                                   require_folder, require_images)
 
 WHERE_TO_GET = "download MVTec AD from https://www.mvtec.com/company/research/datasets/mvtec-ad (free, " \
                "CC BY-NC-SA 4.0) and set root (or DG2BENCH_MVTEC_ROOT) to the folder holding its categories"
@@ -45,6 +46,7 @@ class MvtecOptions(SplitCountOptions):
         super().validate()
         if not self.category:
             raise ValueError("category is required (e.g. category = \"leather\")")
+        check_relative(self.category, "category")
 
 
 class MvtecAd(WholeImageDataset):
@@ -77,13 +79,13 @@ class MvtecAd(WholeImageDataset):
         """Every checked image: train/good, test/good, and test/<type> with masks."""
         root, fit, out = self.category_root, self.options.fit, []
         for sub, prefer_test in (("train/good", False), ("test/good", True)):
-            for path in image_files(root / sub):
+            for path in image_files(root / sub) if prefer_test else require_images(root / sub):
                 out.append(make_candidate(self.root, path, group=path.relative_to(self.root).as_posix(), label=0,
                                           fit=fit, prefer_test=prefer_test))
         for folder in sorted(p for p in (root / "test").iterdir() if p.is_dir() and p.name != "good"):
             truth = root / "ground_truth" / folder.name
             masks = {m.stem: m for m in image_files(truth)} if truth.is_dir() else {}
-            for path in image_files(folder):
+            for path in require_images(folder):
                 out.append(make_candidate(self.root, path, group=path.relative_to(self.root).as_posix(), label=1,
                                           fit=fit, defect_type=folder.name, mask_path=masks.get(f"{path.stem}_mask")))
         return out
