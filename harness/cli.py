@@ -139,57 +139,88 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 
 @cli.command("leaderboard")
 @click.argument("results", type=click.Path(file_okay=False))
-@click.option("--table", type=click.Choice(TABLES), default="classify", show_default=True,
-              help="time: Table 3; fid: Tables 4-6 (+ KID, P/R/D/C); classify: Tables 9-12.")
+@click.option("--table", type=click.Choice([*TABLES, "all"]), default="classify", show_default=True,
+              help="time: Table 3; fid: Tables 4-6 (+ KID, P/R/D/C); classify: Tables 9-12; all: the three.")
 @click.option("--format", "fmt", type=click.Choice(["rich", "csv", "markdown", "latex", "json"]), default="rich",
               show_default=True)
 @click.option("--by-dataset", is_flag=True,
               help="Datasets side by side (one row per method, headline columns per dataset).")
-def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool) -> None:
-    """Print a leaderboard (Table 3, 4-6 or 9-12 shape) from the records in RESULTS."""
-    from dg2bench.console import rich_table
-    from dg2bench.leaderboard import (CLASSIFY_NOTE, FID_NOTE, build_table, display_table, side_by_side, to_latex,
-                                      to_markdown)
+@click.option("--compare", nargs=2, metavar="A B", default=None,
+              help="Method A against method B on the same test images: paired difference, interval, p.")
+def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None) -> None:
+    """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
+    from dg2bench.leaderboard import (CLASSIFY_NOTE, FID_NOTE, TITLES, build_table, compare_table, display_compare,
+                                      display_table, side_by_side)
     from dg2bench.results import ResultStore
 
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
-    records = ResultStore(results).records()
+    store = ResultStore(results)
+    records = store.records()
     if not records:
         raise BenchError(results, "holds no complete cell record", "run `bench run SPEC --results DIR` first")
-    numeric = build_table(records, table)  # type: ignore[arg-type]
-    if numeric.empty:
-        raise BenchError("--table", f"no cell in {results} has {table} results", "pick another table")
-    if fmt in ("csv", "json"):
-        data = side_by_side(numeric, table, numeric=True) if by_dataset else numeric  # type: ignore[arg-type]
-        click.echo(data.to_csv(index=False) if fmt == "csv" else
-                   json.dumps(json.loads(data.to_json(orient="records")), indent=2), nl=fmt == "json")
+    if compare:
+        methods = sorted({r["method"] for r in records})
+        for name in compare:
+            if name not in methods:
+                raise BenchError("--compare", f"no method {name!r} in {results}", f"known: {', '.join(methods)}")
+        numeric = compare_table(records, *compare)
+        if numeric.empty:
+            raise BenchError("--compare", f"{compare[0]} and {compare[1]} share no seed with classifier results",
+                             "run both methods with the same seeds")
+        frames = {f"{compare[0]} vs {compare[1]}": (numeric, display_compare(numeric, *compare), CLASSIFY_NOTE)}
     else:
-        shown = display_table(numeric, table)  # type: ignore[arg-type]
-        if by_dataset:
-            shown = side_by_side(shown, table, numeric=False)  # type: ignore[arg-type]
-        if fmt == "markdown":
-            click.echo(to_markdown(shown), nl=False)
-        elif fmt == "latex":
-            click.echo(to_latex(shown), nl=False)
-        else:
-            titles = {"time": "Training cost (Table 3)", "fid": "Image quality vs real training defects (Tables 4-6)",
-                      "classify": "Recognition after augmentation (Tables 9-12)"}
-            console.print(rich_table(shown, titles[table]))
-            if table == "fid":
-                for warning in sorted({w for w in numeric["warning"] if w}):
-                    console.print(f"[yellow]note:[/] {warning}", highlight=False)
-        note = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(table)
-        if note:
-            click.echo(f"\nnote: {note}" if fmt == "markdown" else "" if fmt == "latex" else "", nl=fmt == "markdown")
-            if fmt == "rich":
-                console.print(f"[dim]note: {note}[/]", highlight=False)
-            elif fmt == "latex":
-                click.echo(f"% note: {note}")
+        frames = {}
+        for name in (TABLES if table == "all" else (table,)):
+            data = build_table(records, name)  # type: ignore[arg-type]
+            if data.empty:
+                if table != "all":
+                    raise BenchError("--table", f"no cell in {results} has {name} results", "pick another table")
+                continue
+            shown = display_table(data, name)  # type: ignore[arg-type]
+            if by_dataset:
+                data = side_by_side(data, name, numeric=True)  # type: ignore[arg-type]
+                shown = side_by_side(shown, name, numeric=False)  # type: ignore[arg-type]
+            note = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
+            frames[name if fmt in ("csv", "json") else TITLES[name]] = (data, shown, note)  # type: ignore[index]
+    _print_frames(frames, fmt)
     for record in records:
         if record.get("status") != "complete":
             err_console.print(f"note: {record['cell']} failed and is not in the table: {record.get('reason')}",
                               highlight=False, markup=False, soft_wrap=True)
+    for cell in store.partial_cells():
+        err_console.print(f"note: {cell} is partial (no record yet); `bench run` with the same spec finishes it",
+                          highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_frames(frames: dict, fmt: str) -> None:
+    """Print ``{title: (numeric, shown, note)}`` in ``fmt``; csv/json stay machine-readable."""
+    import pandas as pd
+
+    from dg2bench.console import rich_table
+    from dg2bench.leaderboard import to_latex, to_markdown
+
+    if fmt == "csv":
+        many = len(frames) > 1
+        parts = [data.assign(table=name) if many else data for name, (data, _, _) in frames.items()]
+        click.echo(pd.concat(parts, ignore_index=True).to_csv(index=False), nl=False)
+        return
+    if fmt == "json":
+        payload = {name: json.loads(data.to_json(orient="records")) for name, (data, _, _) in frames.items()}
+        click.echo(json.dumps(payload if len(frames) > 1 else next(iter(payload.values())), indent=2))
+        return
+    titled = len(frames) > 1
+    for title, (data, shown, note) in frames.items():
+        if fmt == "markdown":
+            click.echo((f"**{title}**\n\n" if titled else "") + to_markdown(shown) + (f"\nnote: {note}\n" if note else ""))
+        elif fmt == "latex":
+            click.echo((f"% {title}\n" if titled else "") + to_latex(shown) + (f"% note: {note}\n" if note else ""))
+        else:
+            console.print(rich_table(shown, title))
+            for warning in sorted({w for w in data.get("warning", []) if w}):
+                console.print(f"[yellow]note:[/] {warning}", highlight=False)
+            if note:
+                console.print(f"[dim]note: {note}[/]", highlight=False)
 
 
 @cli.command("fid")

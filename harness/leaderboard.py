@@ -24,6 +24,9 @@ from dg2bench.metrics.statistics import holm, mcnemar_exact, paired_bootstrap, t
 
 TableName = Literal["time", "fid", "classify"]
 TABLES: tuple[TableName, ...] = ("time", "fid", "classify")
+TITLES: dict[TableName, str] = {"time": "Training cost (Table 3)",
+                                "fid": "Image quality vs real training defects (Tables 4-6)",
+                                "classify": "Recognition after augmentation (Tables 9-12)"}
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -285,6 +288,59 @@ def _difference(diff: float, low: float, high: float, p_holm: float) -> str:
         return "–"
     mark = "" if p_holm < 0.05 else " ns"
     return f"{diff * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}]{mark}"
+
+
+def compare_table(records: list[dict[str, Any]], a: str, b: str) -> pd.DataFrame:
+    """Method ``a`` against method ``b`` on the same test images (and their FIDs).
+
+    One row per dataset × classifier × class: both accuracies (mean over the seeds
+    both have), the paired difference with its 95 % bootstrap interval and p, and the
+    per-seed exact McNemar p-values; plus the FID of each (mean over seeds) when scored.
+    """
+    by_seed: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
+    fids: dict[tuple[str, str], list[float]] = {}
+    for record in records:
+        if record.get("status") != "complete":
+            continue
+        for clf, result in record.get("classification", {}).items():
+            by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
+        if record.get("quality"):
+            fids.setdefault((record["dataset"], record["method"]), []).append(record["quality"]["fid"])
+    rows = []
+    for (dataset, method, clf), results in by_seed.items():
+        other = by_seed.get((dataset, b, clf))
+        if method != a or other is None:
+            continue
+        for label, cls_name in ((1, "defect"), (0, "defect-free")):
+            paired = _paired(results, other, label)
+            if not paired:
+                continue
+            seeds = sorted(set(results) & set(other))
+            key = cls_name.replace("-", "_")
+            rows.append({"dataset": dataset, "classifier": clf, "class": cls_name, "seeds": len(seeds),
+                         f"{a} accuracy": float(np.mean([results[s]["metrics"]["per_class"][key]["accuracy"]
+                                                         for s in seeds])),
+                         f"{b} accuracy": float(np.mean([other[s]["metrics"]["per_class"][key]["accuracy"]
+                                                         for s in seeds])),
+                         "difference": paired["diff"], "ci_low": paired["low"], "ci_high": paired["high"],
+                         "p": paired["p"], "mcnemar_p_per_seed": paired["mcnemar_p"],
+                         f"{a} FID": _mean_sd(fids.get((dataset, a), []))[0],
+                         f"{b} FID": _mean_sd(fids.get((dataset, b), []))[0]})
+    return pd.DataFrame(rows)
+
+
+def display_compare(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Readable strings for :func:`compare_table`."""
+    return pd.DataFrame({
+        "Dataset": df["dataset"], "Classifier": df["classifier"], "Class": df["class"], "Seeds": df["seeds"],
+        f"{a} acc. (%)": [_fmt(v, None, 1, 100) for v in df[f"{a} accuracy"]],
+        f"{b} acc. (%)": [_fmt(v, None, 1, 100) for v in df[f"{b} accuracy"]],
+        "Δ (pp) [95% CI]": [_difference(d, lo, hi, p) for d, lo, hi, p in
+                            zip(df["difference"], df["ci_low"], df["ci_high"], df["p"])],
+        "p (bootstrap)": [_fmt(v, None, 3) for v in df["p"]],
+        "McNemar p per seed": [", ".join(f"{p:.3f}" for p in ps) for ps in df["mcnemar_p_per_seed"]],
+        f"{a} FID": [_fmt(v, None, 1) for v in df[f"{a} FID"]], f"{b} FID": [_fmt(v, None, 1) for v in df[f"{b} FID"]],
+    })
 
 
 #: Per table, the columns shown per dataset by :func:`side_by_side`: (display, numeric).

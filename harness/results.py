@@ -85,6 +85,14 @@ class ResultStore:
                 out.append(json.load(handle))
         return out
 
+    def partial_cells(self) -> list[str]:
+        """Cells that have a folder but no record yet (interrupted or running), as ``dataset/method/seedN``."""
+        cells = self.root / "cells"
+        if not cells.is_dir():
+            return []
+        return sorted(str(path.relative_to(cells)) for path in cells.glob("*/*/seed*")
+                      if path.is_dir() and not (path / RECORD_NAME).exists())
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder's run lock; a second ``bench run`` on it refuses at once."""

@@ -102,6 +102,49 @@ def test_leaderboard_tables_and_formats(bench, finished_run, table, expected, fm
         assert rows and "method" in rows[0]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json", "markdown", "latex", "rich"])
+def test_leaderboard_all_tables_parse(bench, finished_run, fmt):
+    import io
+
+    import pandas as pd
+    _, results = finished_run
+    code, out, err = bench("leaderboard", str(results), "--table", "all", "--format", fmt)
+    assert code == 0, err
+    if fmt == "csv":
+        frame = pd.read_csv(io.StringIO(out))
+        assert set(frame["table"]) == {"time", "fid", "classify"}
+        classify = frame[frame["table"] == "classify"]
+        assert {"vs_baseline_diff", "vs_baseline_p_holm", "accuracy_t_half", "accuracy_ci_low"} <= set(classify.columns)
+    elif fmt == "json":
+        assert set(json.loads(out)) == {"time", "fid", "classify"}
+    elif fmt == "markdown":
+        assert out.count("**") == 6 and "note: Accuracy: mean over seeds" in out
+        assert "Δ vs baseline (pp)" in out and "FID 95% CI" in out
+    elif fmt == "latex":
+        assert out.count("\\toprule") == 3
+
+
+def test_leaderboard_compare_two_methods(bench, finished_run):
+    _, results = finished_run
+    code, out, err = bench("leaderboard", str(results), "--compare", "dg2gan", "wgan", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {r["class"] for r in rows} == {"defect", "defect-free"}
+    assert all(0 <= r["p"] <= 1 and r["ci_low"] <= r["difference"] <= r["ci_high"] for r in rows)
+    assert len(rows[0]["mcnemar_p_per_seed"]) == 1
+    code, _, err = bench("leaderboard", str(results), "--compare", "dg2gan", "nope")
+    assert code == 2 and "known: baseline, dg2gan, wgan" in err
+
+
+def test_leaderboard_names_partial_cells(bench, finished_run, tmp_path):
+    _, results = finished_run
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    (copy / "cells" / "crackforest" / "cyclegan" / "seed0").mkdir(parents=True)
+    code, _, err = bench("leaderboard", str(copy), "--table", "classify", "--format", "csv")
+    assert code == 0 and "crackforest/cyclegan/seed0 is partial" in err
+
+
 def test_rerun_skips_complete_cells_and_resumes_incomplete_ones(bench, finished_run, tmp_path):
     spec, results = finished_run
     copy = tmp_path / "results"
