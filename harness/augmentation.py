@@ -18,6 +18,7 @@ import torch
 from dg2bench.atomic import write_json_atomic
 from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
 from dg2bench.device import amp_dtype_for
+from dg2bench.generation import save_png_folder
 from dg2bench.metrics.classification import classification_report
 from dg2bench.progress import ProgressCallback, ProgressEvent
 from dg2bench.results import CellId
@@ -28,6 +29,10 @@ from dg2bench.training import ImageBanks, seed_everything, train
 if TYPE_CHECKING:
     from dg2bench.cell import CellInputs
     from dg2bench.spec import PluginChoice
+
+
+#: Misclassified test images saved per classifier result (``misclassified/``), for reports.
+MISCLASSIFIED_SAMPLES = 16
 
 
 def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor | None,
@@ -106,6 +111,8 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
                         for i, t, p, q in zip(ids, y_true, y_pred, proba)],
         "loss_history": outcome.history,
     }
+    wrong = [k for k, (t, p) in enumerate(zip(y_true, y_pred)) if t != p][:MISCLASSIFIED_SAMPLES]
+    save_png_folder(test_images[wrong], sub / "misclassified")   # the first ones of result["misclassified"]
     write_json_atomic(done_path, result)
     (sub / "checkpoint.pt").unlink(missing_ok=True)
     return result

@@ -32,6 +32,8 @@ from dg2bench.trainable import TrainPlan
 from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, train
 
 BASELINE = "baseline"
+#: Source images saved beside the first translated fakes (``fakes_sources/``), for reports.
+SOURCE_SAMPLES = 8
 
 
 @dataclasses.dataclass
@@ -125,6 +127,7 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
             "seconds": time.perf_counter() - began,
             "source": "train defect-free images" if generator.kind == "translation" else "noise"}
     if order is not None:
+        save_png_folder(pool[order[:SOURCE_SAMPLES]], folder / "fakes_sources")   # for reports: source beside fake
         # fakes/000000.png was translated from sources[0], and so on.
         items = inputs.split.select("train", DEFECT_FREE)
         info["sources"] = [items[k].id for k in order.tolist()]

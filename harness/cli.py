@@ -223,6 +223,25 @@ def _print_frames(frames: dict, fmt: str) -> None:
                 console.print(f"[dim]note: {note}[/]", highlight=False)
 
 
+@cli.command("report")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file to write [default: RESULTS/report.html].")
+def report_command(results: str, out: str | None) -> None:
+    """Write one self-contained HTML report (tables, figures, spec, versions) for RESULTS."""
+    from dg2bench.atomic import write_text_atomic
+    from dg2bench.report.html import build_report
+
+    if not Path(results).is_dir():
+        raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
+    target = Path(out) if out else Path(results) / "report.html"
+    if not target.parent.is_dir():
+        raise BenchError("--out", f"folder {target.parent} does not exist", "create it or pick another path")
+    write_text_atomic(target, build_report(results))
+    target.chmod(0o644)   # a page to share, not a private temp file
+    console.print(f"report: {target}", highlight=False)
+
+
 @cli.command("fid")
 @click.argument("dir_a", type=click.Path(file_okay=False))
 @click.argument("dir_b", type=click.Path(file_okay=False))

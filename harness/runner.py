@@ -23,6 +23,7 @@ from dg2bench.cell import BASELINE, CellInputs, run_cell
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.device import prepare_device, resolve_device
 from dg2bench.errors import SpecError
+from dg2bench.generation import save_png_folder
 from dg2bench.plugin_manager import Registry
 from dg2bench.progress import ProgressCallback, ignore_progress
 from dg2bench.quality import QualityScorer
@@ -48,6 +49,10 @@ class RunSummary:
     ran: list[str] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
     failed: list[str] = dataclasses.field(default_factory=list)
+
+
+#: Real training defects saved per dataset for reports (beside the fakes they are compared with).
+SAMPLE_IMAGES = 16
 
 
 def build_split(choice: DatasetChoice, registry: Registry, split_seed: int) -> Split:
@@ -185,6 +190,8 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             if item.dataset.label not in images:
                 split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
                 images[item.dataset.label] = load_split_images(split, spec.benchmark["image_size"])
+                save_png_folder(images[item.dataset.label]["train_defect"][:SAMPLE_IMAGES],
+                                store.root / "samples" / item.dataset.label / "real_defects")
             gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None
             inputs = CellInputs(spec, split, images[item.dataset.label], gen_cls, item.generator, classifiers,
                                 device, scorer, provenance)

@@ -1,0 +1,1 @@
+"""Reports built from a results folder: figures (matplotlib) and the self-contained HTML page."""

@@ -1,0 +1,121 @@
+"""One self-contained HTML file from a results folder: tables, figures, spec, versions.
+
+Images are embedded as base64 PNG and the page loads nothing from the network, so the
+file can be mailed or attached to a paper's supplement as it is. A tiny inline script
+marks on ``<body>`` how many images failed to decode (``data-broken-images``), which
+the tests read in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dg2bench.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
+from dg2bench.report import figures
+from dg2bench.results import ResultStore
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 0.3em; font-size: 0.82em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+th { background: #f3f3f3; } td:nth-child(-n+3) { text-align: left; }
+.note { color: #555; font-size: 0.85em; max-width: 1100px; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
+pre { background: #f7f7f7; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
+.failed { color: #a00; }
+"""
+
+SCRIPT = """
+window.addEventListener("load", function () {
+  var broken = Array.prototype.filter.call(document.images, function (img) {
+    return !img.complete || img.naturalWidth === 0;
+  }).length;
+  document.body.setAttribute("data-broken-images", String(broken));
+  document.body.setAttribute("data-images", String(document.images.length));
+});
+"""
+
+
+def _image(png: bytes | None, alt: str) -> str:
+    if png is None:
+        return ""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def _tables(records: list[dict[str, Any]]) -> str:
+    notes = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}
+    parts = []
+    for name in TABLES:
+        numeric = build_table(records, name)
+        if numeric.empty:
+            continue
+        shown = display_table(numeric, name)
+        parts.append(f'<h3 id="table-{name}">{html.escape(TITLES[name])}</h3>')
+        parts.append(shown.to_html(index=False, escape=True, border=0, classes=f"leaderboard {name}"))
+        if name == "fid":
+            for warning in sorted({w for w in numeric["warning"] if w}):
+                parts.append(f'<p class="note">note: {html.escape(warning)}</p>')
+        if name in notes:
+            parts.append(f'<p class="note">{html.escape(notes[name])}</p>')
+    return "\n".join(parts)
+
+
+def _figures(results: Path, records: list[dict[str, Any]]) -> str:
+    parts = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        parts.append(f"<h3>{html.escape(dataset)}</h3>")
+        parts.append(_image(figures.fakes_vs_real(results, dataset, records), f"{dataset} fakes vs real"))
+        for record in records:
+            if record["dataset"] == dataset and record["seed"] == 0 and record.get("fakes", {}).get("sources"):
+                parts.append(_image(figures.sources_vs_fakes(results, record),
+                                    f"{dataset} {record['method']} sources and fakes"))
+        for classifier in sorted({c for r in records for c in r.get("classification", {})}):
+            parts.append(_image(figures.confusion_matrices(records, dataset, classifier),
+                                f"{dataset} confusion matrices {classifier}"))
+            parts.append(_image(figures.misclassified(results, records, dataset, classifier),
+                                f"{dataset} misclassified {classifier}"))
+        parts.append(_image(figures.loss_curves(results, records, dataset), f"{dataset} loss curves"))
+        parts.append(_image(figures.quality_scatter(records, dataset), f"{dataset} quality vs diversity"))
+    return "\n".join(p for p in parts if p)
+
+
+def build_report(results: Path | str) -> str:
+    """The HTML text of the report on ``results`` (a ``bench run --results`` folder)."""
+    results = Path(results)
+    store = ResultStore(results)
+    records = store.records()
+    spec_path, run_path = results / "spec.resolved.toml", results / "run.json"
+    spec_text = spec_path.read_text(encoding="utf-8") if spec_path.exists() else ""
+    name = tomllib.loads(spec_text).get("benchmark", {}).get("name", results.name) if spec_text else results.name
+    run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+    environment = {k: v for k, v in run.items() if k != "plugins"}
+    problems = [f"{r['cell']}: failed: {r.get('reason')}" for r in records if r.get("status") != "complete"]
+    problems += [f"{cell}: partial (no record yet; `bench run` with the same spec finishes it)"
+                 for cell in store.partial_cells()]
+    complete = [r for r in records if r.get("status") == "complete"]
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        f"<h1>dg2bench report: {html.escape(name)}</h1>",
+        f'<p class="note">{len(complete)} complete cells, {len(problems)} failed or partial; '
+        f"built {stamp} from {html.escape(str(results))}.</p>",
+        "<h2>Environment</h2>",
+        "<table>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                            for k, v in environment.items()) + "</table>",
+        "<h2>Leaderboards</h2>", _tables(records) if records else "<p>No cell record yet.</p>",
+    ]
+    if problems:
+        body += ["<h2>Failed and partial cells</h2>", "<ul>" + "".join(
+            f'<li class="failed">{html.escape(p)}</li>' for p in problems) + "</ul>"]
+    body += ["<h2>Figures</h2>", _figures(results, complete),
+             "<h2>Resolved spec</h2>", f"<pre>{html.escape(spec_text)}</pre>",
+             "<h2>Plugins</h2>", "<pre>" + html.escape(json.dumps(run.get("plugins", []), indent=1)) + "</pre>"]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>dg2bench: {html.escape(name)}</title><style>{STYLE}</style>"
+            f"<script>{SCRIPT}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
