@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -129,12 +130,92 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         resolve_device(device)
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
+    _print_known_estimate(loaded)
     with ProgressBars(console) as bars:
         summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed)
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
                   f"{len(summary.failed)} failed; results in {summary.results}")
     for cell in summary.failed:
         console.print(f"[red]failed:[/] {cell} (see its record.json; `--retry-failed` reruns it)")
+
+
+def _print_known_estimate(spec) -> None:
+    """One line with ``bench estimate``'s projected total for this spec and device, if it was run."""
+    from dg2bench.device import resolve_device
+    from dg2bench.estimate import estimate_cache_path, format_duration
+
+    path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"]))
+    if path.exists():
+        known = json.loads(path.read_text(encoding="utf-8"))
+        console.print(f"estimate: about {format_duration(known['total_seconds'])} of training on {known['device']} "
+                      f"(bench estimate, {known['date']})", highlight=False)
+
+
+@cli.command("estimate")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N [default: the spec's].")
+@click.option("--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed steps per method.")
+@click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True, help="Untimed steps first.")
+@click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The device's peak TFLOP/s for MFU [default: a table of known GPUs].")
+def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warmup: int,
+                     peak_tflops: float | None) -> None:
+    """Time a few real steps of every method of SPEC and project the training time of the run."""
+    import datetime
+
+    import pandas as pd
+
+    from dg2bench.console import rich_table
+    from dg2bench.device import prepare_device, resolve_device
+    from dg2bench.estimate import estimate_cache_path, estimate_spec, format_duration, peak_tflops_for
+    from dg2bench.runner import build_split
+
+    loaded, registry = _load(spec)
+    if device is not None:
+        loaded = loaded.with_device(device)
+    target = resolve_device(loaded.benchmark["device"])
+    prepare_device(target)
+    counts = {d.label: build_split(d, registry, loaded.benchmark["split_seed"]).counts() for d in loaded.datasets}
+    peak = peak_tflops_for(target, peak_tflops)
+    with console.status("timing steps") as status:
+        rows = estimate_spec(loaded, registry, target, counts, warmup=warmup, repeats=repeats,
+                             on_method=lambda label: status.update(f"timing {label}"))
+    data = [row.as_dict(peak) for row in rows]
+    total = sum(r["projected_seconds"] for r in data if r["projected_seconds"] == r["projected_seconds"])
+    name = torch_device_name(target)
+    summary = {"spec": str(loaded.path), "device": name, "precision": "bf16" if target.type == "cuda" else "fp32",
+               "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data}
+    cache = estimate_cache_path(loaded, target)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps(summary, indent=2, default=float))
+        return
+    shown = pd.DataFrame({
+        "Dataset": [r["dataset"] for r in data], "Method": [f"{r['label']} ({r['role']})" for r in data],
+        "Steps/cell": [r["steps_per_cell"] for r in data], "Cells": [r["cells"] for r in data],
+        "s/step": [_number(r["seconds_per_step"] or float("nan"), "{:.3f}") for r in data],
+        "img/s": [_number(r["images_per_second"], "{:.1f}") for r in data],
+        "Projected": [r["error"] or format_duration(r["projected_seconds"]) for r in data],
+        "Peak MB": [_number(r["peak_memory_mb"], "{:.0f}") for r in data],
+        "TFLOP/s": [_number(r["achieved_tflops"], "{:.2f}") for r in data],
+        "MFU": [_number(r["mfu"], "{:.1%}") for r in data]})
+    console.print(rich_table(shown, f"Estimate for {loaded.name} on {name}"))
+    console.print(f"total: about {format_duration(total)} of training ({summary['precision']}); generation, "
+                  f"scoring and testing not included", highlight=False)
+
+
+def _number(value: float, pattern: str) -> str:
+    """``pattern`` applied to ``value``, or ``"–"`` for NaN / infinite."""
+    return pattern.format(value) if value == value and abs(value) != float("inf") else "–"
+
+
+def torch_device_name(device) -> str:
+    """A readable device name (the GPU's, on CUDA)."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
 
 
 @cli.command("leaderboard")

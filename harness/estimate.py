@@ -1,0 +1,233 @@
+"""Know the cost before the run: time a few real steps of every method of a spec.
+
+For every generator (per dataset) and every classifier of a spec, :func:`estimate_spec`
+builds the model with its resolved hyperparameters at the spec's image size, runs a
+few warm-up steps and then times single steps (synchronising the device), on
+synthetic images of the real shapes: a step's cost does not depend on the pixels.
+The median step time times the cell's number of steps (from the real split's counts,
+exactly as ``bench run`` plans them) gives the projected training time; cells are
+multiplied by the seeds. Generation, scoring and testing are not included (they are
+seconds to minutes against hours of training; the table says so).
+
+Each method runs in its own ``try``: one out-of-memory error marks that row, the
+others go on. FLOPs per step come from ``torch.utils.flop_counter.FlopCounterMode``;
+on CUDA the achieved TFLOP/s is compared with the card's dense bf16 peak
+(:data:`PEAK_TFLOPS`, or ``--peak-tflops``) as MFU. Nothing is written into results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from dg2bench.device import amp_dtype_for, peak_memory_mb
+from dg2bench.generator import Generator, RealTrainingData
+from dg2bench.plugin_manager import Registry
+from dg2bench.spec import PluginChoice, Spec
+from dg2bench.trainable import Trainable, TrainPlan
+from dg2bench.training import ImageBanks, seed_everything
+
+#: Dense bf16 tensor-core peaks (TFLOP/s) by a substring of the CUDA device name.
+PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
+               "RTX 4090": 165.0, "RTX 3090": 71.0, "V100": 125.0, "T4": 65.0}
+
+
+@dataclasses.dataclass
+class StepEstimate:
+    """One method's measured step and its projection over the spec's cells."""
+
+    dataset: str
+    role: str               # "generator" or "classifier"
+    label: str
+    steps_per_cell: int
+    cells: int
+    images_per_step: int
+    seconds_per_step: float = float("nan")
+    flops_per_step: float = float("nan")
+    peak_memory_mb: float = float("nan")
+    error: str = ""
+
+    @property
+    def projected_seconds(self) -> float:
+        """Training time of all this method's cells."""
+        return self.seconds_per_step * self.steps_per_cell * self.cells
+
+    def as_dict(self, peak_tflops: float | None) -> dict[str, Any]:
+        """Plain values for tables and JSON."""
+        achieved = self.flops_per_step / self.seconds_per_step / 1e12 if self.seconds_per_step > 0 else float("nan")
+        return {**dataclasses.asdict(self), "projected_seconds": self.projected_seconds,
+                "images_per_second": self.images_per_step / self.seconds_per_step if self.seconds_per_step > 0
+                else float("nan"),
+                "achieved_tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else float("nan")}
+
+
+def peak_tflops_for(device: torch.device, override: float | None = None) -> float | None:
+    """The card's dense bf16 peak, from ``override`` or :data:`PEAK_TFLOPS` (None on CPU/unknown)."""
+    if override:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int, repeats: int
+               ) -> tuple[float, float, float]:
+    """Median seconds per step, FLOPs of one step and peak memory (MB) of ``model`` on ``banks``."""
+    from dg2bench.batches import BatchSampler
+
+    device = plan.device
+    banks = banks.to(device)
+    model.to(device)
+    model.setup(plan)
+    sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
+    jitter = model.input_jitter()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    step = 0
+    for _ in range(warmup):
+        model.train_step(banks.batch(sampler, step, device, jitter), step)
+        step += 1
+    with FlopCounterMode(display=False) as counter:
+        model.train_step(banks.batch(sampler, step, device, jitter), step)
+    step += 1
+    times = []
+    for _ in range(repeats):
+        batch = banks.batch(sampler, step, device, jitter)
+        _sync(device)
+        began = time.perf_counter()
+        model.train_step(batch, step)
+        _sync(device)
+        times.append(time.perf_counter() - began)
+        step += 1
+    memory = next(iter(peak_memory_mb(device).values()))
+    return statistics.median(times), float(counter.get_total_flops()), memory
+
+
+def _random_bank(count: int, size: int) -> torch.Tensor:
+    return torch.randint(0, 256, (count, 3, size, size), dtype=torch.uint8)
+
+
+def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: dict[str, dict[str, dict[str, int]]],
+                  warmup: int = 2, repeats: int = 5,
+                  on_method: Callable[[str], None] = lambda label: None) -> list[StepEstimate]:
+    """Measure every generator and classifier of ``spec`` on ``device``.
+
+    :param counts: per dataset label, the split's counts (``Split.counts()``).
+    :param on_method: called with a label before each measurement (progress).
+    """
+    size, seeds = spec.benchmark["image_size"], len(spec.seeds)
+    amp = amp_dtype_for(device)
+    out: list[StepEstimate] = []
+    for dataset in spec.datasets:
+        train = counts[dataset.label]["train"]
+        for choice in spec.generators:
+            cls: type[Generator] = registry.get("generator", choice.plugin).cls
+            row = _measure_generator(cls, choice, dataset.label, train, size, seeds, device, amp, warmup, repeats,
+                                     on_method)
+            out.append(row)
+        methods = len(spec.generators) + int(spec.benchmark["baseline"])
+        extra = spec.augmentation["fakes"] + spec.augmentation["fakes_defect_free"]
+        for choice in spec.classifiers:
+            cls = registry.get("classifier", choice.plugin).cls
+            out.append(_measure_classifier(cls, choice, dataset.label, train, extra, size, seeds * methods, device,
+                                           amp, warmup, repeats, on_method))
+    return out
+
+
+def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str, train: dict[str, int], size: int,
+                       seeds: int, device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int,
+                       on_method: Callable[[str], None]) -> StepEstimate:
+    on_method(f"{dataset}/{choice.label}")
+    seed_everything(0)
+    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0)
+    try:
+        model = cls(choice.hparams, size)
+        spe = model.steps_per_epoch(train["defect_free"], train["defect"])
+        row.steps_per_cell = choice.training_length(spe)[0] if model.needs_training else 0
+        if not model.needs_training:
+            row.seconds_per_step = 0.0
+            return row
+        keep = 4 * model.batch_size   # enough images for distinct batches; the cost does not depend on them
+        banks = {"defect": _random_bank(min(train["defect"], keep), size)}
+        if model.kind == "translation":
+            banks["defect_free"] = _random_bank(min(train["defect_free"], keep), size)
+        model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"]))
+        row.images_per_step = model.batch_size * len(banks)
+        plan = TrainPlan(image_size=size, total_steps=row.steps_per_cell, steps_per_epoch=spe,
+                         epochs=row.steps_per_cell / spe, batch_size=model.batch_size, device=device, amp_dtype=amp)
+        row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(
+            model, ImageBanks(banks), plan, warmup, repeats)
+    except torch.cuda.OutOfMemoryError as exc:
+        row.error = f"CUDA out of memory ({str(exc).splitlines()[0]})"
+    except (RuntimeError, ValueError) as exc:
+        row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return row
+
+
+def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: dict[str, int], extra: int, size: int,
+                        cells: int, device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int,
+                        on_method: Callable[[str], None]) -> StepEstimate:
+    on_method(f"{dataset}/{choice.label}")
+    seed_everything(0)
+    row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0)
+    try:
+        model = cls(choice.hparams, size)
+        # Steps of an augmented cell (real + fakes); the baseline's are fewer, so this errs long.
+        spe = model.steps_per_epoch(train["defect_free"] + train["defect"] + extra)
+        row.steps_per_cell = choice.training_length(spe)[0]
+        row.images_per_step = model.batch_size
+        images = _random_bank(min(4 * model.batch_size, 256), size)
+        labels = torch.randint(0, 2, (len(images),))
+        plan = TrainPlan(image_size=size, total_steps=row.steps_per_cell, steps_per_epoch=spe,
+                         epochs=row.steps_per_cell / spe, batch_size=model.batch_size, device=device, amp_dtype=amp)
+        row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(
+            model, ImageBanks({"images": images}, {"images": labels}), plan, warmup, repeats)
+    except torch.cuda.OutOfMemoryError as exc:
+        row.error = f"CUDA out of memory ({str(exc).splitlines()[0]})"
+    except (RuntimeError, ValueError) as exc:
+        row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return row
+
+
+def estimate_cache_path(spec: Spec, device: torch.device) -> Path:
+    """Where ``bench estimate`` leaves its total for ``bench run`` (a user cache, not results)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dg2bench" / "estimates"
+    key = json.dumps({"spec": spec.resolved(), "device": device.type}, sort_keys=True, default=str)
+    return base / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def format_duration(seconds: float) -> str:
+    """``"3 h 12 min"``, ``"4 min 10 s"``, ``"12 s"``, or ``"–"``."""
+    if seconds != seconds:
+        return "–"
+    seconds = round(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
