@@ -199,7 +199,9 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
             training_fakes = None if fakes is None else fakes[:inputs.spec.augmentation["fakes"]]
             record["classification"][label] = run_classifier(cls, choice, inputs, training_fakes, cell, folder,
                                                              progress, fakes_defect_free=fakes_free)
-    except NonFiniteLossError as exc:
+    except (NonFiniteLossError, DataError) as exc:
+        # DataError here is a plugin refusing this cell's data (cutpaste on a dataset
+        # without masks): the cell fails with the reason, the other cells go on.
         record["status"] = "failed"
         record["reason"] = str(exc)
     except torch.cuda.OutOfMemoryError as exc:

@@ -230,8 +230,8 @@ def torch_device_name(device) -> str:
               help="Method A against method B on the same test images: paired difference, interval, p.")
 def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
-    from dg2bench.leaderboard import (CLASSIFY_NOTE, FID_NOTE, TITLES, build_table, compare_table, display_compare,
-                                      display_table, side_by_side)
+    from dg2bench.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, TITLES, build_table, compare_table,
+                                      display_compare, display_table, side_by_side)
     from dg2bench.results import ResultStore
 
     if not Path(results).is_dir():
@@ -241,6 +241,8 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
     if not records:
         raise BenchError(results, "holds no complete cell record", "run `bench run SPEC --results DIR` first")
     if compare:
+        if compare[0] == compare[1]:
+            raise BenchError("--compare", f"compares {compare[0]} with itself", "name two different methods")
         methods = sorted({r["method"] for r in records})
         for name in compare:
             if name not in methods:
@@ -249,7 +251,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
         if numeric.empty:
             raise BenchError("--compare", f"{compare[0]} and {compare[1]} share no seed with classifier results",
                              "run both methods with the same seeds")
-        frames = {f"{compare[0]} vs {compare[1]}": (numeric, display_compare(numeric, *compare), CLASSIFY_NOTE)}
+        frames = {f"{compare[0]} vs {compare[1]}": (numeric, display_compare(numeric, *compare), COMPARE_NOTE)}
     else:
         frames = {}
         for name in (TABLES if table == "all" else (table,)):
@@ -262,8 +264,12 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
             if by_dataset:
                 data = side_by_side(data, name, numeric=True)  # type: ignore[arg-type]
                 shown = side_by_side(shown, name, numeric=False)  # type: ignore[arg-type]
-            note = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
+            # Side by side keeps only headline columns: the notes on intervals and tests do not apply.
+            note = "" if by_dataset else {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
             frames[name if fmt in ("csv", "json") else TITLES[name]] = (data, shown, note)  # type: ignore[index]
+        if not frames:
+            raise BenchError(results, "holds no complete cell with results for any table",
+                             "see the notes on failed cells below, or run `bench run` first")
     _print_frames(frames, fmt)
     for record in records:
         if record.get("status") != "complete":
@@ -284,6 +290,9 @@ def _print_frames(frames: dict, fmt: str) -> None:
     if fmt == "csv":
         many = len(frames) > 1
         parts = [data.assign(table=name) if many else data for name, (data, _, _) in frames.items()]
+        # Lists (per-seed McNemar p-values) as "0.5;1.0", not Python reprs.
+        parts = [part.apply(lambda col: col.map(lambda v: ";".join(f"{x:g}" for x in v) if isinstance(v, list) else v))
+                 for part in parts]
         click.echo(pd.concat(parts, ignore_index=True).to_csv(index=False), nl=False)
         return
     if fmt == "json":

@@ -1,13 +1,15 @@
-"""Leaderboards shaped like the paper's tables, built from cell records only.
+"""Leaderboards shaped like the paper's tables, built from complete cell records only.
 
 * ``time`` — Table 3: parameters, size, epochs, data volume, training time, images/s.
-* ``fid`` — Tables 4-6, plus KID and precision/recall/density/coverage with sample sizes.
+* ``fid`` — Tables 4-6, plus KID and precision/recall/density/coverage with sample sizes
+  and bootstrap intervals.
 * ``classify`` — Tables 9-12: per-class accuracy (recall) and precision per method, and
-  the recall per defect type where the dataset has types (``defect: <type>`` rows).
+  the recall per defect type where the dataset has types (``defect: <type>`` rows),
+  with paired comparisons against the baseline and the ``oversample`` control.
 
-With several seeds a value is the mean and the spread is the sample standard
-deviation across seeds (``±``); per-class accuracy also gets a Wilson 95 % interval
-from the pooled test counts, because one test image is 1.7 points on 60 defects.
+:data:`CLASSIFY_NOTE` and :data:`FID_NOTE` say what every interval and test means
+(``dg2bench.metrics.statistics`` computes them). Failed cells are left out here and
+listed by the CLI and the report.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def time_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Table 3's shape: one row per dataset × generator (means over seeds)."""
     rows = []
     for (dataset, method), group in _group(records).items():
-        trained = [r["training"] for r in group if r.get("training")]
+        trained = [r["training"] for r in group if r.get("training") and r["training"].get("needs_training", True)]
         if not trained:
             continue
         hours, hours_sd = _mean_sd([t["train_seconds"] / 3600 for t in trained])
@@ -87,10 +89,12 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["warning"] = "; ".join(sorted({w for q in scored for w in q.get("warnings", [])}))
         rows.append(row)
     for row in rows:
-        row["fid_overlaps"] = ", ".join(
-            other["method"] for other in rows
-            if other is not row and other["dataset"] == row["dataset"]
-            and _overlap((row["fid_ci_low"], row["fid_ci_high"]), (other["fid_ci_low"], other["fid_ci_high"])))
+        for key in ("fid", "kid"):
+            row[f"{key}_overlaps"] = ", ".join(
+                other["method"] for other in rows
+                if other is not row and other["dataset"] == row["dataset"]
+                and _overlap((row[f"{key}_ci_low"], row[f"{key}_ci_high"]),
+                             (other[f"{key}_ci_low"], other[f"{key}_ci_high"])))
     return pd.DataFrame(rows)
 
 
@@ -101,9 +105,10 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-FID_NOTE = ("FID/KID: mean over seeds ± sd; 95 % CI: percentile bootstrap over fake and real images (features "
-            "resampled with replacement), averaged over seeds; 'overlaps' names the methods whose FID intervals "
-            "overlap this one's: their order is not established.")
+FID_NOTE = ("FID/KID: mean over seeds ± sd; 95 % CI: bootstrap over fake and real images (features resampled "
+            "with replacement; the spread, centred on the estimate), averaged over seeds; 'overlaps' names the methods whose FID (and KID) "
+            "intervals overlap this one's: their order is not established. The oversample control's fakes are "
+            "copies of the reference images, so its FID is low by construction.")
 
 
 #: References every method of a classify table is paired against (when present).
@@ -113,8 +118,15 @@ CLASSIFY_NOTE = (
     "Accuracy: mean over seeds ± 95 % t-interval half-width (number of seeds). Test-set CI: Wilson 95 % "
     "interval for one evaluation on that many test images (seeds share the images, so they are not pooled). "
     "Δ: accuracy difference to the reference on the same test images, mean over seeds, [95 % paired "
-    "bootstrap interval over test images]; p: that bootstrap's two-sided p, Holm-corrected over the methods "
-    "of the table; per seed, an exact McNemar test is in the csv/json output. ns: not significant at 0.05.")
+    "bootstrap interval over test images]; p: two-sided paired sign-flip test on the seed-averaged per-image "
+    "differences (the exact McNemar test with one seed), Holm-corrected over the methods compared with that "
+    "reference on that dataset, classifier and class; an exact McNemar test per seed is in the csv/json output. "
+    "ns: not significant at 0.05.")
+
+COMPARE_NOTE = (
+    "Δ: accuracy difference A - B on the same test images, mean over the seeds both have, [95 % paired bootstrap "
+    "interval over test images]; p: two-sided paired sign-flip test (exact McNemar with one seed), not corrected "
+    "for multiple comparisons; McNemar p per seed: exact test on that seed's discordant images.")
 
 
 def _correct(result: dict[str, Any], label: int) -> dict[str, bool]:
@@ -135,6 +147,18 @@ def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, A
     b = np.array([[t[i] for i in ids] for t in theirs])
     out = paired_bootstrap(a, b)
     out["mcnemar_p"] = [mcnemar_exact(x, y) for x, y in zip(a, b)]
+    out["seeds"], out["images"] = len(seeds), len(ids)
+    return out
+
+
+def _reference_methods(records: list[dict[str, Any]]) -> dict[str, str]:
+    """The method label of each reference: ``baseline``, and the label whose plugin is ``oversample``."""
+    out = {"baseline": "baseline"}
+    for record in sorted(records, key=lambda r: r["method"]):
+        plugin = (record.get("generator") or {}).get("plugin", record["method"] if record["method"] != "baseline"
+                                                     else None)
+        if plugin in REFERENCES and plugin != "baseline":
+            out.setdefault(plugin, record["method"])
     return out
 
 
@@ -148,6 +172,7 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     for record in records:
         for clf, result in record.get("classification", {}).items():
             by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
+    references = _reference_methods(records)
     for (dataset, method, clf), results in by_seed.items():
         name = f"{clf}-only" if method == "baseline" else f"{method}+{clf}"
         ordered = [results[s] for s in sorted(results)]
@@ -166,9 +191,12 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                    "precision_sd": prec_sd, "f1": f1, "test_images": images,
                    "balanced_accuracy": _mean_sd([res["metrics"]["balanced_accuracy"] for res in ordered])[0]}
             for ref in REFERENCES:
-                reference = by_seed.get((dataset, ref, clf))
-                paired = _paired(results, reference, label) if reference and method != ref else {}
-                for key in ("diff", "low", "high", "p"):
+                ref_method = references.get(ref)
+                reference = by_seed.get((dataset, ref_method, clf)) if ref_method else None
+                # The baseline is compared with nothing; a control not with itself.
+                compared = reference and method not in (ref_method, "baseline")
+                paired = _paired(results, reference, label) if compared else {}
+                for key in ("diff", "low", "high", "p", "seeds", "images"):
                     row[f"vs_{ref}_{key}"] = paired.get(key, float("nan"))
                 row[f"vs_{ref}_mcnemar_p"] = paired.get("mcnemar_p")
             rows.append(row)
@@ -202,8 +230,9 @@ def _per_type_rows(dataset: str, name: str, clf: str, results: list[dict[str, An
 
 
 def build_table(records: list[dict[str, Any]], table: TableName) -> pd.DataFrame:
-    """The numeric leaderboard ``table`` from cell records."""
-    return {"time": time_table, "fid": fid_table, "classify": classify_table}[table](records)
+    """The numeric leaderboard ``table`` from the complete cell records (failed ones are left out)."""
+    complete = [r for r in records if r.get("status", "complete") == "complete"]
+    return {"time": time_table, "fid": fid_table, "classify": classify_table}[table](complete)
 
 
 def _duration(hours: float, sd: float) -> str:
@@ -247,6 +276,7 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
             "FID 95% CI": [_bracket(lo, hi, 1) for lo, hi in zip(df["fid_ci_low"], df["fid_ci_high"])],
             "KID×10³ 95% CI": [_bracket(lo * 1e3, hi * 1e3, 2) for lo, hi in zip(df["kid_ci_low"], df["kid_ci_high"])],
             "Overlaps (FID CI)": df["fid_overlaps"].replace("", "–"),
+            "Overlaps (KID CI)": df["kid_overlaps"].replace("", "–"),
             "n fake / real": [f"{a} / {b}" for a, b in zip(df["n_fake"], df["n_real"])], "Seeds": df["seeds"]})
     shown = pd.DataFrame({
         "Dataset": df["dataset"], "Method": df["method"], "Class": df["class"],
@@ -382,15 +412,17 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
+#: One pass, character by character, so no replacement is escaped again.
+LATEX_ESCAPES = str.maketrans({
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$", "±": r"$\pm$", "↓": r"$\downarrow$",
+    "↑": r"$\uparrow$", "×": r"$\times$", "³": r"$^3$", "–": "--"})
+
+
 def to_latex(df: pd.DataFrame) -> str:
     """A booktabs LaTeX tabular (special characters escaped)."""
     def esc(text: Any) -> str:
-        out = str(text)
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                     ("±", r"$\pm$"), ("↓", r"$\downarrow$"), ("↑", r"$\uparrow$"), ("×", r"$\times$"),
-                     ("³", r"$^3$"), ("–", "--")):
-            out = out.replace(a, b)
-        return out
+        return str(text).translate(LATEX_ESCAPES)
 
     lines = [r"\begin{tabular}{" + "l" * len(df.columns) + "}", r"\toprule",
              " & ".join(esc(c) for c in df.columns) + r" \\", r"\midrule"]

@@ -265,6 +265,8 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
     if augmentation["fakes_defect_free"] < 0:
         raise SpecError(f"{where}: augmentation.fakes_defect_free", "must be >= 0", "use 0 or e.g. 600 (Table 8)")
     metrics = _typed_table(_table(raw.get("metrics", {}), f"{where}: metrics"), METRICS_KEYS, f"{where}: metrics")
+    if metrics["bootstrap"] < 0:
+        raise SpecError(f"{where}: metrics.bootstrap", "must be >= 0", "use 0 (no intervals) or e.g. 100")
     if metrics["extractor"] not in ("fid-helper", "pytorch-fid"):
         raise SpecError(f"{where}: metrics.extractor", f"unknown extractor {metrics['extractor']!r}",
                         "use fid-helper or pytorch-fid")

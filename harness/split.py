@@ -86,8 +86,10 @@ class Split:
             if mask is None:
                 continue
             found = True
-            mask = mask.convert("L").resize((image_size, image_size), Image.Resampling.NEAREST)
-            out[k, 0] = torch.from_numpy(np.asarray(mask) > 0)
+            # Binarise first (> 127, robust to lossy files), then an area resize: a thin
+            # crack that nearest-neighbour sampling would break up stays connected.
+            binary = Image.fromarray(((np.asarray(mask.convert("L")) > 127) * 255).astype(np.uint8))
+            out[k, 0] = torch.from_numpy(np.asarray(binary.resize((image_size, image_size), Image.Resampling.BOX)) > 0)
         return out if found else None
 
 

@@ -47,3 +47,19 @@ def test_bootstrap_interval_brackets_fid_of_shifted_sets():
     real, fake = rng.normal(size=(60, 8)), rng.normal(size=(60, 8)) + 1.0
     low, high = bootstrap_interval(fid_from_features, real, fake, resamples=50)
     assert low < fid_from_features(real, fake) < high
+
+
+def test_one_seed_verdict_is_the_exact_mcnemar_test():
+    # 60 images, 4 discordant all one way: no test on them can go below 2 / 2^4.
+    a = np.zeros((1, 60), bool)
+    b = a.copy()
+    a[0, :4] = True
+    assert paired_bootstrap(a, b)["p"] == pytest.approx(mcnemar_exact(a[0], b[0])) == pytest.approx(0.125)
+
+
+def test_fid_interval_holds_the_estimate_in_high_dimension():
+    # Resampling duplicates rows and pushes FID up; the basic interval reflects that away.
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(60, 256)), rng.normal(size=(60, 256)) + 0.3
+    low, high = bootstrap_interval(fid_from_features, real, fake, resamples=40, lower_bound=0.0)
+    assert low <= fid_from_features(real, fake) <= high

@@ -38,9 +38,21 @@ def _images(folder: Path, limit: int) -> list[np.ndarray]:
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     out = []
     for path in paths:
-        with Image.open(path) as image:
-            out.append(np.asarray(image.convert("RGB")))
+        try:
+            with Image.open(path) as image:
+                out.append(np.asarray(image.convert("RGB")))
+        except (OSError, ValueError):
+            continue   # a damaged saved image leaves a gap, not a failed report
     return out
+
+
+def first_seeds(records: list[Record]) -> list[Record]:
+    """Per dataset and method, the complete record of the lowest seed (what figures show)."""
+    chosen: dict[tuple[str, str], Record] = {}
+    for record in sorted(records, key=lambda r: r["seed"]):
+        if record.get("status", "complete") == "complete":
+            chosen.setdefault((record["dataset"], record["method"]), record)
+    return list(chosen.values())
 
 
 def _rows_of_images(rows: list[tuple[str, list[np.ndarray]]], title: str) -> bytes | None:
@@ -69,10 +81,10 @@ def cell_dir(results: Path, record: Record) -> Path:
 
 
 def fakes_vs_real(results: Path, dataset: str, records: list[Record], per_row: int = 8) -> bytes | None:
-    """Per method (seed 0) a row of its fakes, under a row of real training defects (Figs. 5-7)."""
+    """Per method (lowest seed) a row of its fakes, under a row of real training defects (Figs. 5-7)."""
     rows = [("real defects", _images(results / "samples" / dataset / "real_defects", per_row))]
-    for record in records:
-        if record["dataset"] == dataset and record.get("fakes") and record["seed"] == 0:
+    for record in first_seeds(records):
+        if record["dataset"] == dataset and record.get("fakes"):
             rows.append((record["method"], _images(cell_dir(results, record) / "fakes", per_row)))
     return _rows_of_images(rows, f"{dataset}: real training defects and each method's fakes") if len(rows) > 1 else None
 
@@ -115,22 +127,22 @@ def confusion_matrices(records: list[Record], dataset: str, classifier: str) -> 
 
 def misclassified(results: Path, records: list[Record], dataset: str, classifier: str,
                   per_row: int = 8) -> bytes | None:
-    """The first misclassified test images of each method's classifier (seed 0; Fig. 10)."""
+    """The first misclassified test images of each method's classifier (lowest seed; Fig. 10)."""
     rows = []
-    for record in sorted(records, key=lambda r: (r["method"] != "baseline", r["method"])):
-        if record["dataset"] == dataset and record["seed"] == 0 and classifier in record.get("classification", {}):
+    for record in sorted(first_seeds(records), key=lambda r: (r["method"] != "baseline", r["method"])):
+        if record["dataset"] == dataset and classifier in record.get("classification", {}):
             folder = cell_dir(results, record) / f"classify-{classifier}" / "misclassified"
             label = f"{classifier}-only" if record["method"] == "baseline" else record["method"]
             rows.append((label, _images(folder, per_row)))
-    return _rows_of_images(rows, f"{dataset}: misclassified test images ({classifier}, seed 0)")
+    return _rows_of_images(rows, f"{dataset}: misclassified test images ({classifier}, lowest seed)")
 
 
 def loss_curves(results: Path, records: list[Record], dataset: str) -> bytes | None:
-    """Every logged training loss of each generator (seed 0), one panel per method."""
+    """Every logged training loss of each generator (lowest seed), one panel per method."""
     panels = []
-    for record in records:
+    for record in first_seeds(records):
         path = cell_dir(results, record) / "losses.csv"
-        if record["dataset"] == dataset and record["seed"] == 0 and path.exists():
+        if record["dataset"] == dataset and path.exists():
             with path.open(encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
             if rows:
@@ -146,7 +158,7 @@ def loss_curves(results: Path, records: list[Record], dataset: str) -> bytes | N
         axis.set_xlabel("step", fontsize=7)
         axis.tick_params(labelsize=6)
         axis.legend(fontsize=5)
-    figure.suptitle(f"{dataset}: training losses (seed 0)", fontsize=10)
+    figure.suptitle(f"{dataset}: training losses (lowest seed)", fontsize=10)
     return _png(figure)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dg2bench.errors import BenchError
 from dg2bench.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
 from dg2bench.report import figures
 from dg2bench.results import ResultStore
@@ -72,8 +73,8 @@ def _figures(results: Path, records: list[dict[str, Any]]) -> str:
     for dataset in sorted({r["dataset"] for r in records}):
         parts.append(f"<h3>{html.escape(dataset)}</h3>")
         parts.append(_image(figures.fakes_vs_real(results, dataset, records), f"{dataset} fakes vs real"))
-        for record in records:
-            if record["dataset"] == dataset and record["seed"] == 0 and record.get("fakes", {}).get("sources"):
+        for record in figures.first_seeds(records):
+            if record["dataset"] == dataset and record.get("fakes", {}).get("sources"):
                 parts.append(_image(figures.sources_vs_fakes(results, record),
                                     f"{dataset} {record['method']} sources and fakes"))
         for classifier in sorted({c for r in records for c in r.get("classification", {})}):
@@ -93,8 +94,12 @@ def build_report(results: Path | str) -> str:
     records = store.records()
     spec_path, run_path = results / "spec.resolved.toml", results / "run.json"
     spec_text = spec_path.read_text(encoding="utf-8") if spec_path.exists() else ""
-    name = tomllib.loads(spec_text).get("benchmark", {}).get("name", results.name) if spec_text else results.name
-    run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+    try:
+        name = tomllib.loads(spec_text).get("benchmark", {}).get("name", results.name) if spec_text else results.name
+        run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise BenchError(str(results), f"holds a damaged spec.resolved.toml or run.json ({exc})",
+                         "rerun `bench run` with the same spec to rewrite them") from None
     environment = {k: v for k, v in run.items() if k != "plugins"}
     problems = [f"{r['cell']}: failed: {r.get('reason')}" for r in records if r.get("status") != "complete"]
     problems += [f"{cell}: partial (no record yet; `bench run` with the same spec finishes it)"
@@ -108,7 +113,7 @@ def build_report(results: Path | str) -> str:
         "<h2>Environment</h2>",
         "<table>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                             for k, v in environment.items()) + "</table>",
-        "<h2>Leaderboards</h2>", _tables(records) if records else "<p>No cell record yet.</p>",
+        "<h2>Leaderboards</h2>", _tables(complete) if complete else "<p>No complete cell yet.</p>",
     ]
     if problems:
         body += ["<h2>Failed and partial cells</h2>", "<ul>" + "".join(
