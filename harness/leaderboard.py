@@ -121,7 +121,8 @@ CLASSIFY_NOTE = (
     "bootstrap interval over test images]; p: two-sided paired sign-flip test on the seed-averaged per-image "
     "differences (the exact McNemar test with one seed), Holm-corrected over the methods compared with that "
     "reference on that dataset, classifier and class; an exact McNemar test per seed is in the csv/json output. "
-    "ns: not significant at 0.05.")
+    "ns: not significant at 0.05. The test resamples test images given these training runs; the seeds' own "
+    "spread is the ± of the Accuracy column.")
 
 COMPARE_NOTE = (
     "Δ: accuracy difference A - B on the same test images, mean over the seeds both have, [95 % paired bootstrap "
