@@ -368,7 +368,7 @@ def display_compare(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         f"{b} acc. (%)": [_fmt(v, None, 1, 100) for v in df[f"{b} accuracy"]],
         "Δ (pp) [95% CI]": [_difference(d, lo, hi, p) for d, lo, hi, p in
                             zip(df["difference"], df["ci_low"], df["ci_high"], df["p"])],
-        "p (bootstrap)": [_fmt(v, None, 3) for v in df["p"]],
+        "p (sign-flip)": [_fmt(v, None, 3) for v in df["p"]],
         "McNemar p per seed": [", ".join(f"{p:.3f}" for p in ps) for ps in df["mcnemar_p_per_seed"]],
         f"{a} FID": [_fmt(v, None, 1) for v in df[f"{a} FID"]], f"{b} FID": [_fmt(v, None, 1) for v in df[f"{b} FID"]],
     })
