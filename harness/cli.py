@@ -167,7 +167,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     import pandas as pd
 
     from dg2bench.console import rich_table
-    from dg2bench.device import prepare_device, resolve_device
+    from dg2bench.device import amp_dtype_for, precision_name, prepare_device, resolve_device
     from dg2bench.estimate import estimate_cache_path, estimate_spec, format_duration, peak_tflops_for
     from dg2bench.runner import build_split
 
@@ -184,7 +184,8 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     data = [row.as_dict(peak) for row in rows]
     total = sum(r["projected_seconds"] for r in data if r["projected_seconds"] == r["projected_seconds"])
     name = torch_device_name(target)
-    summary = {"spec": str(loaded.path), "device": name, "precision": "bf16" if target.type == "cuda" else "fp32",
+    precision = precision_name(amp_dtype_for(target, loaded.benchmark["precision"]))
+    summary = {"spec": str(loaded.path), "device": name, "precision": precision,
                "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data}
     cache = estimate_cache_path(loaded, target)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +195,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         return
     shown = pd.DataFrame({
         "Dataset": [r["dataset"] for r in data], "Method": [f"{r['label']} ({r['role']})" for r in data],
+        "Precision": [r["precision"] for r in data],
         "Steps/cell": [r["steps_per_cell"] for r in data], "Cells": [r["cells"] for r in data],
         "s/step": [_number(r["seconds_per_step"] or float("nan"), "{:.3f}") for r in data],
         "img/s": [_number(r["images_per_second"], "{:.1f}") for r in data],

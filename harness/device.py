@@ -30,11 +30,31 @@ def prepare_device(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def amp_dtype_for(device: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA GPUs that support it (no loss scaling needed); fp32 elsewhere."""
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def amp_dtype_for(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: fp32).
+
+    ``auto`` is bf16 autocast on CUDA GPUs that support it (no loss scaling needed) and
+    fp32 on CPU; ``bf16`` asks for bf16 autocast on either (on a CPU without native
+    bf16 it runs, slowly); ``fp32`` turns autocast off. Losses cast their inputs to
+    fp32 whatever the autocast dtype.
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise SpecError("precision", f"{torch.cuda.get_device_name(device)} has no bf16", "use fp32 or auto")
+        return torch.bfloat16
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def precision_name(amp_dtype: torch.dtype | None) -> str:
+    """``"bf16"`` or ``"fp32"``, as records name it."""
+    return "bf16" if amp_dtype == torch.bfloat16 else "fp32"
 
 
 def peak_memory_mb(device: torch.device) -> dict[str, float]:

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dg2bench.device import amp_dtype_for, peak_memory_mb
+from dg2bench.device import amp_dtype_for, peak_memory_mb, precision_name
 from dg2bench.generator import Generator, RealTrainingData
 from dg2bench.plugin_manager import Registry
 from dg2bench.spec import PluginChoice, Spec
@@ -55,6 +55,7 @@ class StepEstimate:
     seconds_per_step: float = float("nan")
     flops_per_step: float = float("nan")
     peak_memory_mb: float = float("nan")
+    precision: str = "fp32"
     error: str = ""
 
     @property
@@ -132,12 +133,12 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
     :param on_method: called with a label before each measurement (progress).
     """
     size, seeds = spec.benchmark["image_size"], len(spec.seeds)
-    amp = amp_dtype_for(device)
     out: list[StepEstimate] = []
     for dataset in spec.datasets:
         train = counts[dataset.label]["train"]
         for choice in spec.generators:
             cls: type[Generator] = registry.get("generator", choice.plugin).cls
+            amp = amp_dtype_for(device, choice.precision or spec.benchmark["precision"])
             row = _measure_generator(cls, choice, dataset.label, train, size, seeds, device, amp, warmup, repeats,
                                      on_method)
             out.append(row)
@@ -145,6 +146,7 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
         extra = spec.augmentation["fakes"] + spec.augmentation["fakes_defect_free"]
         for choice in spec.classifiers:
             cls = registry.get("classifier", choice.plugin).cls
+            amp = amp_dtype_for(device, choice.precision or spec.benchmark["precision"])
             out.append(_measure_classifier(cls, choice, dataset.label, train, extra, size, seeds * methods, device,
                                            amp, warmup, repeats, on_method))
     return out
@@ -155,7 +157,7 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
                        on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0)
+    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(amp))
     try:
         model = cls(choice.hparams, size)
         spe = model.steps_per_epoch(train["defect_free"], train["defect"])
@@ -188,7 +190,7 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
                         on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0)
+    row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0, precision=precision_name(amp))
     try:
         model = cls(choice.hparams, size)
         # Steps of an augmented cell (real + fakes); the baseline's are fewer, so this errs long.

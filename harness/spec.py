@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from dg2bench.device import PRECISIONS
 from dg2bench.errors import SpecError
 from dg2bench.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters
 from dg2bench.plugin_manager import PluginKind, Registry
@@ -30,6 +31,7 @@ BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
     "checkpoint_every": (int, 200, "training steps between checkpoints (a multiple of log_every)"),
     "log_every": (int, 10, "training steps between loss logs (and device syncs)"),
     "baseline": (bool, True, "also run the no-augmentation baseline (<classifier>-only)"),
+    "precision": (str, "auto", "auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; a plugin table may override"),
 }
 AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
@@ -45,7 +47,7 @@ METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
     "feature_batch_size": (int, 50, "images per Inception forward pass"),
     "bootstrap": (int, 100, "resamples of fake and real features for FID/KID 95 % intervals (0: none)"),
 }
-PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps"}
+PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps", "precision"}
 TOP_LEVEL = {"benchmark", "augmentation", "metrics", "datasets", "generators", "classifiers"}
 
 
@@ -62,6 +64,7 @@ class PluginChoice:
     """One configured plugin: ``label`` names it in results, ``plugin`` is the registered class.
 
     :param max_steps: cap on training steps (smoke runs); ``None`` trains ``epochs`` epochs.
+    :param precision: ``auto``/``fp32``/``bf16`` for this plugin, or None for the benchmark's.
     """
 
     kind: PluginKind
@@ -70,6 +73,7 @@ class PluginChoice:
     preset: str | None
     hparams: Any
     max_steps: int | None = None
+    precision: str | None = None
 
     def training_length(self, steps_per_epoch: int) -> tuple[int, float]:
         """Training steps (``epochs`` epochs, capped by ``max_steps``) and the epochs they make."""
@@ -81,6 +85,8 @@ class PluginChoice:
     def resolved(self) -> dict[str, Any]:
         """TOML-friendly resolved configuration."""
         extra = {} if self.max_steps is None else {"max_steps": self.max_steps}
+        if self.precision is not None:
+            extra["precision"] = self.precision
         return _resolved(self.plugin, self.preset, self.hparams, extra)
 
 
@@ -181,6 +187,9 @@ def _check_benchmark(bench: dict[str, Any], where: str) -> None:
     if bench["checkpoint_every"] < 0 or bench["checkpoint_every"] % bench["log_every"]:
         raise SpecError(f"{where}.checkpoint_every", f"must be a multiple of log_every ({bench['log_every']})",
                         "use 0 (no checkpoints) or a multiple of log_every")
+    if bench["precision"] not in PRECISIONS:
+        raise SpecError(f"{where}.precision", f"unknown precision {bench['precision']!r}",
+                        f"use one of: {', '.join(PRECISIONS)}")
     device = bench["device"]
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise SpecError(f"{where}.device", f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
@@ -202,9 +211,13 @@ def _plugin_choices(raw: Any, kind: PluginKind, registry: Registry, where: str) 
         if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
             raise SpecError(f"{where}.{label}.max_steps", f"must be a positive integer, not {max_steps!r}",
                             "write e.g. max_steps = 100")
+        precision = table.get("precision")
+        if precision is not None and precision not in PRECISIONS:
+            raise SpecError(f"{where}.{label}.precision", f"unknown precision {precision!r}",
+                            f"use one of: {', '.join(PRECISIONS)}")
         overrides = {k: v for k, v in table.items() if k not in PLUGIN_CONTROL_KEYS}
         hparams = resolve_hyperparameters(cls.Hyperparameters, cls.presets, preset, overrides, f"{where}.{label}")
-        choices.append(PluginChoice(kind, label, plugin, preset, hparams, max_steps))
+        choices.append(PluginChoice(kind, label, plugin, preset, hparams, max_steps, precision))
     return tuple(choices)
 
 
