@@ -326,6 +326,11 @@ def report_command(results: str, out: str | None) -> None:
 
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
+    from dg2bench.results import ResultStore
+
+    store = ResultStore(results)
+    if not store.records() and not store.partial_cells():
+        raise BenchError(results, "holds no cell of a `bench run`", "run `bench run SPEC --results DIR` first")
     target = Path(out) if out else Path(results) / "report.html"
     if not target.parent.is_dir():
         raise BenchError("--out", f"folder {target.parent} does not exist", "create it or pick another path")

@@ -26,7 +26,7 @@ from typing import Any
 import filelock
 
 from dg2bench.atomic import write_json_atomic
-from dg2bench.errors import ResultsLockedError
+from dg2bench.errors import DataError, ResultsLockedError
 
 RECORD_NAME = "record.json"
 
@@ -81,8 +81,12 @@ class ResultStore:
         """Every complete cell record below this folder, in path order."""
         out = []
         for path in sorted((self.root / "cells").glob(f"**/{RECORD_NAME}")):
-            with path.open(encoding="utf-8") as handle:
-                out.append(json.load(handle))
+            try:
+                with path.open(encoding="utf-8") as handle:
+                    out.append(json.load(handle))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise DataError(str(path), f"is not a readable cell record ({exc})",
+                                "delete that cell's folder and rerun `bench run` to redo the cell") from None
         return out
 
     def partial_cells(self) -> list[str]:

@@ -1,0 +1,81 @@
+"""Bad input: each case is exit status 2, one line naming the file or option and the fix, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import CRACKFOREST, tiny_spec_text
+
+
+def _spec(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _edit(old: str, new: str):
+    return lambda tmp: _spec(tmp, tiny_spec_text().replace(old, new))
+
+
+SPEC_CASES = {
+    "malformed TOML": (lambda tmp: _spec(tmp, "[benchmark\nname = 1"), "is not valid TOML"),
+    "unknown key": (_edit('name = "tiny"', 'name = "tiny"\nimage_sise = 32'), "benchmark.image_sise: unknown key"),
+    "wrong type": (_edit("seeds = 1", 'seeds = "three"'), "benchmark.seeds: must be int"),
+    "image size not allowed": (_edit("image_size = 32", "image_size = 48"), "must be a power of two"),
+    "zero batch": (_edit("max_steps = 6", "max_steps = 6\nbatch_size = 0"), "batch_size"),
+    "negative seeds in spec": (_edit("seeds = 1", "seeds = -1"), "benchmark.seeds: must be >= 1"),
+    "unknown generator": (lambda tmp: _spec(tmp, tiny_spec_text(generators="[generators.nogan]\n")),
+                          "unknown generator plugin 'nogan'"),
+    "unknown dataset": (_edit("[datasets.crackforest]", "[datasets.nodata]"), "unknown dataset plugin 'nodata'"),
+    "missing data folder": (_edit(str(CRACKFOREST), "/nowhere/crackforest"), "data folder /nowhere/crackforest does not exist"),
+    "split counts larger than the data": (_edit("train_defect = 8", "train_defect = 8000"), "asks for 8000 patches"),
+    "unknown precision": (_edit('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'), "unknown precision 'fp8'"),
+    "negative bootstrap": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = -1"), "metrics.bootstrap: must be >= 0"),
+    "bad fit": (lambda tmp: _spec(tmp, tiny_spec_text(extra=f'[datasets.folder]\nroot = "{tmp}"\nfit = "zoom"\n')),
+                "fit must be one of resize, crop"),
+    "folder option leaving the root": (lambda tmp: _spec(tmp, tiny_spec_text(
+        extra=f'[datasets.folder]\nroot = "{tmp}"\ndefect_dir = "../elsewhere"\n')), "defect_dir must be a folder inside root"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPEC_CASES))
+def test_bad_spec_is_one_line_exit_2(bench, tmp_path, case):
+    make, fragment = SPEC_CASES[case]
+    spec = make(tmp_path)
+    command = ("split", spec, "--out", str(tmp_path / "splits")) if "split counts" in case else ("validate", spec)
+    code, _, err = bench(*command)
+    assert code == 2, err
+    assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_command_lines(bench, tmp_path, write_spec):
+    spec = str(write_spec())
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    broken = tmp_path / "broken" / "cells" / "d" / "m" / "seed0"
+    broken.mkdir(parents=True)
+    (broken / "record.json").write_text('{"cell": "d/m/se')
+    (tmp_path / "notimages").mkdir()
+    (tmp_path / "notimages" / "a.png").write_text("not an image")
+    cases = [
+        (("run", spec, "--results", str(tmp_path / "file.txt")), "is a file"),
+        (("run", spec, "--seeds", "0"), "--seeds: must be >= 1"),
+        (("run", spec, "--only", "nothing"), "--only: no method named nothing"),
+        (("leaderboard", str(tmp_path / "empty")), "holds no complete cell record"),
+        (("leaderboard", str(tmp_path / "broken")), "is not a readable cell record"),
+        (("report", str(tmp_path / "broken")), "is not a readable cell record"),
+        (("report", str(tmp_path / "empty")), "holds no cell of a `bench run`"),
+        (("fid", str(tmp_path / "empty"), str(tmp_path / "empty")), "holds 0 images"),
+        (("fid", str(tmp_path / "nope"), str(tmp_path / "nope")), "no such folder"),
+        (("fid", str(tmp_path / "notimages"), str(tmp_path / "notimages")), "notimages"),
+        (("leaderboard", str(tmp_path / "broken"), "--compare", "a", "a"), "is not a readable cell record"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((("run", spec, "--device", "cuda"), "no CUDA device is available"))
+    for args, fragment in cases:
+        code, _, err = bench(*args)
+        assert code == 2, (args, err)
+        assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
