@@ -17,13 +17,14 @@ on CUDA the achieved TFLOP/s is compared with the card's dense bf16 peak
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,19 +153,33 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
     return out
 
 
+@contextlib.contextmanager
+def _guarded(row: StepEstimate, device: torch.device) -> Iterator[None]:
+    """Turn one method's failure (an OOM, a plugin error) into ``row.error``; free CUDA memory after."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as exc:
+        row.error = f"CUDA out of memory ({str(exc).splitlines()[0]})"
+    except (RuntimeError, ValueError) as exc:
+        row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
 def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str, train: dict[str, int], size: int,
                        seeds: int, device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int,
                        on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
     row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(amp))
-    try:
+    with _guarded(row, device):
         model = cls(choice.hparams, size)
         spe = model.steps_per_epoch(train["defect_free"], train["defect"])
-        row.steps_per_cell = choice.training_length(spe)[0] if model.needs_training else 0
         if not model.needs_training:
             row.seconds_per_step = 0.0
             return row
+        row.steps_per_cell = choice.training_length(spe)[0]
         keep = 4 * model.batch_size   # enough images for distinct batches; the cost does not depend on them
         banks = {"defect": _random_bank(min(train["defect"], keep), size)}
         if model.kind == "translation":
@@ -175,13 +190,6 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
                          epochs=row.steps_per_cell / spe, batch_size=model.batch_size, device=device, amp_dtype=amp)
         row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(
             model, ImageBanks(banks), plan, warmup, repeats)
-    except torch.cuda.OutOfMemoryError as exc:
-        row.error = f"CUDA out of memory ({str(exc).splitlines()[0]})"
-    except (RuntimeError, ValueError) as exc:
-        row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    finally:
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
     return row
 
 
@@ -191,7 +199,7 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
     row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0, precision=precision_name(amp))
-    try:
+    with _guarded(row, device):
         model = cls(choice.hparams, size)
         # Steps of an augmented cell (real + fakes); the baseline's are fewer, so this errs long.
         spe = model.steps_per_epoch(train["defect_free"] + train["defect"] + extra)
@@ -203,13 +211,6 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
                          epochs=row.steps_per_cell / spe, batch_size=model.batch_size, device=device, amp_dtype=amp)
         row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(
             model, ImageBanks({"images": images}, {"images": labels}), plan, warmup, repeats)
-    except torch.cuda.OutOfMemoryError as exc:
-        row.error = f"CUDA out of memory ({str(exc).splitlines()[0]})"
-    except (RuntimeError, ValueError) as exc:
-        row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    finally:
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
     return row
 
 
