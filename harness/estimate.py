@@ -167,6 +167,15 @@ def _guarded(row: StepEstimate, device: torch.device) -> Iterator[None]:
             torch.cuda.empty_cache()
 
 
+def _time_into(row: StepEstimate, model: Trainable, banks: ImageBanks, steps_per_epoch: int, size: int,
+               device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int) -> None:
+    """Time ``model``'s steps on ``banks`` under the cell's plan and fill ``row``."""
+    plan = TrainPlan(image_size=size, total_steps=row.steps_per_cell, steps_per_epoch=steps_per_epoch,
+                     epochs=row.steps_per_cell / steps_per_epoch, batch_size=model.batch_size, device=device,
+                     amp_dtype=amp)
+    row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(model, banks, plan, warmup, repeats)
+
+
 def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str, train: dict[str, int], size: int,
                        seeds: int, device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int,
                        on_method: Callable[[str], None]) -> StepEstimate:
@@ -186,10 +195,7 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
             banks["defect_free"] = _random_bank(min(train["defect_free"], keep), size)
         model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"]))
         row.images_per_step = model.batch_size * len(banks)
-        plan = TrainPlan(image_size=size, total_steps=row.steps_per_cell, steps_per_epoch=spe,
-                         epochs=row.steps_per_cell / spe, batch_size=model.batch_size, device=device, amp_dtype=amp)
-        row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(
-            model, ImageBanks(banks), plan, warmup, repeats)
+        _time_into(row, model, ImageBanks(banks), spe, size, device, amp, warmup, repeats)
     return row
 
 
@@ -207,10 +213,8 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
         row.images_per_step = model.batch_size
         images = _random_bank(min(4 * model.batch_size, 256), size)
         labels = torch.randint(0, 2, (len(images),))
-        plan = TrainPlan(image_size=size, total_steps=row.steps_per_cell, steps_per_epoch=spe,
-                         epochs=row.steps_per_cell / spe, batch_size=model.batch_size, device=device, amp_dtype=amp)
-        row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(
-            model, ImageBanks({"images": images}, {"images": labels}), plan, warmup, repeats)
+        _time_into(row, model, ImageBanks({"images": images}, {"images": labels}), spe, size, device, amp, warmup,
+                   repeats)
     return row
 
 
