@@ -17,7 +17,8 @@ import torch
 
 from dg2bench.atomic import write_json_atomic
 from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
-from dg2bench.device import amp_dtype_for, precision_name
+from dg2bench.device import plan_speed_options, precision_name
+from dg2bench.training import speed_record
 from dg2bench.generation import save_png_folder
 from dg2bench.metrics.classification import classification_report
 from dg2bench.progress import ProgressCallback, ProgressEvent
@@ -80,7 +81,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
     steps, epochs = choice.training_length(spe)
     plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
                      batch_size=classifier.batch_size, device=inputs.device,
-                     amp_dtype=amp_dtype_for(inputs.device, choice.precision or inputs.spec.benchmark["precision"]))
+                     **plan_speed_options(inputs.device, inputs.spec.benchmark, choice.precision))
     stage = f"classify:{choice.label}"
 
     def on_log(step: int, losses: dict[str, float], rate: float) -> None:
@@ -104,7 +105,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
                          "fake_defect": 0 if fakes is None else len(fakes),
                          "fake_defect_free": 0 if fakes_defect_free is None else len(fakes_defect_free)},
         "steps": outcome.steps, "epochs": epochs, "train_seconds": outcome.wall_seconds,
-        "precision": precision_name(plan.amp_dtype),
+        "precision": precision_name(plan.amp_dtype), **speed_record(plan, outcome),
         "test_seconds": time.perf_counter() - began,
         "metrics": classification_report(y_true, y_pred).as_dict(),
         "per_type_recall": per_type_recall(test_defect, y_pred[len(test_free):]),

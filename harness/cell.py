@@ -18,7 +18,7 @@ import torch
 
 from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
 from dg2bench.augmentation import run_classifier
-from dg2bench.device import amp_dtype_for, peak_memory_mb, precision_name
+from dg2bench.device import peak_memory_mb, plan_speed_options, precision_name
 from dg2bench.errors import DataError
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
@@ -29,7 +29,7 @@ from dg2bench.results import CellId, ResultStore
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.split import Split, to_unit_range
 from dg2bench.trainable import TrainPlan
-from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, train
+from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, train, speed_record
 
 BASELINE = "baseline"
 #: Source images saved beside the first translated fakes (``fakes_sources/``), for reports.
@@ -72,7 +72,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     steps, epochs = choice.training_length(spe) if generator.needs_training else (0, 0.0)
     plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
                      batch_size=generator.batch_size, device=inputs.device,
-                     amp_dtype=amp_dtype_for(inputs.device, choice.precision or spec.benchmark["precision"]))
+                     **plan_speed_options(inputs.device, spec.benchmark, choice.precision))
     done_path = folder / "train.json"
     weights_path = folder / "generator.pt"
     if done_path.exists():
@@ -101,7 +101,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
         "data_volume": data_volume, "images_seen": outcome.images_seen,
         "train_seconds": outcome.wall_seconds, "images_per_second": outcome.images_per_second,
         "resumed_from_step": outcome.resumed_from_step, "amp_dtype": str(plan.amp_dtype),
-        "precision": precision_name(plan.amp_dtype),
+        "precision": precision_name(plan.amp_dtype), **speed_record(plan, outcome),
         "final_losses": {k: v for k, v in (outcome.history[-1] if outcome.history else {}).items() if k != "step"},
         **peak_memory_mb(inputs.device),
     }

@@ -42,6 +42,11 @@ def _load(spec_path: str):
     return load_spec(Path(spec_path), registry), registry
 
 
+SET_OPTION = click.option(
+    "--set", "settings", multiple=True, metavar="KEY=VALUE",
+    help="Override a [benchmark] key, e.g. --set compile=true --set precision=fp32; repeatable.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="dg2bench")
@@ -115,8 +120,9 @@ def split_command(spec: str, out: str | None) -> None:
 @click.option("--only", multiple=True, help="Run only this method (generator label or 'baseline'); repeatable.")
 @click.option("--seeds", type=int, default=None, help="Seeds per cell [default: the spec's].")
 @click.option("--retry-failed", is_flag=True, help="Also rerun cells that failed (e.g. non-finite losses).")
+@SET_OPTION
 def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None,
-                retry_failed: bool) -> None:
+                retry_failed: bool, settings: tuple[str, ...]) -> None:
     """Run every cell of SPEC; complete cells are skipped, interrupted ones resume."""
     from dg2bench.console import ProgressBars
     from dg2bench.device import resolve_device
@@ -124,6 +130,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     from dg2bench.runner import run_benchmark
 
     loaded, registry = _load(spec)
+    loaded = loaded.with_benchmark(settings)
     if seeds is not None:
         loaded = loaded.with_seeds(seeds)
     if device is not None:
@@ -159,8 +166,9 @@ def _print_known_estimate(spec) -> None:
 @click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True, help="Untimed steps first.")
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), default=None,
               help="The device's peak TFLOP/s for MFU [default: a table of known GPUs].")
+@SET_OPTION
 def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warmup: int,
-                     peak_tflops: float | None) -> None:
+                     peak_tflops: float | None, settings: tuple[str, ...]) -> None:
     """Time a few real steps of every method of SPEC and project the training time of the run."""
     import datetime
 
@@ -172,6 +180,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     from dg2bench.runner import build_split
 
     loaded, registry = _load(spec)
+    loaded = loaded.with_benchmark(settings)
     if device is not None:
         loaded = loaded.with_device(device)
     target = resolve_device(loaded.benchmark["device"])
@@ -200,6 +209,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         "s/step": [_number(r["seconds_per_step"] or float("nan"), "{:.3f}") for r in data],
         "img/s": [_number(r["images_per_second"], "{:.1f}") for r in data],
         "Projected": [r["error"] or format_duration(r["projected_seconds"]) for r in data],
+        "Warm-up s": [_number(r["warmup_seconds"], "{:.1f}") for r in data],
         "Peak MB": [_number(r["peak_memory_mb"], "{:.0f}") for r in data],
         "TFLOP/s": [_number(r["achieved_tflops"], "{:.2f}") for r in data],
         "MFU": [_number(r["mfu"], "{:.1%}") for r in data]})

@@ -52,6 +52,32 @@ def amp_dtype_for(device: torch.device, precision: str = "auto") -> torch.dtype 
     return None
 
 
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+def uses_channels_last(device: torch.device, memory_format: str = "auto") -> bool:
+    """Whether networks and batches go channels-last: ``auto`` says yes on CUDA only.
+
+    On CUDA, cuDNN's convolutions run NHWC natively under bf16 (measured by
+    ``benchmarks/perf/step_variants.py``); on the 2-core CPU channels-last was 0.96x.
+    """
+    if memory_format == "auto":
+        return device.type == "cuda"
+    return memory_format == "channels_last"
+
+
+def plan_speed_options(device: torch.device, benchmark: dict, precision: str | None = None) -> dict:
+    """``TrainPlan`` keyword arguments for speed, from a spec's ``[benchmark]`` table.
+
+    :param precision: a plugin table's override of ``benchmark["precision"]``.
+    """
+    return {"amp_dtype": amp_dtype_for(device, precision or benchmark.get("precision", "auto")),
+            "channels_last": uses_channels_last(device, benchmark.get("memory_format", "auto")),
+            "compile_mode": benchmark.get("compile_mode", "default") if benchmark.get("compile") else None,
+            "inference_batch_size": int(benchmark.get("inference_batch_size", 64))}
+
+
 def precision_name(amp_dtype: torch.dtype | None) -> str:
     """``"bf16"`` or ``"fp32"``, as records name it."""
     return "bf16" if amp_dtype == torch.bfloat16 else "fp32"

@@ -31,12 +31,12 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dg2bench.device import amp_dtype_for, peak_memory_mb, precision_name
+from dg2bench.device import peak_memory_mb, plan_speed_options, precision_name
 from dg2bench.generator import Generator, RealTrainingData
 from dg2bench.plugin_manager import Registry
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.trainable import Trainable, TrainPlan
-from dg2bench.training import ImageBanks, seed_everything
+from dg2bench.training import ImageBanks, place_model, seed_everything, synchronize
 
 #: Dense bf16 tensor-core peaks (TFLOP/s) by a substring of the CUDA device name.
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
@@ -56,7 +56,10 @@ class StepEstimate:
     seconds_per_step: float = float("nan")
     flops_per_step: float = float("nan")
     peak_memory_mb: float = float("nan")
+    warmup_seconds: float = float("nan")
     precision: str = "fp32"
+    channels_last: bool = False
+    compile_mode: str | None = None
     error: str = ""
 
     @property
@@ -83,42 +86,57 @@ def peak_tflops_for(device: torch.device, override: float | None = None) -> floa
     return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int, repeats: int
-               ) -> tuple[float, float, float]:
-    """Median seconds per step, FLOPs of one step and peak memory (MB) of ``model`` on ``banks``."""
+               ) -> tuple[float, float, float, float]:
+    """Median seconds per step, FLOPs of one step, peak memory (MB) and warm-up seconds.
+
+    The warm-up steps (where ``torch.compile`` compiles and cuDNN autotunes) are timed
+    apart and not in the median.
+    """
     from dg2bench.batches import BatchSampler
 
     device = plan.device
     banks = banks.to(device)
-    model.to(device)
+    place_model(model, plan)
     model.setup(plan)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
     jitter = model.input_jitter()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    step = 0
+    step, began = 0, time.perf_counter()
     for _ in range(warmup):
-        model.train_step(banks.batch(sampler, step, device, jitter), step)
+        model.train_step(banks.batch(sampler, step, device, jitter, plan.memory_format), step)
         step += 1
-    with FlopCounterMode(display=False) as counter:
-        model.train_step(banks.batch(sampler, step, device, jitter), step)
+    synchronize(device)
+    warmup_seconds = time.perf_counter() - began
+    flops = _count_flops(model, banks.batch(sampler, step, device, jitter, plan.memory_format), step, plan)
     step += 1
     times = []
     for _ in range(repeats):
-        batch = banks.batch(sampler, step, device, jitter)
-        _sync(device)
+        batch = banks.batch(sampler, step, device, jitter, plan.memory_format)
+        synchronize(device)
         began = time.perf_counter()
         model.train_step(batch, step)
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - began)
         step += 1
     memory = next(iter(peak_memory_mb(device).values()))
-    return statistics.median(times), float(counter.get_total_flops()), memory
+    return statistics.median(times), flops, memory, warmup_seconds
+
+
+def _count_flops(model: Trainable, batch: dict[str, torch.Tensor], step: int, plan: TrainPlan) -> float:
+    """FLOPs of one step, counted on the eager networks (a compiled graph hides its ops)."""
+    compiled = [net for net in model.networks().values() if getattr(net, "_compiled_call_impl", None) is not None]
+    saved = [net._compiled_call_impl for net in compiled]
+    for net in compiled:
+        net._compiled_call_impl = None
+    try:
+        with FlopCounterMode(display=False) as counter:
+            model.train_step(batch, step)
+    finally:
+        for net, impl in zip(compiled, saved):
+            net._compiled_call_impl = impl
+    return float(counter.get_total_flops())
 
 
 def _random_bank(count: int, size: int) -> torch.Tensor:
@@ -139,17 +157,17 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
         train = counts[dataset.label]["train"]
         for choice in spec.generators:
             cls: type[Generator] = registry.get("generator", choice.plugin).cls
-            amp = amp_dtype_for(device, choice.precision or spec.benchmark["precision"])
-            row = _measure_generator(cls, choice, dataset.label, train, size, seeds, device, amp, warmup, repeats,
+            speed = plan_speed_options(device, spec.benchmark, choice.precision)
+            row = _measure_generator(cls, choice, dataset.label, train, size, seeds, device, speed, warmup, repeats,
                                      on_method)
             out.append(row)
         methods = len(spec.generators) + int(spec.benchmark["baseline"])
         extra = spec.augmentation["fakes"] + spec.augmentation["fakes_defect_free"]
         for choice in spec.classifiers:
             cls = registry.get("classifier", choice.plugin).cls
-            amp = amp_dtype_for(device, choice.precision or spec.benchmark["precision"])
+            speed = plan_speed_options(device, spec.benchmark, choice.precision)
             out.append(_measure_classifier(cls, choice, dataset.label, train, extra, size, seeds * methods, device,
-                                           amp, warmup, repeats, on_method))
+                                           speed, warmup, repeats, on_method))
     return out
 
 
@@ -168,20 +186,22 @@ def _guarded(row: StepEstimate, device: torch.device) -> Iterator[None]:
 
 
 def _time_into(row: StepEstimate, model: Trainable, banks: ImageBanks, steps_per_epoch: int, size: int,
-               device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int) -> None:
+               device: torch.device, speed: dict[str, Any], warmup: int, repeats: int) -> None:
     """Time ``model``'s steps on ``banks`` under the cell's plan and fill ``row``."""
     plan = TrainPlan(image_size=size, total_steps=row.steps_per_cell, steps_per_epoch=steps_per_epoch,
                      epochs=row.steps_per_cell / steps_per_epoch, batch_size=model.batch_size, device=device,
-                     amp_dtype=amp)
-    row.seconds_per_step, row.flops_per_step, row.peak_memory_mb = time_steps(model, banks, plan, warmup, repeats)
+                     **speed)
+    row.channels_last, row.compile_mode = plan.channels_last, plan.compile_mode
+    row.seconds_per_step, row.flops_per_step, row.peak_memory_mb, row.warmup_seconds = time_steps(
+        model, banks, plan, warmup, repeats)
 
 
 def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str, train: dict[str, int], size: int,
-                       seeds: int, device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int,
+                       seeds: int, device: torch.device, speed: dict[str, Any], warmup: int, repeats: int,
                        on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(amp))
+    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(speed["amp_dtype"]))
     with _guarded(row, device):
         model = cls(choice.hparams, size)
         spe = model.steps_per_epoch(train["defect_free"], train["defect"])
@@ -195,16 +215,16 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
             banks["defect_free"] = _random_bank(min(train["defect_free"], keep), size)
         model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"]))
         row.images_per_step = model.batch_size * len(banks)
-        _time_into(row, model, ImageBanks(banks), spe, size, device, amp, warmup, repeats)
+        _time_into(row, model, ImageBanks(banks), spe, size, device, speed, warmup, repeats)
     return row
 
 
 def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: dict[str, int], extra: int, size: int,
-                        cells: int, device: torch.device, amp: torch.dtype | None, warmup: int, repeats: int,
+                        cells: int, device: torch.device, speed: dict[str, Any], warmup: int, repeats: int,
                         on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0, precision=precision_name(amp))
+    row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0, precision=precision_name(speed["amp_dtype"]))
     with _guarded(row, device):
         model = cls(choice.hparams, size)
         # Steps of an augmented cell (real + fakes); the baseline's are fewer, so this errs long.
@@ -213,7 +233,7 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
         row.images_per_step = model.batch_size
         images = _random_bank(min(4 * model.batch_size, 256), size)
         labels = torch.randint(0, 2, (len(images),))
-        _time_into(row, model, ImageBanks({"images": images}, {"images": labels}), spe, size, device, amp, warmup,
+        _time_into(row, model, ImageBanks({"images": images}, {"images": labels}), spe, size, device, speed, warmup,
                    repeats)
     return row
 

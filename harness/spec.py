@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from dg2bench.device import PRECISIONS
+from dg2bench.device import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 from dg2bench.errors import SpecError
 from dg2bench.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters
 from dg2bench.plugin_manager import PluginKind, Registry
@@ -32,6 +32,10 @@ BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
     "log_every": (int, 10, "training steps between loss logs (and device syncs)"),
     "baseline": (bool, True, "also run the no-augmentation baseline (<classifier>-only)"),
     "precision": (str, "auto", "auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; a plugin table may override"),
+    "memory_format": (str, "auto", "auto (channels_last on CUDA, contiguous on CPU) | channels_last | contiguous"),
+    "compile": (bool, False, "torch.compile every network before training (its warm-up is reported apart)"),
+    "compile_mode": (str, "default", "torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune"),
+    "inference_batch_size": (int, 64, "images per forward pass when a classifier predicts the test set"),
 }
 AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
@@ -133,6 +137,27 @@ class Spec:
             raise SpecError("--seeds", f"must be >= 1, not {seeds}", "pass a positive count")
         return dataclasses.replace(self, benchmark={**self.benchmark, "seeds": seeds})
 
+    def with_benchmark(self, settings: tuple[str, ...]) -> "Spec":
+        """The same spec with ``[benchmark]`` keys set from ``KEY=VALUE`` strings (``--set``).
+
+        Values are read as TOML (``compile=true``, ``precision="fp32"``; a bare word is
+        taken as a string) and checked like the file's own.
+        """
+        raw = dict(self.benchmark)
+        for setting in settings:
+            key, sep, text = setting.partition("=")
+            key = key.strip().removeprefix("benchmark.")
+            if not sep or key not in BENCHMARK_KEYS:
+                raise SpecError(f"--set {setting}", "is not KEY=VALUE with a [benchmark] key",
+                                f"known keys: {', '.join(BENCHMARK_KEYS)}")
+            try:
+                raw[key] = tomllib.loads(f"v = {text.strip()}")["v"]
+            except tomllib.TOMLDecodeError:
+                raw[key] = text.strip()
+        bench = _typed_table(raw, BENCHMARK_KEYS, "--set")
+        _check_benchmark(bench, "--set")
+        return dataclasses.replace(self, benchmark=bench)
+
     def with_device(self, device: str) -> "Spec":
         """The same spec on another device (``bench run --device``)."""
         return dataclasses.replace(self, benchmark={**self.benchmark, "device": device})
@@ -190,6 +215,14 @@ def _check_benchmark(bench: dict[str, Any], where: str) -> None:
     if bench["precision"] not in PRECISIONS:
         raise SpecError(f"{where}.precision", f"unknown precision {bench['precision']!r}",
                         f"use one of: {', '.join(PRECISIONS)}")
+    if bench["memory_format"] not in MEMORY_FORMATS:
+        raise SpecError(f"{where}.memory_format", f"unknown memory format {bench['memory_format']!r}",
+                        f"use one of: {', '.join(MEMORY_FORMATS)}")
+    if bench["compile_mode"] not in COMPILE_MODES:
+        raise SpecError(f"{where}.compile_mode", f"unknown compile mode {bench['compile_mode']!r}",
+                        f"use one of: {', '.join(COMPILE_MODES)}")
+    if bench["inference_batch_size"] < 1:
+        raise SpecError(f"{where}.inference_batch_size", "must be >= 1", "use e.g. 64 (CPU) or 512 (GPU)")
     device = bench["device"]
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise SpecError(f"{where}.device", f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")

@@ -30,6 +30,11 @@ class TrainPlan:
     :param batch_size: images per domain per step.
     :param device: where the networks and the batches live.
     :param amp_dtype: autocast dtype on CUDA (``torch.bfloat16``) or ``None`` for fp32.
+    :param channels_last: networks and batches use the channels-last memory format
+        (the loop converts both; plugins need do nothing).
+    :param compile_mode: ``torch.compile`` mode the loop compiles every network with
+        (in place, so state dicts keep their keys), or ``None`` for eager.
+    :param inference_batch_size: images per forward pass when predicting or generating.
     """
 
     image_size: int
@@ -39,6 +44,24 @@ class TrainPlan:
     batch_size: int
     device: torch.device
     amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    compile_mode: str | None = None
+    inference_batch_size: int = 64
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """``torch.channels_last`` or ``torch.contiguous_format``."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def adam(self, params: Any, **options: Any) -> torch.optim.Adam:
+        """``torch.optim.Adam(params, **options)``, fused on CUDA (one kernel for all parameters).
+
+        The update is the same algorithm; on CPU the default implementation is kept so
+        that CPU runs stay bit-identical to earlier ones.
+        """
+        if self.device.type == "cuda":
+            options.setdefault("fused", True)
+        return torch.optim.Adam(params, **options)
 
     def autocast(self) -> torch.autocast:
         """An autocast context for forward passes (disabled where ``amp_dtype`` is None)."""

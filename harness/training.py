@@ -46,11 +46,31 @@ class TrainOutcome:
     wall_seconds: float
     resumed_from_step: int
     history: list[dict[str, float]]
+    #: Wall time of this process's first step (with ``torch.compile``, mostly compilation).
+    first_step_seconds: float = float("nan")
 
     @property
     def images_per_second(self) -> float:
         """Training images processed per wall-clock second (over all resumed parts)."""
         return self.images_seen / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+
+def place_model(model: Trainable, plan: TrainPlan) -> None:
+    """Move ``model`` to the plan's device and memory format, and compile it if asked.
+
+    Networks are compiled in place (``nn.Module.compile``), so state dicts keep their
+    keys and checkpoints stay interchangeable between compiled and eager runs.
+    """
+    for net in model.networks().values():
+        net.to(plan.device, memory_format=plan.memory_format)
+        if plan.compile_mode is not None:
+            net.compile(mode=plan.compile_mode)
+
+
+def speed_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
+    """What a record says about how fast a training run was set up to go."""
+    return {"channels_last": plan.channels_last, "compile_mode": plan.compile_mode,
+            "first_step_seconds": outcome.first_step_seconds}
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -98,11 +118,13 @@ class ImageBanks:
         return {k: int(v.shape[0]) for k, v in self.images.items()}
 
     def batch(self, sampler: BatchSampler, step: int, device: torch.device,
-              jitter: LoadCropFlip | None = None) -> dict[str, torch.Tensor]:
+              jitter: LoadCropFlip | None = None,
+              memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, torch.Tensor]:
         """The batch of ``step``: float images in ``[-1, 1]`` (and ``"labels"`` if any).
 
         :param jitter: random load/crop/flip applied to every image bank, drawn from the
             sampler's stateless per-step RNG.
+        :param memory_format: ``torch.channels_last`` to match channels-last networks.
         """
         out: dict[str, torch.Tensor] = {}
         for key, bank in self.images.items():
@@ -110,6 +132,8 @@ class ImageBanks:
             out[key] = to_unit_range(bank.index_select(0, index))
             if jitter is not None:
                 out[key] = jitter(out[key], sampler.generator(key, step))
+            if memory_format != torch.contiguous_format:
+                out[key] = out[key].contiguous(memory_format=memory_format)
             if key in self.labels:
                 out["labels"] = self.labels[key].index_select(0, index)
         return out
@@ -130,7 +154,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     """
     banks = banks.to(plan.device)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
-    model.to(plan.device)
+    place_model(model, plan)
     model.setup(plan)
     start, history, earlier_wall = 0, [], 0.0
     if checkpoint_path is not None and checkpoint_path.exists():
@@ -144,8 +168,12 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     sums: dict[str, torch.Tensor] = {}
     since, since_step, began = time.perf_counter(), start, time.perf_counter()
     last = plan.total_steps if stop_after is None else min(plan.total_steps, stop_after)
+    first_step = float("nan")
     for step in range(start, last):
-        losses = model.train_step(banks.batch(sampler, step, plan.device, jitter), step)
+        losses = model.train_step(banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step)
+        if step == start:
+            synchronize(plan.device)   # once per run: the first step's cost (compilation) apart
+            first_step = time.perf_counter() - began
         for key, value in losses.items():
             value = value.detach().float()
             sums[key] = sums[key] + value if key in sums else value
@@ -166,7 +194,13 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     if checkpoint_path is not None and last < plan.total_steps:
         save_checkpoint(checkpoint_path, model, last, history, wall)
     return TrainOutcome(steps=last, images_seen=last * images_per_step, wall_seconds=wall,
-                        resumed_from_step=start, history=history)
+                        resumed_from_step=start, history=history, first_step_seconds=first_step)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def save_checkpoint(path: Path, model: Trainable, step: int, history: list[dict[str, float]],

@@ -152,7 +152,7 @@ class ResNetClassifier(Classifier):
     def setup(self, plan: TrainPlan) -> None:
         """Adam over all parameters (paper: lr 2e-4, constant)."""
         self.plan = plan
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr,
+        self.optimizer = plan.adam(self.net.parameters(), lr=self.hparams.lr,
                                           betas=tuple(self.hparams.betas))
         self.stateful = {"optimizer": self.optimizer}
 
@@ -175,8 +175,9 @@ class ResNetClassifier(Classifier):
         self.net.eval()
         device = next(self.net.parameters()).device
         out = []
-        for start in range(0, images.shape[0], self.batch_size):
-            chunk = images[start:start + self.batch_size].to(device, torch.float32)
+        step = self.plan.inference_batch_size if self.plan is not None else self.batch_size
+        for start in range(0, images.shape[0], step):
+            chunk = images[start:start + step].to(device, torch.float32)
             if self.plan is not None:
                 with self.plan.autocast():
                     logits = self.net(chunk)

@@ -117,9 +117,9 @@ class CycleGan(Generator):
         """Adam for both generators together and both discriminators together."""
         h = self.hparams
         self.plan = plan
-        self.opt_g = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=h.lr,
+        self.opt_g = plan.adam([*self.G.parameters(), *self.F.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
-        self.opt_d = torch.optim.Adam([*self.Dd.parameters(), *self.Dn.parameters()], lr=h.lr,
+        self.opt_d = plan.adam([*self.Dd.parameters(), *self.Dn.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
         self.stateful = {
             "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,

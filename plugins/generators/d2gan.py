@@ -96,8 +96,8 @@ class D2Gan(Generator):
         """Adam for G, Adam for D1 and D2 together; constant learning rate."""
         h = self.hparams
         self.plan = plan
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=h.lr, betas=tuple(h.betas))
-        self.opt_d = torch.optim.Adam([*self.D1.parameters(), *self.D2.parameters()], lr=h.lr,
+        self.opt_g = plan.adam(self.G.parameters(), lr=h.lr, betas=tuple(h.betas))
+        self.opt_d = plan.adam([*self.D1.parameters(), *self.D2.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
         self.stateful = {"opt_g": self.opt_g, "opt_d": self.opt_d}
 

@@ -252,9 +252,9 @@ class Dg2Gan(Generator):
         """One Adam for G and F, one for the four discriminators, linear-decay schedules."""
         h = self.hparams
         self.plan = plan
-        self.opt_g = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=h.lr,
+        self.opt_g = plan.adam([*self.G.parameters(), *self.F.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
-        self.opt_d = torch.optim.Adam([p for d in self._discriminators() for p in d.parameters()],
+        self.opt_d = plan.adam([p for d in self._discriminators() for p in d.parameters()],
                                       lr=h.lr, betas=tuple(h.betas))
         self.stateful = {
             "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,

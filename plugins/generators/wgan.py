@@ -121,7 +121,7 @@ class Wgan(Generator):
     def _optimizer(self, net: nn.Module) -> torch.optim.Optimizer:
         h = self.hparams
         if h.optimizer == "adam":
-            return torch.optim.Adam(net.parameters(), lr=h.lr, betas=tuple(h.betas))
+            return self.plan.adam(net.parameters(), lr=h.lr, betas=tuple(h.betas))
         return torch.optim.RMSprop(net.parameters(), lr=h.lr)
 
     def setup(self, plan: TrainPlan) -> None:

@@ -1,0 +1,119 @@
+"""Side by side: one training step under several speed variants, alternating timed blocks.
+
+Builds a generator from its `paper` preset (CycleGAN by default: the reference's
+networks, 28.3 M parameters) at 64 px, batch 4, once per variant, and times blocks of
+steps of each variant in turn in one process, so that machine load affects all alike;
+prints the median seconds per step of each and its speed-up over the first variant.
+A variant is ``+``-joined words: ``fp32`` or ``bf16`` (autocast), ``cl`` (channels-last
+networks and batches), ``compile`` (``torch.compile``, default mode), ``graphs``
+(``torch.compile`` mode ``reduce-overhead``: CUDA graphs) and ``unfused`` (plain Adam
+instead of the fused kernel on CUDA). Warm-up (compilation, cuDNN autotuning) is timed
+apart. Usage (about a minute on 2 CPU cores with the defaults)::
+
+    python benchmarks/perf/step_variants.py
+    python benchmarks/perf/step_variants.py --method dg2gan --size 256 --batch 8 --device cuda \\
+        --variants fp32,bf16,bf16+cl,bf16+cl+compile --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from dg2bench import TrainPlan
+from dg2bench.device import resolve_device
+from dg2bench.plugin_manager import get_registry
+from dg2bench.training import place_model, synchronize
+
+WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused"}
+
+
+def build(method: str, size: int, batch: int, device: torch.device, variant: str):
+    """The model of ``variant`` and its plan (same seed, so the same initial weights)."""
+    words = set(variant.split("+"))
+    if words - WORDS:
+        raise SystemExit(f"--variants: unknown word(s) {sorted(words - WORDS)} in {variant!r}; use {sorted(WORDS)}")
+    cls = get_registry().get("generator", method).cls
+    torch.manual_seed(0)
+    model = cls(cls.Hyperparameters(**{**cls.presets["paper"], "batch_size": batch}), size)
+    mode = "reduce-overhead" if "graphs" in words else "default" if "compile" in words else None
+    plan = TrainPlan(image_size=size, total_steps=10_000, steps_per_epoch=1000, epochs=10, batch_size=batch,
+                     device=device, amp_dtype=torch.bfloat16 if "bf16" in words else None,
+                     channels_last="cl" in words, compile_mode=mode)
+    place_model(model, plan)
+    if "unfused" in words:
+        plan_adam = TrainPlan.adam
+        TrainPlan.adam = lambda self, params, **options: torch.optim.Adam(params, **options)
+        model.setup(plan)
+        TrainPlan.adam = plan_adam
+    else:
+        model.setup(plan)
+    return model, plan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="cyclegan")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--variants", default="fp32,bf16", help="comma-separated; the first is the reference")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of the variants")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per block")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per variant first")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    names = args.variants.split(",")
+    variants = {name: build(args.method, args.size, args.batch, device, name) for name in names}
+    gen = torch.Generator().manual_seed(1)
+    batch = {k: (torch.rand(args.batch, 3, args.size, args.size, generator=gen) * 2 - 1).to(device)
+             for k in ("defect_free", "defect")}
+    batches = {name: {k: v.contiguous(memory_format=plan.memory_format) for k, v in batch.items()}
+               for name, (_, plan) in variants.items()}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    warmup: dict[str, float] = {}
+    first_losses: dict[str, dict[str, float]] = {}
+    step = 0
+    for name, (model, plan) in variants.items():
+        synchronize(device)
+        began = time.perf_counter()
+        for k in range(args.warmup):
+            losses = model.train_step(batches[name], k)
+            if k == 0:
+                first_losses[name] = {key: float(value) for key, value in losses.items()}
+        synchronize(device)
+        warmup[name] = time.perf_counter() - began
+    step = args.warmup
+    for _ in range(args.rounds):
+        for name, (model, _plan) in variants.items():
+            for _ in range(args.steps):
+                synchronize(device)
+                began = time.perf_counter()
+                model.train_step(batches[name], step)
+                synchronize(device)
+                times[name].append(time.perf_counter() - began)
+                step += 1
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"{args.method} step, {args.size} px, batch {args.batch}, {where}, torch {torch.__version__}")
+    reference = medians[names[0]]
+    for name, value in medians.items():
+        print(f"  {name}: {value:.4f} s/step  ({args.batch * 2 / value:.1f} img/s)  {reference / value:.2f}x  "
+              f"warm-up {warmup[name]:.1f} s  over {len(times[name])} steps")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump({"method": args.method, "size": args.size, "batch": args.batch, "device": where,
+                       "torch": torch.__version__, "seconds_per_step": medians, "warmup_seconds": warmup,
+                       "speedup_over_first": {n: reference / v for n, v in medians.items()},
+                       "first_step_losses": first_losses}, out, indent=1)
+
+
+if __name__ == "__main__":
+    main()
