@@ -57,13 +57,15 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
 def uses_channels_last(device: torch.device, memory_format: str = "auto") -> bool:
-    """Whether networks and batches go channels-last: ``auto`` says yes on CUDA only.
+    """Whether networks and batches go channels-last; ``auto`` says no on every device.
 
-    On CUDA, cuDNN's convolutions run NHWC natively under bf16 (measured by
-    ``benchmarks/perf/step_variants.py``); on the 2-core CPU channels-last was 0.96x.
+    Measured with ``benchmarks/perf/step_variants.py`` (README, Performance): channels-last
+    made the bf16 DG2GAN step 1.25x slower on an H200 (0.112 vs 0.089 s/step at 256 px,
+    batch 8; CycleGAN 1.05x slower) and was 0.96x on the 2-core CPU; instance norm and
+    reflection padding are not NHWC-native. ``channels_last`` forces it for a try.
     """
     if memory_format == "auto":
-        return device.type == "cuda"
+        return False
     return memory_format == "channels_last"
 
 

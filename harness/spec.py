@@ -32,7 +32,7 @@ BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
     "log_every": (int, 10, "training steps between loss logs (and device syncs)"),
     "baseline": (bool, True, "also run the no-augmentation baseline (<classifier>-only)"),
     "precision": (str, "auto", "auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; a plugin table may override"),
-    "memory_format": (str, "auto", "auto (channels_last on CUDA, contiguous on CPU) | channels_last | contiguous"),
+    "memory_format": (str, "auto", "auto (contiguous: channels_last measured slower, README) | channels_last | contiguous"),
     "compile": (bool, False, "torch.compile every network before training (its warm-up is reported apart)"),
     "compile_mode": (str, "default", "torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune"),
     "inference_batch_size": (int, 64, "images per forward pass when a classifier predicts the test set"),

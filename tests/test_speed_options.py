@@ -57,8 +57,8 @@ def test_every_builtin_trainable_builds_its_adam_through_the_plan(monkeypatch):
         assert len(asked) > before, name
 
 
-def test_auto_memory_format_is_channels_last_on_cuda_only():
-    assert uses_channels_last(CUDA) and not uses_channels_last(CPU)
+def test_auto_memory_format_is_contiguous_as_measured_on_gpu_and_cpu():
+    assert not uses_channels_last(CUDA) and not uses_channels_last(CPU)
     assert uses_channels_last(CPU, "channels_last") and not uses_channels_last(CUDA, "contiguous")
     options = plan_speed_options(CPU, {"precision": "auto", "memory_format": "channels_last", "compile": True,
                                        "compile_mode": "max-autotune", "inference_batch_size": 7})

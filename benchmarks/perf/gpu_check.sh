@@ -36,11 +36,11 @@ SPEC=/tmp/gpu-short.toml
 sed -e "s/max_steps = 300/max_steps = $STEPS/" -e "s#\.\./data/crackforest#$PWD/benchmarks/data/crackforest#" \
     benchmarks/perf/gpu-short.toml >"$SPEC"
 rm -rf /tmp/gpu-short-results
-began=$(date +%s.%N)
+began=$(date +%s)
 timeout 200 bench run "$SPEC" --device "$DEVICE" --results /tmp/gpu-short-results --set image_size="$SIZE" \
     >>"$OUT/log.txt" 2>&1
 code=$?
-log "run exit $code in $(echo "$(date +%s.%N) - $began" | bc) s"
+log "run exit $code in $(( $(date +%s) - began )) s"
 $PY - "$OUT/run-records.json" <<'PYEOF'
 import json, pathlib, sys
 records = {}
