@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dg2bench.fault_points import fault_point, write_fault
+
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over it."""
@@ -18,8 +20,10 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+            write_fault(path)
             handle.flush()
             os.fsync(handle.fileno())
+        fault_point(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,14 +18,14 @@ import torch
 from dg2bench.atomic import write_json_atomic
 from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
 from dg2bench.device import plan_speed_options, precision_name
-from dg2bench.training import speed_record
+from dg2bench.fault_points import fault_point
 from dg2bench.generation import save_png_folder
 from dg2bench.metrics.classification import classification_report
 from dg2bench.progress import ProgressCallback, ProgressEvent
 from dg2bench.results import CellId
 from dg2bench.split import to_unit_range
 from dg2bench.trainable import TrainPlan
-from dg2bench.training import ImageBanks, seed_everything, train
+from dg2bench.training import ImageBanks, seed_everything, speed_record, train
 
 if TYPE_CHECKING:
     from dg2bench.cell import CellInputs
@@ -73,6 +73,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
     if done_path.exists():
         return json.loads(done_path.read_text())
     sub.mkdir(parents=True, exist_ok=True)
+    fault_point("classify")
     size = inputs.spec.benchmark["image_size"]
     seed_everything(20_000 + cell.seed)
     classifier = cls(choice.hparams, size)
@@ -90,7 +91,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
     outcome = train(classifier, ImageBanks({"images": train_images}, {"images": train_labels}), plan,
                     seed=cell.seed, checkpoint_path=sub / "checkpoint.pt",
                     checkpoint_every=inputs.spec.benchmark["checkpoint_every"],
-                    log_every=inputs.spec.benchmark["log_every"], on_log=on_log)
+                    log_every=inputs.spec.benchmark["log_every"], on_log=on_log, label=f"classify-{choice.label}")
     began = time.perf_counter()
     test_free, test_defect = inputs.split.select("test", DEFECT_FREE), inputs.split.select("test", DEFECT)
     test_images = torch.cat([inputs.images["test_defect_free"], inputs.images["test_defect"]])

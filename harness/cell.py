@@ -20,6 +20,8 @@ from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_ato
 from dg2bench.augmentation import run_classifier
 from dg2bench.device import peak_memory_mb, plan_speed_options, precision_name
 from dg2bench.errors import DataError
+from dg2bench.fault_points import fault_point
+from dg2bench.interrupt import raise_if_stopped
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
 from dg2bench.generator import Generator, RealTrainingData
@@ -29,7 +31,7 @@ from dg2bench.results import CellId, ResultStore
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.split import Split, to_unit_range
 from dg2bench.trainable import TrainPlan
-from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, train, speed_record
+from dg2bench.training import ImageBanks, NonFiniteLossError, seed_everything, speed_record, train
 
 BASELINE = "baseline"
 #: Source images saved beside the first translated fakes (``fakes_sources/``), for reports.
@@ -118,6 +120,7 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
     done_path, fake_dir = folder / "fakes.json", folder / "fakes"
     if done_path.exists():
         return load_png_folder(fake_dir), json.loads(done_path.read_text())
+    fault_point("generate")
     seed_everything(10_000 + cell.seed)
     began = time.perf_counter()
     pool = inputs.images["train_defect_free"]
@@ -187,18 +190,22 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
         if inputs.generator_choice is not None:
             record["generator"] = inputs.generator_choice.resolved()
             generator, record["training"] = _train_generator(inputs, cell, folder, progress)
+            raise_if_stopped("generator trained and saved")
             fakes, record["fakes"] = _fakes(inputs, cell, generator, folder, progress)
+            raise_if_stopped("fakes saved")
             if inputs.spec.augmentation["fakes_defect_free"]:
                 fakes_free, record["fakes_defect_free"] = _fakes_defect_free(inputs, cell, generator, folder,
                                                                               progress)
             del generator
             if inputs.scorer is not None:
+                fault_point("score")
                 record["quality"] = inputs.scorer.score_cell(fakes, inputs.images["train_defect"],
                                                             inputs.split.manifest_hash, folder, str(cell), progress)
         record["classification"] = {}
         for label, cls in inputs.classifier_classes.items():
             choice = next(c for c in inputs.spec.classifiers if c.label == label)
             training_fakes = None if fakes is None else fakes[:inputs.spec.augmentation["fakes"]]
+            raise_if_stopped("finished stages saved")
             record["classification"][label] = run_classifier(cls, choice, inputs, training_fakes, cell, folder,
                                                              progress, fakes_defect_free=fakes_free)
     except (NonFiniteLossError, DataError) as exc:

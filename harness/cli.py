@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -120,12 +121,22 @@ def split_command(spec: str, out: str | None) -> None:
 @click.option("--only", multiple=True, help="Run only this method (generator label or 'baseline'); repeatable.")
 @click.option("--seeds", type=int, default=None, help="Seeds per cell [default: the spec's].")
 @click.option("--retry-failed", is_flag=True, help="Also rerun cells that failed (e.g. non-finite losses).")
+@click.option("--on-change", type=click.Choice(["refuse", "restart"]), default="refuse", show_default=True,
+              help="A cell folder made under another configuration or plugin version: refuse to run, or move "
+                   "it to superseded/ and start the cell afresh.")
 @SET_OPTION
 def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None,
-                retry_failed: bool, settings: tuple[str, ...]) -> None:
-    """Run every cell of SPEC; complete cells are skipped, interrupted ones resume."""
+                retry_failed: bool, on_change: str, settings: tuple[str, ...]) -> None:
+    """Run every cell of SPEC; complete cells are skipped, interrupted ones resume.
+
+    SIGINT (Ctrl-C) or SIGTERM stops after the current step with a checkpoint saved;
+    rerunning the same command resumes.
+    """
+    import shlex
+
     from dg2bench.console import ProgressBars
     from dg2bench.device import resolve_device
+    from dg2bench.interrupt import RunInterrupted, stop_on_signals
     from dg2bench.results import ResultStore
     from dg2bench.runner import run_benchmark
 
@@ -138,8 +149,23 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     _print_known_estimate(loaded)
-    with ProgressBars(console) as bars:
-        summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed)
+    resume = " ".join(shlex.quote(a) for a in ["bench", "run", spec, "--results", str(store.root),
+                                                 *(["--device", device] if device else []),
+                                                 *(f"--only={o}" for o in only),
+                                                 *(["--seeds", str(seeds)] if seeds else []),
+                                                 *(f"--set={s}" for s in settings)])
+
+    def note(text: str) -> None:
+        err_console.print(f"[yellow]note:[/] {text}", highlight=False, soft_wrap=True)
+
+    try:
+        with stop_on_signals(), ProgressBars(console) as bars:
+            summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed,
+                                    on_change=on_change, on_note=note)
+    except RunInterrupted as exc:
+        err_console.print(f"interrupted by {exc}; finished cells and stages are kept; resume with: {resume}",
+                          highlight=False, markup=False, soft_wrap=True)
+        sys.exit(128 + exc.signum)
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
                   f"{len(summary.failed)} failed; results in {summary.results}")
     for cell in summary.failed:
@@ -370,6 +396,14 @@ def fid_command(dir_a: str, dir_b: str, device: str, batch_size: int, extractor:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+#: Storage errors a user fixes outside the tool, with the fix.
+STORAGE_ERRNOS = {errno.ENOSPC: "free some space or pass another --results folder",
+                  errno.EDQUOT: "free some space (quota) or pass another --results folder",
+                  errno.EACCES: "make it writable or pass another --results folder",
+                  errno.EPERM: "make it writable or pass another --results folder",
+                  errno.EROFS: "pass a --results folder on a writable file system"}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``bench``: one-line errors with exit status 2 on bad input."""
     args = sys.argv[1:] if argv is None else argv
@@ -390,4 +424,14 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        if debug:
+            traceback.print_exc()
+        where = exc.filename or "results folder"
+        err_console.print(f"error: {where}: {exc.strerror or exc}; {STORAGE_ERRNOS[exc.errno]} (files already "
+                          f"written are complete and kept: rerun to resume)", highlight=False, markup=False,
+                          soft_wrap=True)
         sys.exit(2)

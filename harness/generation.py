@@ -12,6 +12,7 @@ from PIL import Image
 from dg2bench.atomic import write_atomic
 from dg2bench.batches import stateless_seed
 from dg2bench.generator import Generator
+from dg2bench.interrupt import raise_if_stopped
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.split import to_uint8, to_unit_range
 
@@ -47,6 +48,7 @@ def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | Non
     out = []
     stage = "generate defect-free" if defect_free else "generate"
     for start in range(0, n, chunk):
+        raise_if_stopped(f"{stage} stopped after {start} of {n} images (they are made again on resume)")
         count = min(chunk, n - start)
         source = None
         if generator.kind == "translation" or defect_free:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,16 +101,68 @@ class ResultStore:
                       if path.is_dir() and not (path / RECORD_NAME).exists())
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the folder's run lock; a second ``bench run`` on it refuses at once."""
+    def lock(self) -> Iterator[dict[str, Any] | None]:
+        """Hold the folder's run lock; a second ``bench run`` on it refuses at once.
+
+        The lock is an OS file lock (``filelock``), so the kernel releases it when its
+        holder dies, even by SIGKILL. Beside it, ``.lock.json`` names the holder (pid,
+        host, start); it is removed whenever the run ends in Python (errors and signals too), so finding it while acquiring
+        the lock means a killed run: the block receives that stale holder's info
+        (else None) and the lock is taken over safely.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(self.root / ".lock"), timeout=0)
+        holder_path = self.root / LOCK_HOLDER_NAME
         try:
             lock.acquire()
         except filelock.Timeout:
-            raise ResultsLockedError(str(self.root), "another `bench run` is using this results folder",
+            raise ResultsLockedError(str(self.root), f"another `bench run` is using this results folder "
+                                     f"({_describe_holder(holder_path)})",
                                      "wait for it to finish or pass another --results folder") from None
         try:
-            yield
+            stale = _read_holder(holder_path)
+            write_json_atomic(holder_path, {"pid": os.getpid(), "host": socket.gethostname(),
+                                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            yield stale
         finally:
+            holder_path.unlink(missing_ok=True)
             lock.release()
+
+    def supersede(self, cell: CellId) -> Path:
+        """Move ``cell``'s folder to ``superseded/<cell>/<timestamp>`` (kept, out of leaderboards)."""
+        source = self.root / "cells" / cell.relative_path
+        target = self.root / "superseded" / cell.relative_path / time.strftime("%Y%m%dT%H%M%S")
+        while target.exists():
+            target = target.with_name(target.name + "x")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+        return target
+
+    def remove_stale_temporaries(self, cell: CellId) -> list[Path]:
+        """Delete temporary files a killed run left in ``cell``'s folder (call under the lock).
+
+        Atomic writes go to ``.<name>.<random>.tmp`` and are renamed when complete, so
+        such a file is always an unfinished write, never a result.
+        """
+        removed = []
+        for path in (self.root / "cells" / cell.relative_path).rglob(".*.tmp"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
+
+
+LOCK_HOLDER_NAME = ".lock.json"
+
+
+def _read_holder(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _describe_holder(path: Path) -> str:
+    holder = _read_holder(path)
+    if not holder:
+        return "holder unknown"
+    return f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('started')}"

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.device import prepare_device, resolve_device
 from dg2bench.errors import SpecError
 from dg2bench.generation import save_png_folder
+from dg2bench.interrupt import RunInterrupted, raise_if_stopped
 from dg2bench.plugin_manager import Registry
 from dg2bench.progress import ProgressCallback, ignore_progress
 from dg2bench.quality import QualityScorer
@@ -110,16 +111,59 @@ def cell_config(spec: Spec, planned: PlannedCell, split_hash: str, code: dict[st
             "augmentation": spec.augmentation, "metrics": spec.metrics}
 
 
-def _check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str, Any]) -> None:
-    path = store.cell_dir(planned.cell) / "config.json"
+ON_CHANGE = ("refuse", "restart")
+
+
+def check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str, Any],
+                      on_change: str = "refuse") -> str | None:
+    """Make sure ``planned``'s folder holds work of exactly ``config`` (or nothing yet).
+
+    A cell folder (with its checkpoints, stages and record) made under another
+    configuration or plugin version is never reused silently: ``on_change="refuse"``
+    raises naming what changed; ``"restart"`` moves the old folder below
+    ``superseded/`` (nothing is deleted) and returns a note saying so.
+    """
+    folder = store.cell_dir(planned.cell)
+    path = folder / "config.json"
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    note = None
     if path.exists():
-        old = json.loads(path.read_text())
-        if old.get("sha256") != digest:
-            raise SpecError(str(path), f"cell {planned.cell} was run with a different configuration",
-                            "use a fresh --results folder (or delete that cell's folder to redo it)")
-        return
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if old.get("sha256") == digest:
+            return None
+        changes = describe_changes(old.get("config", {}), config)
+        if on_change == "refuse":
+            raise SpecError(str(path), f"cell {planned.cell} was run with a different configuration ({changes})",
+                            "rerun with --on-change restart to move the old cell aside and start it afresh, "
+                            "or use a fresh --results folder")
+        moved = store.supersede(planned.cell)
+        note = f"{planned.cell}: configuration changed ({changes}); old cell moved to {moved}, starting afresh"
+        store.cell_dir(planned.cell)
     write_json_atomic(path, {"sha256": digest, "config": config})
+    return note
+
+
+def describe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> str:
+    """``"generator.lr: 0.0002 -> 0.0001; code.dg2bench: 0.1 -> 0.2"`` (dotted keys, at most ``limit``)."""
+    before, after = _flatten(old), _flatten(new)
+    keys = sorted(k for k in before.keys() | after.keys() if before.get(k, "<absent>") != after.get(k, "<absent>"))
+    if not keys:
+        return "unreadable old config.json" if not old else "same values, different digest"
+    shown = [f"{k}: {before.get(k, '<absent>')} -> {after.get(k, '<absent>')}" for k in keys[:limit]]
+    more = f"; and {len(keys) - limit} more" if len(keys) > limit else ""
+    return "; ".join(shown) + more
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): json.dumps(value, default=str) if isinstance(value, (list, tuple)) else value}
 
 
 def _provenance(registry: Registry, spec: Spec, planned: PlannedCell) -> dict[str, Any]:
@@ -161,17 +205,27 @@ def _toml_safe(value: Any) -> Any:
 
 
 def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequence[str] = (),
-                  progress: ProgressCallback = ignore_progress, retry_failed: bool = False) -> RunSummary:
+                  progress: ProgressCallback = ignore_progress, retry_failed: bool = False,
+                  on_change: str = "refuse", on_note: Callable[[str], None] = lambda note: None) -> RunSummary:
     """Run every incomplete cell of ``spec`` into ``store`` (holding its lock).
+
+    Every cell's configuration is checked before any cell runs (see
+    :func:`check_cell_config`), so a refused change stops the run before it starts.
 
     :param retry_failed: also rerun cells whose record says they failed (their stage
         files are kept, so finished stages are reused).
+    :param on_change: ``refuse`` or ``restart`` a cell whose folder holds another configuration.
+    :param on_note: called with one-line notes (a stale lock taken over, a cell restarted).
+    :raises RunInterrupted: on SIGINT/SIGTERM, naming the cell and what was saved.
     """
     device = resolve_device(spec.benchmark["device"])
     prepare_device(device)
     planned = plan_cells(spec, only)
     summary = RunSummary(store.root)
-    with store.lock():
+    with store.lock() as stale:
+        if stale:
+            on_note(f"took over the lock of a run that was killed (pid {stale.get('pid')} on {stale.get('host')}, "
+                    f"started {stale.get('started')}); its finished cells and checkpoints are kept")
         write_run_files(spec, store, registry, device)
         scorer = QualityScorer(device, store.root / "cache" / "features", spec.metrics) \
             if spec.metrics["quality"] else None
@@ -179,10 +233,16 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
         splits = {d.label: build_split(d, registry, spec.benchmark["split_seed"])
                   for d in spec.datasets if any(item.dataset is d for item in planned)}
         images: dict[str, dict[str, torch.Tensor]] = {}
+        provenances = {}
         for item in planned:
-            split, provenance = splits[item.dataset.label], _provenance(registry, spec, item)
-            code = {k: v for k, v in provenance.items() if k != "torch"}
-            _check_cell_config(store, item, cell_config(spec, item, split.manifest_hash, code))
+            split, provenances[item.cell] = splits[item.dataset.label], _provenance(registry, spec, item)
+            code = {k: v for k, v in provenances[item.cell].items() if k != "torch"}
+            note = check_cell_config(store, item, cell_config(spec, item, split.manifest_hash, code), on_change)
+            if note:
+                on_note(note)
+        for item in planned:
+            raise_if_stopped(f"stopped before {item.cell}")
+            split, provenance = splits[item.dataset.label], provenances[item.cell]
             if store.is_complete(item.cell):
                 if not (retry_failed and store.read_record(item.cell).get("status") == "failed"):
                     summary.skipped.append(str(item.cell))
@@ -195,6 +255,10 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None
             inputs = CellInputs(spec, split, images[item.dataset.label], gen_cls, item.generator, classifiers,
                                 device, scorer, provenance)
-            record = run_cell(inputs, item.cell, store, progress)
+            store.remove_stale_temporaries(item.cell)
+            try:
+                record = run_cell(inputs, item.cell, store, progress)
+            except RunInterrupted as exc:
+                raise RunInterrupted(exc.signum, f"{item.cell}: {exc.where}") from None
             (summary.failed if record["status"] != "complete" else summary.ran).append(str(item.cell))
     return summary

@@ -22,6 +22,8 @@ import torch
 
 from dg2bench.atomic import torch_save_atomic
 from dg2bench.batches import BatchSampler
+from dg2bench.fault_points import fault_point
+from dg2bench.interrupt import RunInterrupted, stop_requested
 from dg2bench.jitter import LoadCropFlip
 from dg2bench.split import to_unit_range
 from dg2bench.trainable import Trainable, TrainPlan
@@ -142,7 +144,7 @@ class ImageBanks:
 def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
           checkpoint_path: Path | None = None, checkpoint_every: int = 0, log_every: int = 10,
           on_log: Callable[[int, dict[str, float], float], None] | None = None,
-          stop_after: int | None = None) -> TrainOutcome:
+          stop_after: int | None = None, label: str = "train") -> TrainOutcome:
     """Train ``model`` for ``plan.total_steps`` steps, resuming from ``checkpoint_path``.
 
     :param seed: seeds batch sampling (model RNG is seeded by the caller).
@@ -150,7 +152,10 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :param log_every: steps between device syncs: loss averages, finiteness check, ``on_log``.
     :param on_log: ``on_log(step_done, mean_losses, images_per_second)``.
     :param stop_after: stop (as if interrupted) after this many steps; for resume tests.
+    :param label: names the run in fault points and interruption messages.
     :raises NonFiniteLossError: when a logged loss is NaN or infinite.
+    :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.interrupt`), with a
+        checkpoint of the last finished step saved.
     """
     banks = banks.to(plan.device)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
@@ -167,9 +172,15 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     jitter = model.input_jitter()
     sums: dict[str, torch.Tensor] = {}
     since, since_step, began = time.perf_counter(), start, time.perf_counter()
+    if checkpoint_path is not None and start:
+        # A stop between two logs saved the partial loss sums: the resumed log is exact.
+        pending = state.get("pending_log", {})
+        sums = {k: torch.tensor(v, dtype=torch.float32, device=plan.device) for k, v in pending.get("sums", {}).items()}
+        since_step = int(pending.get("since_step", start))
     last = plan.total_steps if stop_after is None else min(plan.total_steps, stop_after)
     first_step = float("nan")
     for step in range(start, last):
+        fault_point(f"{label}:{step}")
         losses = model.train_step(banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step)
         if step == start:
             synchronize(plan.device)   # once per run: the first step's cost (compilation) apart
@@ -190,6 +201,15 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
             sums, since, since_step = {}, now, done
         if checkpoint_path is not None and checkpoint_every and done % checkpoint_every == 0 and done < last:
             save_checkpoint(checkpoint_path, model, done, history, earlier_wall + time.perf_counter() - began)
+        signum = stop_requested()
+        if signum is not None and done < last:
+            saved = "no checkpoint path"
+            if checkpoint_path is not None:
+                # Losses since the last log are dropped: the resumed run logs from here.
+                save_checkpoint(checkpoint_path, model, done, history, earlier_wall + time.perf_counter() - began,
+                                pending_log={"sums": {k: float(v) for k, v in sums.items()}, "since_step": since_step})
+                saved = "checkpoint saved"
+            raise RunInterrupted(signum, f"{label} stopped after step {done} of {plan.total_steps} ({saved})")
     wall = earlier_wall + time.perf_counter() - began
     if checkpoint_path is not None and last < plan.total_steps:
         save_checkpoint(checkpoint_path, model, last, history, wall)
@@ -204,7 +224,11 @@ def synchronize(device: torch.device) -> None:
 
 
 def save_checkpoint(path: Path, model: Trainable, step: int, history: list[dict[str, float]],
-                    wall_seconds: float) -> None:
-    """Write model state, step, loss history, wall-clock so far and RNG states atomically."""
+                    wall_seconds: float, pending_log: dict[str, Any] | None = None) -> None:
+    """Write model state, step, loss history, wall-clock so far and RNG states atomically.
+
+    :param pending_log: loss sums since the last log (a stop between two logs).
+    """
     torch_save_atomic(path, {"model": model.state_dict(), "step": step, "history": history,
-                             "wall_seconds": wall_seconds, "rng": capture_rng_state()})
+                             "wall_seconds": wall_seconds, "rng": capture_rng_state(),
+                             "pending_log": pending_log or {}})
