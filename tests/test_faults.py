@@ -35,9 +35,9 @@ GENERATOR = """
 preset = "tiny"
 max_steps = 8
 """
-SMALL_POINTS = ["train:5", "score", "classify-resnet34:3", "write:record.json"]
-FULL_POINTS = SMALL_POINTS + ["generate", "classify", "write:checkpoint.pt", "write:fakes.json", "write:train.json",
-                              "write:generator.pt", "train:1"]
+SMALL_POINTS = ["train:5", "generate", "score", "classify-resnet34:3", "write:record.json", "write:checkpoint.pt"]
+FULL_POINTS = SMALL_POINTS + ["train:1", "classify", "write:fakes.json", "write:train.json", "write:generator.pt",
+                              "write:result.json", "write:config.json"]
 POINTS = FULL_POINTS if os.environ.get("DG2BENCH_FAULTS") == "full" else SMALL_POINTS
 #: Record keys that measure time or memory, not results: they differ between runs.
 VOLATILE = re.compile(r"seconds|per_second|wall|peak|rss|resumed_from_step|date|started")
