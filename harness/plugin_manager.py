@@ -76,9 +76,14 @@ class DisabledPlugin:
         return cls(kind, name, package, broken.problem, broken.fix, broken.rule.id)
 
     @property
+    def statement(self) -> str:
+        """``<kind> '<name>' (package <p>) is disabled: <problem>``."""
+        return f"{describe_plugin(self.kind, self.name, self.package)} is disabled: {self.problem}"
+
+    @property
     def reason(self) -> str:
-        """One line: ``<kind> '<name>' (package <p>) is disabled: <problem>; <fix>``."""
-        return f"{describe_plugin(self.kind, self.name, self.package)} is disabled: {self.problem}; {self.fix}"
+        """One line: :attr:`statement` and the fix, ``; ``-separated."""
+        return f"{self.statement}; {self.fix}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ import torch
 
 from dg2bench.atomic import torch_save_atomic
 from dg2bench.batches import BatchSampler
+from dg2bench.contract import check_losses
 from dg2bench.jitter import LoadCropFlip
 from dg2bench.split import to_unit_range
 from dg2bench.trainable import Trainable, TrainPlan
@@ -151,6 +152,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :param on_log: ``on_log(step_done, mean_losses, images_per_second)``.
     :param stop_after: stop (as if interrupted) after this many steps; for resume tests.
     :raises NonFiniteLossError: when a logged loss is NaN or infinite.
+    :raises dg2bench.errors.PluginContractError: when ``train_step`` returns anything but 0-d float tensors.
     """
     banks = banks.to(plan.device)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
@@ -171,6 +173,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     first_step = float("nan")
     for step in range(start, last):
         losses = model.train_step(banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step)
+        check_losses(model, losses)   # host-side types and shapes only: no device sync
         if step == start:
             synchronize(plan.device)   # once per run: the first step's cost (compilation) apart
             first_step = time.perf_counter() - began
