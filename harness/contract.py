@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import importlib.metadata
 import inspect
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,7 +54,7 @@ RULES: tuple[Rule, ...] = (
     Rule("kind", "a generator's `kind` is `\"translation\"` or `\"unconditional\"`"),
     Rule("abstract", "every abstract method of the base class is implemented"),
     Rule("hyperparameters", "`Hyperparameters` (generators, classifiers) or `Options` (datasets) is a dataclass "
-                            "whose fields all have valid defaults"),
+                            "whose fields all have defaults"),
     Rule("batch-size-epochs", "a generator's or classifier's `Hyperparameters` has `batch_size` and `epochs` fields"),
     Rule("presets", "every preset in `presets` names only fields of the dataclass, with values of their types"),
     Rule("unique-name", "one name per kind across all packages; a built-in keeps its name"),
@@ -261,8 +262,19 @@ def contract_error(plugin: Any, found: Violation) -> PluginContractError:
     return PluginContractError(where, found.rule.id, found.detail, found.fix)
 
 
+#: Package (and version) of each class the registry accepted, so run-time errors name it.
+_REGISTERED_PACKAGES: "weakref.WeakKeyDictionary[type, str]" = weakref.WeakKeyDictionary()
+
+
+def remember_package(cls: type, package: str) -> None:
+    """Note that ``cls`` came from ``package`` (the registry calls this on registration)."""
+    _REGISTERED_PACKAGES[cls] = package
+
+
 def package_of(cls: type) -> str:
-    """The distribution that provides ``cls``'s module, or ``module <name>`` if none does."""
+    """The package ``cls`` was registered from, else the distribution of its module, else ``module <name>``."""
+    if cls in _REGISTERED_PACKAGES:
+        return _REGISTERED_PACKAGES[cls]
     top = cls.__module__.split(".")[0]
     names = _packages_by_module().get(top)
     return names[0] if names else f"module {cls.__module__}"

@@ -17,7 +17,7 @@ import pluggy
 
 from dg2bench import hookspecs
 from dg2bench.classifier import Classifier
-from dg2bench.contract import Violation, class_violations, describe_plugin, violation
+from dg2bench.contract import Violation, class_violations, describe_plugin, remember_package, violation
 from dg2bench.dataset import Dataset
 from dg2bench.generator import Generator
 
@@ -96,6 +96,10 @@ class _Candidate:
     def builtin(self) -> bool:
         return self.package == BUILTIN_DISTRIBUTION
 
+    @property
+    def label(self) -> str:
+        return _labelled(self.package, self.version)
+
 
 class Registry:
     """Every registered plugin class, by kind and name, and every disabled one with its reason.
@@ -124,7 +128,7 @@ class Registry:
             try:
                 impl.function(register=lambda cls, _p=package, _v=version: found.append(_Candidate(cls, _p, _v)))
             except Exception as exc:  # noqa: BLE001 - any error of foreign code disables that plugin only
-                self._disable("plugin", self.pm.get_name(impl.plugin) or package, package,
+                self._disable("plugin", self.pm.get_name(impl.plugin) or package, _labelled(package, version),
                               violation("hooks", f"{_HOOKS[kind]} raised {type(exc).__name__}: {exc}",
                                         "fix the hook (run with python -X dev for the traceback)"))
                 continue
@@ -133,15 +137,16 @@ class Registry:
         for candidate in dict.fromkeys(candidates):   # one class registered twice by one package counts once
             broken = class_violations(kind, candidate.cls)
             if broken:
-                self._disable(kind, _class_name(candidate.cls), candidate.package, broken[0])
+                self._disable(kind, _class_name(candidate.cls), candidate.label, broken[0])
             else:
                 valid.append(candidate)
         for name, group in _by_name(valid).items():
             keeper = _keeper(group)
             for candidate in group:
                 if candidate is not keeper:
-                    self._disable(kind, name, candidate.package, _duplicate_violation(kind, name, candidate, group))
+                    self._disable(kind, name, candidate.label, _duplicate_violation(kind, name, candidate, group))
             if keeper is not None:
+                remember_package(keeper.cls, keeper.label)
                 self._entries[kind][name] = PluginInfo(kind, name, keeper.cls, keeper.package, keeper.version,
                                                        keeper.builtin)
 
@@ -199,7 +204,7 @@ def _duplicate_violation(kind: str, name: str, candidate: _Candidate, group: lis
     if any(c.builtin for c in others):
         return violation("unique-name", f"the name is taken by the built-in {kind} {name!r} (package dg2bench)",
                          "rename the class's `name`")
-    packages = ", ".join(sorted({c.package for c in others}))
+    packages = ", ".join(sorted({c.label for c in others}))
     return violation("unique-name", f"package {packages} also registers a {kind} named {name!r}; both are disabled",
                      "rename one class's `name` or uninstall one of the packages")
 
@@ -256,7 +261,7 @@ def _load_entry_points(pm: PluginManager) -> None:
                 plugin = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import error of foreign code
                 problem = f"failed to import: {type(exc).__name__}: {_first_line(exc)}"
-                pm.disabled.append(DisabledPlugin("plugin", ep.name, f"{package} {dist.version}", problem,
+                pm.disabled.append(DisabledPlugin("plugin", ep.name, _labelled(package, dist.version), problem,
                                                   f"fix or reinstall {package} (python -c 'import {ep.module}' "
                                                   "shows the traceback)"))
                 continue
@@ -268,13 +273,13 @@ def _register(pm: PluginManager, plugin: object, name: str | None, label: str, p
     try:
         pm.register(plugin, name=name)
     except (pluggy.PluginValidationError, ValueError) as exc:
-        pm.disabled.append(DisabledPlugin.breaking("plugin", label, package, violation(
+        pm.disabled.append(DisabledPlugin.breaking("plugin", label, _labelled(package, version), violation(
             "hooks", _first_line(exc), "match the hook's signature in `bench plugins --hooks`")))
         return
     broken = _hook_violation(pm, plugin)
     if broken is not None:
         pm.unregister(plugin)
-        pm.disabled.append(DisabledPlugin.breaking("plugin", label, package, broken))
+        pm.disabled.append(DisabledPlugin.breaking("plugin", label, _labelled(package, version), broken))
         return
     pm.origins[id(plugin)] = (package, version)
 
@@ -294,6 +299,11 @@ def _hook_violation(pm: PluginManager, plugin: object) -> Violation | None:
         return violation("hooks", "the module implements no hook",
                          f"define {known} as needed, each decorated with @dg2bench.hookimpl")
     return None
+
+
+def _labelled(package: str, version: str) -> str:
+    """``my-gan 1.0``, or just the package where the version is unknown (in-process plugins)."""
+    return package if version == "?" else f"{package} {version}"
 
 
 def _normalized(package: str) -> str:

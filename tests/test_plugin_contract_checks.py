@@ -432,3 +432,20 @@ def test_readme_documents_the_contracts():
                  "stateful", "no_grad", "total_steps", "steps_per_epoch", "amp_dtype", "channels_last",
                  "compile_mode", "inference_batch_size", "plan.adam", "plan.autocast", "[-1, 1]", "(n, 3, S, S)"):
         assert term in section, term
+
+
+def test_two_packages_with_one_generator_name_on_the_command_line(tmp_path, monkeypatch, write_spec, bench):
+    twin = THIRD_PARTY_WGAN.replace('"othergan"', '"twingan"')
+    _dist(tmp_path, "twin-a", "twin_a_module", "twingan", twin)
+    _dist(tmp_path, "twin-b", "twin_b_module", "twingan", twin)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        code, _, err = bench("validate", str(write_spec(generators="[generators.twingan]\n")))
+        lines = err.strip().splitlines()
+        assert code == 2 and "Traceback" not in err and len(lines) == 3, err
+        assert all("rule unique-name:" in line and "twin-a" in line and "twin-b" in line for line in lines), err
+        code, _, err = bench("validate", str(write_spec()))
+        assert code == 0 and len(err.strip().splitlines()) == 2
+    finally:
+        sys.modules.pop("twin_a_module", None)
+        sys.modules.pop("twin_b_module", None)
