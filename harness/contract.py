@@ -242,13 +242,15 @@ def generated_violation(images: Any, n: int, image_size: int,
 def _looks_unit_range(images: torch.Tensor, reference: torch.Tensor) -> bool:
     """True when ``images`` (all >= 0) would be implausible as [-1, 1] images like ``reference``.
 
-    ``p``: the share of real images with no pixel below mid-grey (128). ``k`` fakes all
+    ``p``: the share of real images with no pixel below mid-grey (128), smoothed
+    (Laplace) so that a few bright real images never look impossible. ``k`` fakes all
     that bright would happen with chance ``p**k`` if they resembled the real images.
     """
     if len(reference) == 0:
         return False
-    bright = (reference.reshape(len(reference), -1).amin(dim=1) >= 128).double().mean().item()
-    return bright ** len(images) < 1e-3
+    bright = int((reference.reshape(len(reference), -1).amin(dim=1) >= 128).sum())
+    p = (bright + 1) / (len(reference) + 2)
+    return p ** len(images) < 1e-6
 
 
 # --- naming plugins in errors -------------------------------------------------------------

@@ -129,12 +129,12 @@ class Registry:
                 impl.function(register=lambda cls, _p=package, _v=version: found.append(_Candidate(cls, _p, _v)))
             except Exception as exc:  # noqa: BLE001 - any error of foreign code disables that plugin only
                 self._disable("plugin", self.pm.get_name(impl.plugin) or package, _labelled(package, version),
-                              violation("hooks", f"{_HOOKS[kind]} raised {type(exc).__name__}: {exc}",
-                                        "fix the hook (run with python -X dev for the traceback)"))
+                              violation("hooks", f"{_HOOKS[kind]} raised {type(exc).__name__}: {_first_line(exc)}",
+                                        f"fix the plugin's {_HOOKS[kind]} hook"))
                 continue
             candidates.extend(found)
         valid = []
-        for candidate in dict.fromkeys(candidates):   # one class registered twice by one package counts once
+        for candidate in _unique(candidates):
             broken = class_violations(kind, candidate.cls)
             if broken:
                 self._disable(kind, _class_name(candidate.cls), candidate.label, broken[0])
@@ -182,6 +182,17 @@ def _class_name(cls: Any) -> str:
     if isinstance(name, str) and name:
         return name
     return getattr(cls, "__name__", repr(cls))
+
+
+def _unique(candidates: list[_Candidate]) -> list[_Candidate]:
+    """``candidates`` without repeats: one class registered twice by one package counts once."""
+    seen: list[tuple[Any, str]] = []
+    out = []
+    for candidate in candidates:
+        if not any(cls is candidate.cls and package == candidate.package for cls, package in seen):
+            seen.append((candidate.cls, candidate.package))
+            out.append(candidate)
+    return out
 
 
 def _by_name(candidates: list[_Candidate]) -> dict[str, list[_Candidate]]:

@@ -325,24 +325,25 @@ def test_check_losses_accepts_0d_float_tensors():
     ("unit", "generate-range", "[0, 1]"),
     ("bytes", "generate-range", "[0, 255]"),
     ("nan", "generate-finite", "NaN"),
-    ("short", "generate-count", "3 images, not 4"),
-    ("size", "generate-shape", "(4, 3, 8, 8)"),
+    ("short", "generate-count", "5 images, not 6"),
+    ("size", "generate-shape", "(6, 3, 8, 8)"),
     ("int", "generate-dtype", "int64"),
 ])
 def test_check_generated_names_the_rule(output, rule, hint):
     generator = _generator(output)
-    reference = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
+    reference = torch.randint(0, 256, (30, 3, 8, 8), dtype=torch.uint8)
     with pytest.raises(PluginContractError) as caught:
-        check_generated(generator, generator.generate(4, None), 4, 8, reference=reference)
+        check_generated(generator, generator.generate(6, None), 6, 8, reference=reference)
     message = str(caught.value)
     assert f"breaks rule {rule}:" in message and hint in message and "\n" not in message, message
 
 
-def test_check_generated_accepts_a_constant_bright_image_and_good_output():
+def test_check_generated_accepts_good_output_a_constant_image_and_a_few_bright_ones():
     generator = _generator()
-    reference = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
+    reference = torch.randint(0, 256, (600, 3, 8, 8), dtype=torch.uint8)
     check_generated(generator, generator.generate(4, None), 4, 8, reference=reference)
     check_generated(generator, torch.full((4, 3, 8, 8), 0.3), 4, 8, reference=reference)
+    check_generated(generator, torch.rand(2, 3, 8, 8), 2, 8, reference=reference)   # a chunk's last 2 images
 
 
 FAULTY_RUN = """
@@ -449,3 +450,14 @@ def test_two_packages_with_one_generator_name_on_the_command_line(tmp_path, monk
     finally:
         sys.modules.pop("twin_a_module", None)
         sys.modules.pop("twin_b_module", None)
+
+
+def test_a_hook_that_raises_disables_its_plugin_only():
+    class Raises:
+        @hookimpl
+        def register_generators(self, register):
+            raise RuntimeError("bad\nsecond line")
+
+    registry, lines = _registry_with(Raises())
+    assert len(lines) == 1 and "rule hooks:" in lines[0] and "RuntimeError: bad" in lines[0], lines
+    assert "\n" not in lines[0] and "dg2gan" in registry.names("generator")
