@@ -2,8 +2,9 @@
 
 Each stage leaves a done-file in the cell folder; a rerun skips finished stages and
 resumes an interrupted training from its checkpoint. The final ``record.json`` is
-written last. A cell whose losses turn non-finite records the reason and stops; the
-runner goes on with the other cells.
+written last. A cell whose losses turn non-finite, or whose plugin hands back output that
+breaks the plugin contract, records the reason and stops; the runner goes on with the
+other cells.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from dg2bench.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
 from dg2bench.augmentation import run_classifier
 from dg2bench.device import peak_memory_mb, plan_speed_options, precision_name
-from dg2bench.errors import DataError
+from dg2bench.errors import DataError, PluginContractError
 from dg2bench.fault_points import fault_point
 from dg2bench.interrupt import raise_if_stopped
 from dg2bench.classifier import DEFECT, DEFECT_FREE
@@ -208,9 +209,10 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
             raise_if_stopped("finished stages saved")
             record["classification"][label] = run_classifier(cls, choice, inputs, training_fakes, cell, folder,
                                                              progress, fakes_defect_free=fakes_free)
-    except (NonFiniteLossError, DataError) as exc:
+    except (NonFiniteLossError, DataError, PluginContractError) as exc:
         # DataError here is a plugin refusing this cell's data (cutpaste on a dataset
-        # without masks): the cell fails with the reason, the other cells go on.
+        # without masks), PluginContractError a plugin's output breaking the contract:
+        # the cell fails with the reason, the other cells go on.
         record["status"] = "failed"
         record["reason"] = str(exc)
     except torch.cuda.OutOfMemoryError as exc:

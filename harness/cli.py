@@ -70,9 +70,14 @@ def plugins_command(hooks: bool) -> None:
             doc = (getattr(hookspecs, name).__doc__ or "").strip().splitlines()[0]
             console.print(f"[bold]{name}[/](register): {doc}")
         return
+    registry = _registry()
     rows = [{"Kind": p.kind, "Name": p.name, "Package": f"{p.package} {p.version}",
-             "Built-in": "yes" if p.builtin else "no", "Summary": p.summary} for p in _registry().all()]
+             "Built-in": "yes" if p.builtin else "no", "Summary": p.summary} for p in registry.all()]
     console.print(rich_table(pd.DataFrame(rows), "dg2bench plugins"))
+    disabled = [{"Kind": d.kind, "Name": d.name, "Package": d.package, "Rule": d.rule or "import",
+                 "Problem": f"{d.problem}; {d.fix}"} for d in registry.disabled()]
+    if disabled:
+        console.print(rich_table(pd.DataFrame(disabled), "disabled plugins (see `Plugin contracts` in README)"))
 
 
 @cli.command("validate")

@@ -27,3 +27,19 @@ class DataError(BenchError):
 
 class ResultsLockedError(BenchError):
     """Another ``bench run`` holds the results folder."""
+
+
+class PluginContractError(PluginError):
+    """A plugin broke a rule of the plugin contract (``dg2bench.contract.RULES``).
+
+    ``<plugin and package>: breaks rule <id>: <what exactly>; <fix>``. Raised at the
+    boundary during a run, it fails the cell with that reason; the other cells go on.
+    """
+
+    def __init__(self, where: str, rule: str, detail: str, remedy: str) -> None:
+        super().__init__(where, f"breaks rule {rule}: {detail}", remedy)
+        self.rule = rule
+        self.detail = detail
+
+    def __reduce__(self):
+        return type(self), (self.where, self.rule, self.detail, self.remedy)

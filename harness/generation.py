@@ -11,6 +11,7 @@ from PIL import Image
 
 from dg2bench.atomic import write_atomic
 from dg2bench.batches import stateless_seed
+from dg2bench.contract import check_generated
 from dg2bench.generator import Generator
 from dg2bench.interrupt import raise_if_stopped
 from dg2bench.progress import ProgressCallback, ProgressEvent, ignore_progress
@@ -44,6 +45,9 @@ def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | Non
     cycled if ``source_order`` is None); unconditional ones sample noise from the
     (seeded) global RNG. With ``defect_free`` the generator's
     :meth:`~dg2bench.Generator.generate_defect_free` maps defect images from the pool.
+
+    :raises dg2bench.errors.PluginContractError: on a chunk of the wrong count, shape,
+        dtype or range, or with non-finite pixels.
     """
     out = []
     stage = "generate defect-free" if defect_free else "generate"
@@ -60,6 +64,7 @@ def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | Non
         images = generator.generate_defect_free(count, source) if defect_free else generator.generate(count, source)
         if images is None:
             raise ValueError(f"{generator.name} cannot make defect-free images")
+        check_generated(generator, images, count, generator.image_size, reference=source_pool)
         out.append(to_uint8(images))
         progress(ProgressEvent(cell, stage, start + count, n))
     return torch.cat(out)

@@ -28,8 +28,11 @@ def register_generators(register: Callable[[type], None]) -> None:
 
     Called once, when the plugin manager is built, for every plugin that implements
     it. Call ``register(cls)`` once per generator class; each class's ``name`` must be
-    unique across all installed packages (a duplicate is an error naming both
-    packages, because two rows with one name would corrupt a leaderboard).
+    unique across all installed packages (two rows with one name would corrupt a
+    leaderboard: a class named like a built-in is disabled, two third-party classes
+    with one name are both disabled, each with a warning naming both packages). A
+    class that breaks a rule of ``dg2bench.contract`` (README "Plugin contracts") is
+    disabled with one warning; the other plugins still work.
 
     :param register: takes a ``Generator`` subclass; returns nothing.
     :return: nothing; the return value is ignored.

@@ -53,6 +53,14 @@ def _coerce(value: Any, expected: type, where: str) -> Any:
     return value
 
 
+def coerce_value(value: Any, expected: type, where: str) -> Any:
+    """``value`` as the field type ``expected`` (int to float, list to tuple, ...).
+
+    :raises SpecError: naming ``where`` when ``value`` does not fit ``expected``.
+    """
+    return _coerce(value, expected, where)
+
+
 def resolve_hyperparameters(cls: type, presets: Mapping[str, Mapping[str, Any]], preset: str | None,
                             overrides: Mapping[str, Any], where: str) -> Any:
     """Build an instance of the dataclass ``cls`` from a preset plus overrides.

@@ -228,14 +228,23 @@ def _check_benchmark(bench: dict[str, Any], where: str) -> None:
         raise SpecError(f"{where}.device", f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
 
 
+def _check_plugin_known(registry: Registry, kind: PluginKind, plugin: Any, where: str) -> None:
+    """Raise :class:`SpecError` unless ``plugin`` is a registered ``kind``; a disabled one says why."""
+    if plugin in registry.names(kind):
+        return
+    disabled = registry.disabled(kind, plugin) or registry.disabled("plugin", plugin)
+    if disabled:
+        raise SpecError(where, disabled[0].statement, disabled[0].fix)
+    raise SpecError(where, f"unknown {kind} plugin {plugin!r}",
+                    f"installed: {', '.join(registry.names(kind)) or 'none'} (see `bench plugins`)")
+
+
 def _plugin_choices(raw: Any, kind: PluginKind, registry: Registry, where: str) -> tuple[PluginChoice, ...]:
     choices = []
     for label, table in _table(raw, where).items():
         table = _table(table, f"{where}.{label}")
         plugin = table.get("plugin", label)
-        if plugin not in registry.names(kind):
-            raise SpecError(f"{where}.{label}", f"unknown {kind} plugin {plugin!r}",
-                            f"installed: {', '.join(registry.names(kind)) or 'none'} (see `bench plugins`)")
+        _check_plugin_known(registry, kind, plugin, f"{where}.{label}")
         cls = registry.get(kind, plugin).cls
         preset = table.get("preset")
         if preset is not None and not isinstance(preset, str):
@@ -259,9 +268,7 @@ def _dataset_choices(raw: Any, registry: Registry, spec_dir: Path, where: str) -
     for label, table in _table(raw, where).items():
         table = _table(table, f"{where}.{label}")
         plugin = table.get("plugin", label)
-        if plugin not in registry.names("dataset"):
-            raise SpecError(f"{where}.{label}", f"unknown dataset plugin {plugin!r}",
-                            f"installed: {', '.join(registry.names('dataset')) or 'none'} (see `bench plugins`)")
+        _check_plugin_known(registry, "dataset", plugin, f"{where}.{label}")
         cls = registry.get("dataset", plugin).cls
         env = cls.root_env
         from_env = "root" not in table and bool(env and os.environ.get(env))

@@ -22,6 +22,7 @@ import torch
 
 from dg2bench.atomic import torch_save_atomic
 from dg2bench.batches import BatchSampler
+from dg2bench.contract import check_losses
 from dg2bench.fault_points import fault_point
 from dg2bench.interrupt import RunInterrupted, stop_requested
 from dg2bench.jitter import LoadCropFlip
@@ -156,6 +157,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :raises NonFiniteLossError: when a logged loss is NaN or infinite.
     :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.interrupt`), with a
         checkpoint of the last finished step saved.
+    :raises dg2bench.errors.PluginContractError: when ``train_step`` returns anything but 0-d float tensors.
     """
     banks = banks.to(plan.device)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
@@ -182,6 +184,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     for step in range(start, last):
         fault_point(f"{label}:{step}")
         losses = model.train_step(banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step)
+        check_losses(model, losses)   # host-side types and shapes only: no device sync
         if step == start:
             synchronize(plan.device)   # once per run: the first step's cost (compilation) apart
             first_step = time.perf_counter() - began

@@ -1,4 +1,4 @@
-"""The plugin manager: entry points, duplicates, broken plugins, misspelt hooks."""
+"""The plugin manager: entry points, duplicates, broken plugins, misspelt hooks (each disables one plugin)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import textwrap
 import pytest
 
 from dg2bench import Generator, hookimpl
-from dg2bench.errors import PluginError
 from dg2bench.plugin_manager import PluginLoadWarning, get_registry
 
 
@@ -51,9 +50,11 @@ def test_in_process_plugin_registers_and_is_not_builtin():
     assert not info.builtin
 
 
-def test_duplicate_name_names_both_packages():
-    with pytest.raises(PluginError, match=r"generator 'dg2gan': registered twice, by dg2bench and by"):
-        get_registry(extra_plugins=[_Plugin(_generator_named("dg2gan"))])
+def test_duplicate_of_a_builtin_name_is_disabled_and_the_builtin_kept():
+    with pytest.warns(PluginLoadWarning, match=r"generator 'dg2gan' \(package module .*\) is disabled: "
+                                               r"breaks rule unique-name: the name is taken by the built-in"):
+        registry = get_registry(extra_plugins=[_Plugin(_generator_named("dg2gan"))])
+    assert registry.get("generator", "dg2gan").builtin
 
 
 def test_registering_a_non_generator_is_an_error():
@@ -62,18 +63,20 @@ def test_registering_a_non_generator_is_an_error():
         def register_generators(self, register):
             register(int)
 
-    with pytest.raises(PluginError, match="not a Generator"):
-        get_registry(load_entry_points=False, extra_plugins=[Bad()])
+    with pytest.warns(PluginLoadWarning, match="breaks rule subclass: registered <class 'int'>, which is not a Generator"):
+        registry = get_registry(load_entry_points=False, extra_plugins=[Bad()])
+    assert registry.disabled()[0].rule == "subclass"
 
 
-def test_misspelt_hook_fails_loudly():
+def test_misspelt_hook_warns_and_disables_its_plugin():
     class Misspelt:
         @hookimpl
         def register_generator(self, register):  # missing "s"
             pass
 
-    with pytest.raises(PluginError, match="register_generator"):
-        get_registry(load_entry_points=False, extra_plugins=[Misspelt()])
+    with pytest.warns(PluginLoadWarning, match="breaks rule hooks: register_generator matches no hook"):
+        registry = get_registry(load_entry_points=False, extra_plugins=[Misspelt()])
+    assert [d.name for d in registry.disabled("plugin")] == ["Misspelt"]
 
 
 def test_broken_third_party_plugin_warns_once_and_the_rest_load(tmp_path, monkeypatch):

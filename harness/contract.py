@@ -1,0 +1,288 @@
+"""The plugin contract: its rules as data, and the checks that enforce them.
+
+Two kinds of check:
+
+* **registration checks** (:func:`class_violations`) look at a class when a plugin
+  registers it: attributes, ``kind``, the hyperparameter/option dataclass, presets.
+  The registry disables a class that breaks a rule and warns once.
+* **boundary checks** (:func:`check_losses`, :func:`check_generated`) look at what a
+  plugin hands back during a run and raise :class:`~dg2bench.errors.PluginContractError`;
+  the cell fails with that reason and the other cells go on.
+
+README's "Plugin contract rules" table lists :data:`RULES` (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.metadata
+import inspect
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from dg2bench.classifier import Classifier
+from dg2bench.dataset import Dataset
+from dg2bench.errors import PluginContractError, SpecError
+from dg2bench.generator import Generator
+from dg2bench.hyperparameters import coerce_value, hyperparameter_fields
+
+#: Allowed values of ``Generator.kind``.
+GENERATOR_KINDS = ("translation", "unconditional")
+#: Slack on the [-1, 1] range of generated images (float rounding of a tanh output).
+RANGE_TOLERANCE = 1e-3
+BASES: dict[str, type] = {"generator": Generator, "classifier": Classifier, "dataset": Dataset}
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One rule of the plugin contract: a stable id (used in messages and docs) and its text."""
+
+    id: str
+    text: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("hooks", "a plugin module implements at least one `register_*` hook, each marked "
+                  "`@dg2bench.hookimpl` and named as in `dg2bench.hookspecs`"),
+    Rule("subclass", "a registered class subclasses the hook's base: `Generator`, `Classifier` or `Dataset`"),
+    Rule("name", "`name` is a non-empty string"),
+    Rule("summary", "`summary` is a non-empty string"),
+    Rule("kind", "a generator's `kind` is `\"translation\"` or `\"unconditional\"`"),
+    Rule("abstract", "every abstract method of the base class is implemented"),
+    Rule("hyperparameters", "`Hyperparameters` (generators, classifiers) or `Options` (datasets) is a dataclass "
+                            "whose fields all have defaults"),
+    Rule("batch-size-epochs", "a generator's or classifier's `Hyperparameters` has `batch_size` and `epochs` fields"),
+    Rule("presets", "every preset in `presets` names only fields of the dataclass, with values of their types"),
+    Rule("unique-name", "one name per kind across all packages; a built-in keeps its name"),
+    Rule("losses", "`train_step` returns a non-empty mapping of str to 0-d floating-point tensors "
+                   "(not Python floats)"),
+    Rule("generate-count", "`generate(n, source)` returns exactly n images"),
+    Rule("generate-shape", "generated images have shape (n, 3, S, S), S the benchmark's image_size"),
+    Rule("generate-dtype", "generated images are a floating-point torch tensor on the CPU"),
+    Rule("generate-finite", "every generated pixel is finite (no NaN or infinity)"),
+    Rule("generate-range", "generated pixels lie in [-1, 1], not [0, 1] or [0, 255]"),
+)
+RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    """A broken rule: which one, what exactly is wrong, and how to fix it."""
+
+    rule: Rule
+    detail: str
+    fix: str
+
+    @property
+    def problem(self) -> str:
+        """``breaks rule <id>: <detail>`` (the middle of a one-line message)."""
+        return f"breaks rule {self.rule.id}: {self.detail}"
+
+
+def violation(rule_id: str, detail: str, fix: str) -> Violation:
+    """A :class:`Violation` of the rule ``rule_id`` (a ``KeyError`` for an unknown id)."""
+    return Violation(RULES_BY_ID[rule_id], detail, fix)
+
+
+def describe_plugin(kind: str, name: str, package: str) -> str:
+    """``generator 'mygan' (package my-gan 1.0)``: how messages name a plugin."""
+    return f"{kind} {name!r} (package {package})"
+
+
+# --- registration checks --------------------------------------------------------------
+
+
+def class_violations(kind: str, cls: Any) -> list[Violation]:
+    """Every rule the class ``cls`` registered as a ``kind`` plugin breaks (empty: none).
+
+    Checks stop at the first broken rule a later one depends on (no name, no dataclass).
+    """
+    base = BASES[kind]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        return [violation("subclass", f"registered {cls!r}, which is not a {base.__name__} subclass",
+                          f"subclass dg2bench.{base.__name__} and register the class")]
+    found = []
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        return [violation("name", f"{cls.__name__}.name is {name!r}", "set the class attribute name = \"...\"")]
+    summary = getattr(cls, "summary", None)
+    if not isinstance(summary, str) or not summary.strip():
+        found.append(violation("summary", f"{cls.__name__}.summary is {summary!r}",
+                               "set summary = \"<one line for bench plugins>\""))
+    if kind == "generator" and getattr(cls, "kind", None) not in GENERATOR_KINDS:
+        found.append(violation("kind", f"kind is {getattr(cls, 'kind', None)!r}",
+                               "set kind = \"translation\" or kind = \"unconditional\""))
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        found.append(violation("abstract", f"{cls.__name__} does not implement {missing}",
+                               f"define {missing} (see dg2bench.{base.__name__})"))
+    found.extend(_dataclass_violations(kind, cls))
+    return found
+
+
+def _dataclass_violations(kind: str, cls: type) -> list[Violation]:
+    attribute = "Options" if kind == "dataset" else "Hyperparameters"
+    holder = getattr(cls, attribute, None)
+    if not (isinstance(holder, type) and dataclasses.is_dataclass(holder)):
+        return [violation("hyperparameters", f"{attribute} is {holder!r}, not a dataclass",
+                          f"set {attribute} to a @dataclasses.dataclass(frozen=True) class")]
+    try:
+        types = hyperparameter_fields(holder)
+        holder()
+    except (TypeError, NameError) as exc:   # a field without default, an unresolvable annotation
+        return [violation("hyperparameters", f"{attribute}() fails: {exc}",
+                          "give every field a type annotation and a default")]
+    except ValueError:
+        pass   # validation in __post_init__ of defaults a spec must override (a required category)
+    fields = set(types)
+    found = []
+    if kind != "dataset" and not {"batch_size", "epochs"} <= fields:
+        missing = " and ".join(sorted({"batch_size", "epochs"} - fields))
+        found.append(violation("batch-size-epochs", f"{attribute} has no {missing} field",
+                               "add batch_size: int and epochs: float fields (the training loop reads them)"))
+    found.extend(_preset_violations(types, getattr(cls, "presets", {}), attribute))
+    return found
+
+
+def _preset_violations(types: dict[str, type], presets: Any, attribute: str) -> list[Violation]:
+    if not isinstance(presets, Mapping) or not all(isinstance(v, Mapping) for v in presets.values()):
+        return [violation("presets", f"presets is {presets!r}",
+                          "set presets = {\"tiny\": {...}, \"paper\": {...}} (field: value overrides)")]
+    for preset, values in presets.items():
+        for key, value in values.items():
+            if key not in types:
+                return [violation("presets", f"preset {preset!r} sets {key!r}, which {attribute} lacks",
+                                  f"add the field to {attribute} or remove the key from the preset")]
+            try:
+                coerce_value(value, types[key], key)
+            except SpecError as exc:
+                return [violation("presets", f"preset {preset!r}: {exc.where}: {exc.problem}",
+                                  "fix the preset's value")]
+    return []
+
+
+# --- boundary checks --------------------------------------------------------------------
+
+
+def check_losses(plugin: Any, losses: Any) -> None:
+    """Raise :class:`PluginContractError` unless ``losses`` maps names to 0-d float tensors.
+
+    Host-side only (types, shapes, dtypes): no device sync, so it is cheap every step.
+    """
+    fix = "return {\"loss_name\": loss.detach()} with 0-d float tensors, not .item() floats"
+    if not isinstance(losses, Mapping):
+        raise contract_error(plugin, violation("losses", f"train_step returned {type(losses).__name__}, "
+                                                         "not a mapping", fix))
+    if not losses:
+        raise contract_error(plugin, violation("losses", "train_step returned no loss", fix))
+    for key, value in losses.items():
+        problem = None
+        if not isinstance(key, str):
+            problem = f"loss key {key!r} is not a str"
+        elif not isinstance(value, torch.Tensor):
+            problem = f"loss {key!r} is a Python {type(value).__name__}, not a tensor"
+            if isinstance(value, float):
+                problem = f"loss {key!r} is a Python float, not a tensor (.item() syncs the device every step)"
+        elif value.ndim != 0:
+            problem = f"loss {key!r} has shape {tuple(value.shape)}, not () (0-d)"
+        elif not value.is_floating_point():
+            problem = f"loss {key!r} has dtype {value.dtype}, not a floating-point dtype"
+        if problem is not None:
+            raise contract_error(plugin, violation("losses", problem, fix))
+
+
+def check_generated(plugin: Any, images: Any, n: int, image_size: int,
+                    reference: torch.Tensor | None = None) -> None:
+    """Raise :class:`PluginContractError` unless ``images`` is ``n`` finite float CPU images in [-1, 1].
+
+    :param reference: uint8 real images of the cell (optional); used only to tell an
+        output in [0, 1] from a legitimately bright one.
+    """
+    found = generated_violation(images, n, image_size, reference)
+    if found is not None:
+        raise contract_error(plugin, found)
+
+
+def generated_violation(images: Any, n: int, image_size: int,
+                        reference: torch.Tensor | None = None) -> Violation | None:
+    """The first rule ``images`` (``generate``'s output for ``n``) breaks, or None."""
+    expected = (n, 3, image_size, image_size)
+    if not isinstance(images, torch.Tensor):
+        return violation("generate-dtype", f"generate returned {type(images).__name__}, not a tensor",
+                         "return a float tensor")
+    if images.ndim >= 1 and images.shape[0] != n:
+        return violation("generate-count", f"generate returned {images.shape[0]} images, not {n}",
+                         "return exactly n images (the record counts on it)")
+    if tuple(images.shape) != expected:
+        return violation("generate-shape", f"shape is {tuple(images.shape)}, not {expected}",
+                         "return (n, 3, image_size, image_size) images")
+    if not images.is_floating_point() or images.device.type != "cpu":
+        return violation("generate-dtype", f"images are {images.dtype} on {images.device.type}, not float on cpu",
+                         "return images.float().cpu()")
+    if not torch.isfinite(images).all():
+        bad = int((~torch.isfinite(images)).sum())
+        return violation("generate-finite", f"{bad} pixels are NaN or infinite",
+                         "fix the generator (a diverged network or a division by zero)")
+    low, high = float(images.min()), float(images.max())
+    if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        hint = "; they look like [0, 255]: return images / 127.5 - 1" if low >= 0 and high > 2 else ""
+        return violation("generate-range", f"values span [{low:.3g}, {high:.3g}]{hint}",
+                         "return images in [-1, 1] (e.g. a tanh output)")
+    if reference is not None and low >= 0 and high > low and _looks_unit_range(images, reference):
+        return violation("generate-range", f"values span [{low:.3g}, {high:.3g}] and look like [0, 1] "
+                         "(no pixel is darker than mid-grey, unlike the real images)",
+                         "return images * 2 - 1 (the harness expects [-1, 1])")
+    return None
+
+
+def _looks_unit_range(images: torch.Tensor, reference: torch.Tensor) -> bool:
+    """True when ``images`` (all >= 0) would be implausible as [-1, 1] images like ``reference``.
+
+    ``p``: the share of real images with no pixel below mid-grey (128), smoothed
+    (Laplace) so that a few bright real images never look impossible. ``k`` fakes all
+    that bright would happen with chance ``p**k`` if they resembled the real images.
+    """
+    if len(reference) == 0:
+        return False
+    bright = int((reference.reshape(len(reference), -1).amin(dim=1) >= 128).sum())
+    p = (bright + 1) / (len(reference) + 2)
+    return p ** len(images) < 1e-6
+
+
+# --- naming plugins in errors -------------------------------------------------------------
+
+
+def contract_error(plugin: Any, found: Violation) -> PluginContractError:
+    """The one-line error for ``found`` in the plugin instance or class ``plugin``."""
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    kind = next((k for k, base in BASES.items() if issubclass(cls, base)), "plugin")
+    where = describe_plugin(kind, str(getattr(cls, "name", cls.__name__)), package_of(cls))
+    return PluginContractError(where, found.rule.id, found.detail, found.fix)
+
+
+#: Package (and version) of each class the registry accepted, so run-time errors name it.
+_REGISTERED_PACKAGES: "weakref.WeakKeyDictionary[type, str]" = weakref.WeakKeyDictionary()
+
+
+def remember_package(cls: type, package: str) -> None:
+    """Note that ``cls`` came from ``package`` (the registry calls this on registration)."""
+    _REGISTERED_PACKAGES[cls] = package
+
+
+def package_of(cls: type) -> str:
+    """The package ``cls`` was registered from, else the distribution of its module, else ``module <name>``."""
+    if cls in _REGISTERED_PACKAGES:
+        return _REGISTERED_PACKAGES[cls]
+    top = cls.__module__.split(".")[0]
+    names = _packages_by_module().get(top)
+    return names[0] if names else f"module {cls.__module__}"
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_by_module() -> dict[str, list[str]]:
+    # Scans every installed distribution: cached, and only reached on an error path.
+    return dict(importlib.metadata.packages_distributions())

@@ -1,0 +1,463 @@
+"""Faulty plugins, tried as a new plugin author would write them.
+
+Each breaks one rule of the plugin contract (``dg2bench.contract``). A plugin that
+breaks a rule when it registers is disabled with one warning line naming it, its
+package and the rule; the other plugins and commands keep working. A plugin whose
+output breaks a rule during a run fails its cell with that reason; the other cells go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import textwrap
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from dg2bench import Classifier, Dataset, Generator, hookimpl
+from dg2bench.contract import RULES, check_generated, check_losses
+from dg2bench.errors import PluginContractError
+from dg2bench.plugin_manager import PluginLoadWarning, get_registry
+from dg2bench.results import ResultStore
+from dg2bench.runner import run_benchmark
+from dg2bench.spec import load_spec
+
+from conftest import REPO, tiny_spec_text
+
+RULE_IDS = {rule.id for rule in RULES}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hp:
+    batch_size: int = 2
+    epochs: int = 1
+    output: str = "ok"
+
+
+class GoodGenerator(Generator):
+    """A tiny working generator; ``hparams.output`` makes its ``generate`` break a rule."""
+
+    name = "goodgan"
+    summary = "test generator"
+    kind = "unconditional"
+    Hyperparameters = _Hp
+    presets = {"tiny": {}, "paper": {}}
+
+    def __init__(self, hparams, image_size):
+        super().__init__(hparams, image_size)
+        self.net = nn.Linear(1, 1)
+
+    def networks(self):
+        return {"net": self.net}
+
+    def setup(self, plan):
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
+
+    def train_step(self, batch, step):
+        loss = ((self.net.bias - batch["defect"].mean()) ** 2).sum()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def generate(self, n, source):
+        images = torch.rand(n, 3, self.image_size, self.image_size) * 2 - 1
+        output = self.hparams.output
+        if output == "unit":
+            return (images + 1) / 2
+        if output == "bytes":
+            return (images + 1) * 127.5
+        if output == "nan":
+            images[0, 0, 0, 0] = float("nan")
+        if output == "short":
+            return images[:-1]
+        if output == "size":
+            return images[:, :, :-1, :-1]
+        if output == "int":
+            return images.round().to(torch.int64)
+        return images
+
+
+def _variant(plugin_name: str | None, base: type = GoodGenerator, **attributes) -> type:
+    return type(f"Variant_{(plugin_name or 'noname').replace('-', '_')}", (base,), {"name": plugin_name, **attributes})
+
+
+class _Register:
+    """An in-process plugin that registers ``classes`` through the hook of ``kind``."""
+
+    def __init__(self, *classes, kind: str = "generators"):
+        self.classes, self.kind = classes, kind
+
+    @hookimpl
+    def register_generators(self, register):
+        for cls in self.classes if self.kind == "generators" else ():
+            register(cls)
+
+    @hookimpl
+    def register_classifiers(self, register):
+        for cls in self.classes if self.kind == "classifiers" else ():
+            register(cls)
+
+    @hookimpl
+    def register_datasets(self, register):
+        for cls in self.classes if self.kind == "datasets" else ():
+            register(cls)
+
+
+def _registry_with(*plugins):
+    """The registry with the built-ins plus ``plugins``, and the warning lines it issued."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        registry = get_registry(extra_plugins=plugins)
+    lines = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
+    return registry, lines
+
+
+@dataclasses.dataclass
+class NotADataclass:
+    pass
+
+
+class _PlainHp:
+    batch_size = 2
+    epochs = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class _NoBatchHp:
+    epochs: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class _NoDefaultHp:
+    batch_size: int
+    epochs: int = 1
+
+
+FAULTY_CLASSES = {
+    "no kind": (_variant("nokind", kind=None), "kind"),
+    "misspelt kind": (_variant("typokind", kind="unconditonal"), "kind"),
+    "no Hyperparameters": (_variant("nohp", Hyperparameters=None), "hyperparameters"),
+    "non-dataclass Hyperparameters": (_variant("plainhp", Hyperparameters=_PlainHp), "hyperparameters"),
+    "Hyperparameters field without default": (_variant("nodefault", Hyperparameters=_NoDefaultHp), "hyperparameters"),
+    "preset key the dataclass lacks": (_variant("badpreset", presets={"tiny": {"batch_sise": 2}}), "presets"),
+    "preset value of the wrong type": (_variant("badvalue", presets={"tiny": {"batch_size": "two"}}), "presets"),
+    "no batch_size": (_variant("nobatch", Hyperparameters=_NoBatchHp, presets={}), "batch-size-epochs"),
+    "no name": (_variant(None), "name"),
+    "no summary": (_variant("nosummary", summary=""), "summary"),
+    "abstract method left": (type("Abstract", (Generator,), {"name": "abstract", "summary": "x",
+                                                            "kind": "unconditional", "Hyperparameters": _Hp}),
+                             "abstract"),
+    "not a Generator": (int, "subclass"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAULTY_CLASSES))
+def test_faulty_class_is_disabled_with_one_warning_and_the_rest_work(case):
+    cls, rule = FAULTY_CLASSES[case]
+    registry, lines = _registry_with(_Register(cls, GoodGenerator))
+    assert len(lines) == 1, lines
+    assert f"rule {rule}:" in lines[0] and "disabled" in lines[0] and "\n" not in lines[0]
+    assert re.search(r"\(package [^)]+\)", lines[0]), lines[0]
+    assert "goodgan" in registry.names("generator") and "wgan" in registry.names("generator")
+    assert [d.rule for d in registry.disabled()] == [rule]
+
+
+def test_every_rule_of_a_registration_check_is_a_known_rule():
+    assert {rule for _, rule in FAULTY_CLASSES.values()} <= RULE_IDS
+
+
+def test_faulty_classifier_and_dataset_are_disabled():
+    class NoHpClassifier(Classifier):
+        name, summary = "noclassifier", "x"
+
+        def networks(self): return {}
+        def setup(self, plan): pass
+        def train_step(self, batch, step): return {}
+        def predict_proba(self, images): return images
+
+    class NoOptionsDataset(Dataset):
+        name, summary = "nodata", "x"
+
+        def check_root(self): pass
+        def build_split(self, seed): return []
+        def load_image(self, item): return None
+
+    registry, lines = _registry_with(_Register(NoHpClassifier, kind="classifiers"),
+                                     _Register(NoOptionsDataset, kind="datasets"))
+    assert len(lines) == 2 and all("rule hyperparameters:" in line for line in lines), lines
+    assert "resnet34" in registry.names("classifier") and "crackforest" in registry.names("dataset")
+
+
+def test_name_of_a_builtin_is_kept_by_the_builtin():
+    registry, lines = _registry_with(_Register(_variant("wgan")))
+    assert len(lines) == 1 and "rule unique-name:" in lines[0] and "built-in" in lines[0], lines
+    assert registry.get("generator", "wgan").builtin
+
+
+def test_two_third_party_plugins_with_one_name_are_both_disabled():
+    registry, lines = _registry_with(_Register(_variant("twin")), _Register(_variant("twin")))
+    assert len(lines) == 2 and all("rule unique-name:" in line for line in lines), lines
+    assert "twin" not in registry.names("generator") and "goodgan" not in registry.names("generator")
+
+
+def test_forgotten_hookimpl_warns():
+    class Forgot:
+        def register_generators(self, register):  # no @hookimpl
+            register(GoodGenerator)
+
+    registry, lines = _registry_with(Forgot())
+    assert len(lines) == 1 and "rule hooks:" in lines[0] and "@dg2bench.hookimpl" in lines[0], lines
+    assert "dg2gan" in registry.names("generator")
+
+
+def test_misspelt_hook_disables_its_plugin_only():
+    class Misspelt:
+        @hookimpl
+        def register_generator(self, register):  # missing "s"
+            pass
+
+    registry, lines = _registry_with(Misspelt())
+    assert len(lines) == 1 and "register_generator" in lines[0] and "rule hooks:" in lines[0], lines
+    assert "dg2gan" in registry.names("generator")
+
+
+def _dist(tmp_path, dist_name: str, module: str, entry: str, source: str) -> None:
+    info = tmp_path / f"{dist_name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[dg2bench]\n{entry} = {module}\n")
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+THIRD_PARTY_WGAN = """\
+    import dataclasses
+    from dg2bench import Generator, hookimpl
+
+    @dataclasses.dataclass(frozen=True)
+    class Hp:
+        batch_size: int = 1
+        epochs: int = 1
+
+    class OtherGan(Generator):
+        name = "othergan"
+        summary = "third-party generator under the entry-point name wgan"
+        kind = "unconditional"
+        Hyperparameters = Hp
+        def networks(self): return {}
+        def setup(self, plan): pass
+        def train_step(self, batch, step): return {}
+        def generate(self, n, source): return None
+
+    @hookimpl
+    def register_generators(register):
+        register(OtherGan)
+    """
+
+
+def test_third_party_entry_point_named_like_a_builtin_hides_nothing(tmp_path, monkeypatch):
+    _dist(tmp_path, "aaa-plugin", "aaa_wgan_module", "wgan", THIRD_PARTY_WGAN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        registry, lines = _registry_with()
+        assert lines == []
+        assert registry.get("generator", "wgan").builtin
+        assert registry.get("generator", "othergan").package == "aaa-plugin"
+    finally:
+        sys.modules.pop("aaa_wgan_module", None)
+
+
+def test_import_failure_warns_once_when_a_distribution_is_listed_twice(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    _dist(tmp_path, "twiceplug", "twiceplug_module", "twice", "raise ImportError('needs libfoo')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    listed = list(importlib.metadata.distributions())
+    twice = [d for d in listed if d.metadata["Name"] == "twiceplug"]
+    assert len(twice) == 1
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*listed, *twice])
+    registry, lines = _registry_with()
+    assert len(lines) == 1 and "twiceplug" in lines[0] and "needs libfoo" in lines[0], lines
+    assert "dg2gan" in registry.names("generator")
+
+
+def test_entry_point_module_without_hookimpl_warns(tmp_path, monkeypatch):
+    source = THIRD_PARTY_WGAN.replace("    @hookimpl\n", "")
+    _dist(tmp_path, "forgetful", "forgetful_module", "forgetful", source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        registry, lines = _registry_with()
+        assert len(lines) == 1 and "forgetful" in lines[0] and "@dg2bench.hookimpl" in lines[0], lines
+        assert "othergan" not in registry.names("generator") and "wgan" in registry.names("generator")
+    finally:
+        sys.modules.pop("forgetful_module", None)
+
+
+# --- boundary checks -------------------------------------------------------------------
+
+
+def _generator(output: str = "ok") -> GoodGenerator:
+    return GoodGenerator(_Hp(output=output), 8)
+
+
+@pytest.mark.parametrize("losses, fragment", [
+    ({"loss": 0.5}, "float"),
+    ({"loss": torch.tensor([0.5, 0.2])}, "shape"),
+    ({"loss": torch.tensor(1)}, "dtype"),
+    ([torch.tensor(0.5)], "mapping"),
+    ({}, "no loss"),
+])
+def test_check_losses_names_the_rule(losses, fragment):
+    with pytest.raises(PluginContractError, match=r"generator 'goodgan' \(.*\): breaks rule losses: .*" + fragment):
+        check_losses(_generator(), losses)
+
+
+def test_check_losses_accepts_0d_float_tensors():
+    check_losses(_generator(), {"d": torch.tensor(0.5), "g": torch.tensor(1.0, dtype=torch.bfloat16)})
+
+
+@pytest.mark.parametrize("output, rule, hint", [
+    ("unit", "generate-range", "[0, 1]"),
+    ("bytes", "generate-range", "[0, 255]"),
+    ("nan", "generate-finite", "NaN"),
+    ("short", "generate-count", "5 images, not 6"),
+    ("size", "generate-shape", "(6, 3, 8, 8)"),
+    ("int", "generate-dtype", "int64"),
+])
+def test_check_generated_names_the_rule(output, rule, hint):
+    generator = _generator(output)
+    reference = torch.randint(0, 256, (30, 3, 8, 8), dtype=torch.uint8)
+    with pytest.raises(PluginContractError) as caught:
+        check_generated(generator, generator.generate(6, None), 6, 8, reference=reference)
+    message = str(caught.value)
+    assert f"breaks rule {rule}:" in message and hint in message and "\n" not in message, message
+
+
+def test_check_generated_accepts_good_output_a_constant_image_and_a_few_bright_ones():
+    generator = _generator()
+    reference = torch.randint(0, 256, (600, 3, 8, 8), dtype=torch.uint8)
+    check_generated(generator, generator.generate(4, None), 4, 8, reference=reference)
+    check_generated(generator, torch.full((4, 3, 8, 8), 0.3), 4, 8, reference=reference)
+    check_generated(generator, torch.rand(2, 3, 8, 8), 2, 8, reference=reference)   # a chunk's last 2 images
+
+
+FAULTY_RUN = """
+[generators.good]
+plugin = "goodgan"
+
+[generators.faulty]
+plugin = "goodgan"
+output = "{output}"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("output, rule", [("unit", "generate-range"), ("short", "generate-count"),
+                                          ("nan", "generate-finite")])
+def test_faulty_output_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec, output, rule):
+    registry = get_registry(extra_plugins=[_Register(GoodGenerator)])
+    spec = load_spec(write_spec(generators=FAULTY_RUN.format(output=output), fakes=3, classifier_steps=2), registry)
+    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
+    assert summary.failed == ["crackforest/faulty/seed0"]
+    assert sorted(summary.ran) == ["crackforest/baseline/seed0", "crackforest/good/seed0"]
+    records = {r["method"]: r for r in ResultStore(tmp_path / "results").records()}
+    assert records["faulty"]["status"] == "failed"
+    assert f"generator 'goodgan'" in records["faulty"]["reason"] and f"rule {rule}:" in records["faulty"]["reason"]
+
+
+class FloatLossGenerator(GoodGenerator):
+    name = "floatloss"
+
+    def train_step(self, batch, step):
+        return {"loss": float(super().train_step(batch, step)["loss"])}
+
+
+def test_float_losses_fail_the_cell(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Register(FloatLossGenerator)])
+    spec = load_spec(write_spec(generators="[generators.floatloss]\n", fakes=3, classifier_steps=2), registry)
+    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["floatloss"])
+    assert summary.failed == ["crackforest/floatloss/seed0"]
+    reason = ResultStore(tmp_path / "results").records()[0]["reason"]
+    assert "rule losses:" in reason and "float" in reason
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+@pytest.fixture
+def faulty_entry_point(tmp_path, monkeypatch):
+    """A third-party package whose generator has a misspelt kind, installed through an entry point."""
+    source = THIRD_PARTY_WGAN.replace('"othergan"', '"typogan"').replace('"unconditional"', '"unconditonal"')
+    _dist(tmp_path, "typo-pkg", "typo_module", "typogan", source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("typo_module", None)
+
+
+def test_spec_naming_a_disabled_plugin_is_one_line_exit_2(faulty_entry_point, write_spec, bench):
+    code, _, err = bench("validate", str(write_spec(generators="[generators.typogan]\n")))
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err   # the registry's warning, then the error
+    assert lines[0].startswith("warning:") and "typo-pkg" in lines[0]
+    assert lines[1].startswith("error:") and "generators.typogan" in lines[1] and "typo-pkg" in lines[1]
+    assert "rule kind:" in lines[1] and "disabled" in lines[1]
+
+
+def test_other_commands_keep_working_and_plugins_lists_the_disabled(faulty_entry_point, write_spec, bench):
+    code, out, err = bench("validate", str(write_spec()))
+    assert code == 0 and len(err.strip().splitlines()) == 1 and "typo-pkg" in err
+    code, out, err = bench("plugins")
+    assert code == 0 and "typogan" in out and "disabled" in out.lower() and "kind" in out
+
+
+# --- docs and checks agree ----------------------------------------------------------------
+
+
+def test_readme_rule_table_matches_the_contract_module():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Plugin contract rules"):]
+    rows = re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", section, flags=re.MULTILINE)
+    assert rows == [(rule.id, rule.text) for rule in RULES]
+
+
+def test_readme_documents_the_contracts():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Plugin contracts"):readme.index("## Design notes")]
+    for term in ("translation", "unconditional", "Hyperparameters", "batch_size", "epochs", "presets", "Options",
+                 "stateful", "no_grad", "total_steps", "steps_per_epoch", "amp_dtype", "channels_last",
+                 "compile_mode", "inference_batch_size", "plan.adam", "plan.autocast", "[-1, 1]", "(n, 3, S, S)"):
+        assert term in section, term
+
+
+def test_two_packages_with_one_generator_name_on_the_command_line(tmp_path, monkeypatch, write_spec, bench):
+    twin = THIRD_PARTY_WGAN.replace('"othergan"', '"twingan"')
+    _dist(tmp_path, "twin-a", "twin_a_module", "twingan", twin)
+    _dist(tmp_path, "twin-b", "twin_b_module", "twingan", twin)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        code, _, err = bench("validate", str(write_spec(generators="[generators.twingan]\n")))
+        lines = err.strip().splitlines()
+        assert code == 2 and "Traceback" not in err and len(lines) == 3, err
+        assert all("rule unique-name:" in line and "twin-a" in line and "twin-b" in line for line in lines), err
+        code, _, err = bench("validate", str(write_spec()))
+        assert code == 0 and len(err.strip().splitlines()) == 2
+    finally:
+        sys.modules.pop("twin_a_module", None)
+        sys.modules.pop("twin_b_module", None)
+
+
+def test_a_hook_that_raises_disables_its_plugin_only():
+    class Raises:
+        @hookimpl
+        def register_generators(self, register):
+            raise RuntimeError("bad\nsecond line")
+
+    registry, lines = _registry_with(Raises())
+    assert len(lines) == 1 and "rule hooks:" in lines[0] and "RuntimeError: bad" in lines[0], lines
+    assert "\n" not in lines[0] and "dg2gan" in registry.names("generator")
