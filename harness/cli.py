@@ -121,11 +121,19 @@ def split_command(spec: str, out: str | None) -> None:
 @click.option("--seeds", type=int, default=None, help="Seeds per cell [default: the spec's].")
 @click.option("--retry-failed", is_flag=True, help="Also rerun cells that failed (e.g. non-finite losses).")
 @SET_OPTION
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: cells one after another in this process; ray: each cell a Ray task.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT) [default: the local one, or a new one].")
+@click.option("--max-retries", type=int, default=2, show_default=True,
+              help="With --executor ray: times a cell is retried when its worker dies; then it is recorded failed.")
 def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None,
-                retry_failed: bool, settings: tuple[str, ...]) -> None:
+                retry_failed: bool, settings: tuple[str, ...], executor: str, address: str | None,
+                max_retries: int) -> None:
     """Run every cell of SPEC; complete cells are skipped, interrupted ones resume."""
     from dg2bench.console import ProgressBars
     from dg2bench.device import resolve_device
+    from dg2bench.executors import get_executor
     from dg2bench.results import ResultStore
     from dg2bench.runner import run_benchmark
 
@@ -137,9 +145,11 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         resolve_device(device)
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
+    runner = get_executor(executor, address, max_retries)
     _print_known_estimate(loaded)
     with ProgressBars(console) as bars:
-        summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed)
+        summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed,
+                                executor=runner)
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
                   f"{len(summary.failed)} failed; results in {summary.results}")
     for cell in summary.failed:

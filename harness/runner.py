@@ -19,10 +19,12 @@ import torch
 
 from dg2bench import __version__
 from dg2bench.atomic import write_json_atomic, write_text_atomic
-from dg2bench.cell import BASELINE, CellInputs, run_cell
+from dg2bench.cell import BASELINE, CellInputs
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.device import prepare_device, resolve_device
 from dg2bench.errors import SpecError
+from dg2bench.executors import CellJob, Executor
+from dg2bench.executors.local import LocalExecutor
 from dg2bench.generation import save_png_folder
 from dg2bench.plugin_manager import Registry
 from dg2bench.progress import ProgressCallback, ignore_progress
@@ -161,8 +163,13 @@ def _toml_safe(value: Any) -> Any:
 
 
 def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequence[str] = (),
-                  progress: ProgressCallback = ignore_progress, retry_failed: bool = False) -> RunSummary:
+                  progress: ProgressCallback = ignore_progress, retry_failed: bool = False,
+                  executor: Executor | None = None) -> RunSummary:
     """Run every incomplete cell of ``spec`` into ``store`` (holding its lock).
+
+    The shared work (run files, splits and manifests, real-image features, config
+    checks) is done here, once; then ``executor`` runs the cells (in this process by
+    default).
 
     :param retry_failed: also rerun cells whose record says they failed (their stage
         files are kept, so finished stages are reused).
@@ -179,6 +186,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
         splits = {d.label: build_split(d, registry, spec.benchmark["split_seed"])
                   for d in spec.datasets if any(item.dataset is d for item in planned)}
         images: dict[str, dict[str, torch.Tensor]] = {}
+        jobs: list[CellJob] = []
         for item in planned:
             split, provenance = splits[item.dataset.label], _provenance(registry, spec, item)
             code = {k: v for k, v in provenance.items() if k != "torch"}
@@ -195,6 +203,26 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None
             inputs = CellInputs(spec, split, images[item.dataset.label], gen_cls, item.generator, classifiers,
                                 device, scorer, provenance)
-            record = run_cell(inputs, item.cell, store, progress)
-            (summary.failed if record["status"] != "complete" else summary.ran).append(str(item.cell))
+            jobs.append(CellJob(item.cell, inputs))
+        if scorer is not None:
+            cache_real_features(scorer, jobs, progress)
+        for job, record in (executor or LocalExecutor()).run(jobs, store, progress):
+            (summary.failed if record["status"] != "complete" else summary.ran).append(str(job.cell))
     return summary
+
+
+def cache_real_features(scorer: QualityScorer, jobs: Sequence[CellJob], progress: ProgressCallback) -> None:
+    """Compute the real-image features every scored cell compares with, once per split.
+
+    Done before any cell runs, so that cells (possibly on other nodes) only read the
+    cache and no two of them write one file.
+    """
+    done: set[str] = set()
+    for job in jobs:
+        split, images = job.inputs.split, job.inputs.images
+        if job.inputs.generator_cls is None or split.manifest_hash in done:
+            continue
+        done.add(split.manifest_hash)
+        # The key run_cell's QualityScorer.score_cell uses for the same images.
+        scorer.real_features(images["train_defect"], f"{split.manifest_hash}|train_defect", job.cell.dataset,
+                             progress)
