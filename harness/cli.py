@@ -125,7 +125,7 @@ def split_command(spec: str, out: str | None) -> None:
               help="local: cells one after another in this process; ray: each cell a Ray task.")
 @click.option("--address", default=None, metavar="ADDR",
               help="Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT) [default: the local one, or a new one].")
-@click.option("--max-retries", type=int, default=2, show_default=True,
+@click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="With --executor ray: times a cell is retried when its worker dies; then it is recorded failed.")
 def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None,
                 retry_failed: bool, settings: tuple[str, ...], executor: str, address: str | None,
