@@ -130,8 +130,15 @@ def split_command(spec: str, out: str | None) -> None:
               help="A cell folder made under another configuration or plugin version: refuse to run, or move "
                    "it to superseded/ and start the cell afresh.")
 @SET_OPTION
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: cells one after another in this process; ray: each cell a Ray task.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT) [default: the local one, or a new one].")
+@click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="With --executor ray: times a cell is retried when its worker dies; then it is recorded failed.")
 def run_command(spec: str, results: str | None, device: str | None, only: tuple[str, ...], seeds: int | None,
-                retry_failed: bool, on_change: str, settings: tuple[str, ...]) -> None:
+                retry_failed: bool, on_change: str, settings: tuple[str, ...], executor: str, address: str | None,
+                max_retries: int) -> None:
     """Run every cell of SPEC; complete cells are skipped, interrupted ones resume.
 
     SIGINT (Ctrl-C) or SIGTERM stops after the current step with a checkpoint saved;
@@ -141,6 +148,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 
     from dg2bench.console import ProgressBars
     from dg2bench.device import resolve_device
+    from dg2bench.executors import get_executor
     from dg2bench.interrupt import RunInterrupted, stop_on_signals
     from dg2bench.results import ResultStore
     from dg2bench.runner import run_benchmark
@@ -153,6 +161,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         resolve_device(device)
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
+    runner = get_executor(executor, address, max_retries)
     _print_known_estimate(loaded)
     resume = " ".join(shlex.quote(a) for a in ["bench", "run", spec, "--results", str(store.root),
                                                  *(["--device", device] if device else []),
@@ -166,7 +175,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     try:
         with stop_on_signals(), ProgressBars(console) as bars:
             summary = run_benchmark(loaded, registry, store, only=only, progress=bars, retry_failed=retry_failed,
-                                    on_change=on_change, on_note=note)
+                                    on_change=on_change, on_note=note, executor=runner)
     except RunInterrupted as exc:
         err_console.print(f"interrupted by {exc}; finished cells and stages are kept; resume with: {resume}",
                           highlight=False, markup=False, soft_wrap=True)

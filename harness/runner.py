@@ -19,12 +19,13 @@ import torch
 
 from dg2bench import __version__
 from dg2bench.atomic import write_json_atomic, write_text_atomic
-from dg2bench.cell import BASELINE, CellInputs, run_cell
+from dg2bench.cell import BASELINE, CellInputs
 from dg2bench.classifier import DEFECT, DEFECT_FREE
 from dg2bench.device import prepare_device, resolve_device
 from dg2bench.errors import SpecError
+from dg2bench.executors import CellJob, Executor
+from dg2bench.executors.local import LocalExecutor
 from dg2bench.generation import save_png_folder
-from dg2bench.interrupt import RunInterrupted, raise_if_stopped
 from dg2bench.plugin_manager import Registry
 from dg2bench.progress import ProgressCallback, ignore_progress
 from dg2bench.quality import QualityScorer
@@ -206,10 +207,13 @@ def _toml_safe(value: Any) -> Any:
 
 def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequence[str] = (),
                   progress: ProgressCallback = ignore_progress, retry_failed: bool = False,
-                  on_change: str = "refuse", on_note: Callable[[str], None] = lambda note: None) -> RunSummary:
+                  on_change: str = "refuse", on_note: Callable[[str], None] = lambda note: None,
+                  executor: Executor | None = None) -> RunSummary:
     """Run every incomplete cell of ``spec`` into ``store`` (holding its lock).
 
-    Every cell's configuration is checked before any cell runs (see
+    The shared work (run files, splits and manifests, real-image features, config
+    checks) is done here, once; then ``executor`` runs the cells (in this process by
+    default). Every cell's configuration is checked before any cell runs (see
     :func:`check_cell_config`), so a refused change stops the run before it starts.
 
     :param retry_failed: also rerun cells whose record says they failed (their stage
@@ -234,6 +238,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
                   for d in spec.datasets if any(item.dataset is d for item in planned)}
         images: dict[str, dict[str, torch.Tensor]] = {}
         provenances = {}
+        jobs: list[CellJob] = []
         for item in planned:
             split, provenances[item.cell] = splits[item.dataset.label], _provenance(registry, spec, item)
             code = {k: v for k, v in provenances[item.cell].items() if k != "torch"}
@@ -241,7 +246,6 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             if note:
                 on_note(note)
         for item in planned:
-            raise_if_stopped(f"stopped before {item.cell}")
             split, provenance = splits[item.dataset.label], provenances[item.cell]
             if store.is_complete(item.cell):
                 if not (retry_failed and store.read_record(item.cell).get("status") == "failed"):
@@ -256,9 +260,26 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             inputs = CellInputs(spec, split, images[item.dataset.label], gen_cls, item.generator, classifiers,
                                 device, scorer, provenance)
             store.remove_stale_temporaries(item.cell)
-            try:
-                record = run_cell(inputs, item.cell, store, progress)
-            except RunInterrupted as exc:
-                raise RunInterrupted(exc.signum, f"{item.cell}: {exc.where}") from None
-            (summary.failed if record["status"] != "complete" else summary.ran).append(str(item.cell))
+            jobs.append(CellJob(item.cell, inputs))
+        if scorer is not None:
+            cache_real_features(scorer, jobs, progress)
+        for job, record in (executor or LocalExecutor()).run(jobs, store, progress):
+            (summary.failed if record["status"] != "complete" else summary.ran).append(str(job.cell))
     return summary
+
+
+def cache_real_features(scorer: QualityScorer, jobs: Sequence[CellJob], progress: ProgressCallback) -> None:
+    """Compute the real-image features every scored cell compares with, once per split.
+
+    Done before any cell runs, so that cells (possibly on other nodes) only read the
+    cache and no two of them write one file.
+    """
+    done: set[str] = set()
+    for job in jobs:
+        split, images = job.inputs.split, job.inputs.images
+        if job.inputs.generator_cls is None or split.manifest_hash in done:
+            continue
+        done.add(split.manifest_hash)
+        # The key run_cell's QualityScorer.score_cell uses for the same images.
+        scorer.real_features(images["train_defect"], f"{split.manifest_hash}|train_defect", job.cell.dataset,
+                             progress)

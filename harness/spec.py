@@ -36,6 +36,9 @@ BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
     "compile": (bool, False, "torch.compile every network before training (its warm-up is reported apart)"),
     "compile_mode": (str, "default", "torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune"),
     "inference_batch_size": (int, 64, "images per forward pass when a classifier predicts the test set"),
+    "cpus_per_cell": (float, 1.0, "CPU cores each cell reserves under --executor ray (and its torch threads there)"),
+    "gpus_per_cell": (float, 0.0, "GPUs each cell reserves under --executor ray: 0 runs cells on CPU, 1 gives each "
+                      "its own GPU, 0.5 lets two share one"),
 }
 AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
@@ -223,6 +226,11 @@ def _check_benchmark(bench: dict[str, Any], where: str) -> None:
                         f"use one of: {', '.join(COMPILE_MODES)}")
     if bench["inference_batch_size"] < 1:
         raise SpecError(f"{where}.inference_batch_size", "must be >= 1", "use e.g. 64 (CPU) or 512 (GPU)")
+    if bench["cpus_per_cell"] <= 0:
+        raise SpecError(f"{where}.cpus_per_cell", f"must be > 0, not {bench['cpus_per_cell']:g}", "use e.g. 1 or 4")
+    if bench["gpus_per_cell"] < 0:
+        raise SpecError(f"{where}.gpus_per_cell", f"must be >= 0, not {bench['gpus_per_cell']:g}",
+                        "use 0 (CPU), 1, or a fraction such as 0.5 to share a GPU")
     device = bench["device"]
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise SpecError(f"{where}.device", f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
