@@ -20,10 +20,10 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dg2bench.interrupt import raise_if_stopped
 from dg2bench.errors import BenchError, SpecError
 from dg2bench.executors import DEFAULT_MAX_RETRIES, CellJob
 from dg2bench.executors.ray_task import RemoteCell, run_remote_cell, worker_device
+from dg2bench.interrupt import raise_if_stopped
 from dg2bench.progress import ProgressCallback, ProgressEvent
 from dg2bench.results import ResultStore
 
