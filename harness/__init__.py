@@ -5,13 +5,13 @@ The public API a plugin may import::
     from dg2bench import hookimpl, Generator, Classifier, Dataset, SplitItem, TrainPlan, LoadCropFlip
 """
 
-from dg2bench.classifier import DEFECT, DEFECT_FREE, Classifier
-from dg2bench.dataset import Dataset, SplitItem
+from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE, Classifier
+from dg2bench.contracts.dataset import Dataset, SplitItem
 from dg2bench.errors import BenchError, DataError, PluginError, SpecError
-from dg2bench.generator import Generator, RealTrainingData
-from dg2bench.hookspecs import hookimpl
-from dg2bench.jitter import LoadCropFlip
-from dg2bench.trainable import TrainPlan, Trainable
+from dg2bench.contracts.generator import Generator, RealTrainingData
+from dg2bench.contracts.hookspecs import hookimpl
+from dg2bench.run.jitter import LoadCropFlip
+from dg2bench.contracts.trainable import TrainPlan, Trainable
 
 __version__ = "0.2.0.dev0"
 

@@ -15,14 +15,14 @@ import pandas as pd
 from rich.console import Console
 
 from dg2bench.errors import BenchError
-from dg2bench.leaderboard import TABLES
+from dg2bench.report.leaderboard import TABLES
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def _registry():
-    from dg2bench.plugin_manager import PluginLoadWarning, get_registry
+    from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginLoadWarning)
@@ -64,7 +64,7 @@ def plugins_command(hooks: bool) -> None:
     from dg2bench.console import rich_table
 
     if hooks:
-        from dg2bench import hookspecs
+        from dg2bench.contracts import hookspecs
 
         for name in ("register_generators", "register_classifiers", "register_datasets"):
             doc = (getattr(hookspecs, name).__doc__ or "").strip().splitlines()[0]
@@ -86,7 +86,7 @@ def validate_command(spec: str) -> None:
     """Load and validate SPEC; print the resolved config."""
     import tomli_w
 
-    from dg2bench.runner import _toml_safe, plan_cells
+    from dg2bench.run.runner import _toml_safe, plan_cells
 
     loaded, _ = _load(spec)
     console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
@@ -100,7 +100,7 @@ def validate_command(spec: str) -> None:
 def split_command(spec: str, out: str | None) -> None:
     """Print split counts of SPEC's datasets and write the split manifests."""
     from dg2bench.console import rich_table
-    from dg2bench.runner import build_split
+    from dg2bench.run.runner import build_split
 
     loaded, registry = _load(spec)
     folder = Path(out) if out else Path("results") / loaded.name / "splits"
@@ -147,11 +147,11 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     import shlex
 
     from dg2bench.console import ProgressBars
-    from dg2bench.device import resolve_device
+    from dg2bench.run.device import resolve_device
     from dg2bench.executors import get_executor
-    from dg2bench.interrupt import RunInterrupted, stop_on_signals
-    from dg2bench.results import ResultStore
-    from dg2bench.runner import run_benchmark
+    from dg2bench.run.interrupt import RunInterrupted, stop_on_signals
+    from dg2bench.store.results import ResultStore
+    from dg2bench.run.runner import run_benchmark
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
@@ -188,7 +188,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 
 def _print_known_estimate(spec) -> None:
     """One line with ``bench estimate``'s projected total for this spec and device, if it was run."""
-    from dg2bench.device import resolve_device
+    from dg2bench.run.device import resolve_device
     from dg2bench.estimate import estimate_cache_path, format_duration
 
     path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"]))
@@ -215,9 +215,9 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     import pandas as pd
 
     from dg2bench.console import rich_table
-    from dg2bench.device import amp_dtype_for, precision_name, prepare_device, resolve_device
+    from dg2bench.run.device import amp_dtype_for, precision_name, prepare_device, resolve_device
     from dg2bench.estimate import estimate_cache_path, estimate_spec, format_duration, peak_tflops_for
-    from dg2bench.runner import build_split
+    from dg2bench.run.runner import build_split
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
@@ -282,9 +282,9 @@ def torch_device_name(device) -> str:
               help="Method A against method B on the same test images: paired difference, interval, p.")
 def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
-    from dg2bench.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, TITLES, build_table, compare_table,
+    from dg2bench.report.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, TITLES, build_table, compare_table,
                                       display_compare, display_table, side_by_side)
-    from dg2bench.results import ResultStore
+    from dg2bench.store.results import ResultStore
 
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
@@ -337,7 +337,7 @@ def _print_frames(frames: dict, fmt: str) -> None:
     import pandas as pd
 
     from dg2bench.console import rich_table
-    from dg2bench.leaderboard import to_latex, to_markdown
+    from dg2bench.report.leaderboard import to_latex, to_markdown
 
     if fmt == "csv":
         many = len(frames) > 1
@@ -371,12 +371,12 @@ def _print_frames(frames: dict, fmt: str) -> None:
               help="The HTML file to write [default: RESULTS/report.html].")
 def report_command(results: str, out: str | None) -> None:
     """Write one self-contained HTML report (tables, figures, spec, versions) for RESULTS."""
-    from dg2bench.atomic import write_text_atomic
+    from dg2bench.store.atomic import write_text_atomic
     from dg2bench.report.html import build_report
 
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
-    from dg2bench.results import ResultStore
+    from dg2bench.store.results import ResultStore
 
     store = ResultStore(results)
     if not store.records() and not store.partial_cells():
@@ -397,7 +397,7 @@ def report_command(results: str, out: str | None) -> None:
 @click.option("--extractor", type=click.Choice(["fid-helper", "pytorch-fid"]), default="fid-helper", show_default=True)
 def fid_command(dir_a: str, dir_b: str, device: str, batch_size: int, extractor: str) -> None:
     """Print FID and KID between two image folders (offline TF-FID Inception)."""
-    from dg2bench.folder_scores import score_folders
+    from dg2bench.metrics.folder_scores import score_folders
 
     for path in (dir_a, dir_b):
         if not Path(path).is_dir():

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from dg2bench.progress import ProgressEvent
+from dg2bench.run.progress import ProgressEvent
 
 
 class ProgressBars:

@@ -30,7 +30,7 @@ class ResultsLockedError(BenchError):
 
 
 class PluginContractError(PluginError):
-    """A plugin broke a rule of the plugin contract (``dg2bench.contract.RULES``).
+    """A plugin broke a rule of the plugin contract (``dg2bench.contracts.contract.RULES``).
 
     ``<plugin and package>: breaks rule <id>: <what exactly>; <fix>``. Raised at the
     boundary during a run, it fails the cell with that reason; the other cells go on.

@@ -14,7 +14,7 @@ CRACKFOREST = REPO / "benchmarks" / "data" / "crackforest"
 @pytest.fixture(scope="session")
 def registry():
     """The registry of every installed plugin (built-ins through entry points)."""
-    from dg2bench.plugin_manager import get_registry
+    from dg2bench.contracts.plugin_manager import get_registry
 
     return get_registry()
 

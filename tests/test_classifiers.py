@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dg2bench import Classifier, DataError, SpecError, TrainPlan
-from dg2bench.hyperparameters import resolve_hyperparameters
-from dg2bench.plugin_manager import Registry, get_plugin_manager
+from dg2bench.contracts.hyperparameters import resolve_hyperparameters
+from dg2bench.contracts.plugin_manager import Registry, get_plugin_manager
 from dg2bench.plugins.classifiers import resnet
 
 CLASSES = [resnet.ResNet34Classifier, resnet.ResNet50Classifier]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dg2bench.results import ResultStore
+from dg2bench.store.results import ResultStore
 
 from conftest import REPO, tiny_spec_text
 

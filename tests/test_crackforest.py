@@ -6,7 +6,7 @@ import pytest
 
 from dg2bench.errors import DataError
 from dg2bench.plugins.datasets.crackforest import CrackForestOptions, CrackForestPatches
-from dg2bench.split import Split
+from dg2bench.data.split import Split
 
 from conftest import CRACKFOREST
 

@@ -15,8 +15,8 @@ from dg2bench import DataError
 from dg2bench.plugins.datasets.folder import FolderOptions, ImageFolder
 from dg2bench.plugins.datasets.magnetic_tile import DEFECT_TYPES, MagneticTile, MagneticTileOptions
 from dg2bench.plugins.datasets.mvtec import MvtecAd, MvtecOptions
-from dg2bench.results import ResultStore
-from dg2bench.split import Split
+from dg2bench.store.results import ResultStore
+from dg2bench.data.split import Split
 
 from conftest import REPO, tiny_spec_text
 
@@ -250,8 +250,8 @@ def test_mvtec_specs_validate_with_the_variable_and_say_where_to_get_the_data_wi
 
 
 def test_unconditional_methods_add_no_defect_free_fakes_and_say_why(tmp_path, write_spec):
-    from dg2bench.plugin_manager import get_registry
-    from dg2bench.runner import run_benchmark
+    from dg2bench.contracts.plugin_manager import get_registry
+    from dg2bench.run.runner import run_benchmark
     from dg2bench.spec import load_spec
     registry = get_registry()
     text = tiny_spec_text(generators="[generators.wgan]\npreset = \"tiny\"\nmax_steps = 2\n", fakes=6,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from dg2bench import hookspecs
+from dg2bench.contracts import hookspecs
 
 from conftest import REPO
 
@@ -36,9 +36,9 @@ def test_readme_plugin_example_works(tmp_path, monkeypatch):
 
     import torch
 
-    from dg2bench.plugin_manager import get_registry
-    from dg2bench.trainable import TrainPlan
-    from dg2bench.training import ImageBanks, train
+    from dg2bench.contracts.plugin_manager import get_registry
+    from dg2bench.contracts.trainable import TrainPlan
+    from dg2bench.run.training import ImageBanks, train
 
     readme = (REPO / "README.md").read_text()
     start = readme.index("```python", readme.index("A complete generator package")) + len("```python")

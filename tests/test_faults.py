@@ -1,7 +1,7 @@
 """Faults: kills at every stage, Ctrl-C and SIGTERM, changed configs, locks, full disks.
 
 Each kill test starts ``bench run`` as a subprocess with ``DG2BENCH_STALL_AT`` naming a
-point (see :mod:`dg2bench.fault_points`), waits until the process has reached it,
+point (see :mod:`dg2bench.run.fault_points`), waits until the process has reached it,
 kills it with SIGKILL, reruns, and checks that the run completes, that stages finished
 before the kill are not redone, that no file in the results folder is half-written,
 and that the final records equal an uninterrupted run's exactly (CPU, same seed).
@@ -244,3 +244,21 @@ def test_an_unwritable_results_folder_is_one_line(tmp_path):
         results.chmod(0o700)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Permission denied" in done.stderr and "writable" in done.stderr
+
+
+def test_a_plugin_version_change_is_named_and_never_reused_silently(tmp_path):
+    """The code versions are part of a cell's config: a new plugin release is a named change."""
+    from dg2bench.errors import SpecError
+    from dg2bench.run.runner import PlannedCell, check_cell_config
+    from dg2bench.store.results import CellId, ResultStore
+
+    store, cell = ResultStore(tmp_path), PlannedCell(CellId("d", "m", 0), None, None)
+    config = {"code": {"dg2bench": "0.2.0", "generator:m": "their-pkg 1.0"}, "generator": {"lr": 0.0002}}
+    assert check_cell_config(store, cell, config) is None
+    assert check_cell_config(store, cell, config) is None   # unchanged: reused
+    newer = {**config, "code": {**config["code"], "generator:m": "their-pkg 1.1"}}
+    with pytest.raises(SpecError, match=r"code\.generator:m: their-pkg 1\.0 -> their-pkg 1\.1"):
+        check_cell_config(store, cell, newer)
+    note = check_cell_config(store, cell, newer, on_change="restart")
+    assert "old cell moved to" in note and (tmp_path / "superseded" / "d" / "m" / "seed0").is_dir()
+    assert json.loads((tmp_path / "cells" / "d" / "m" / "seed0" / "config.json").read_text())["config"] == newer

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dg2bench.leaderboard import build_table, display_table, to_latex, to_markdown
+from dg2bench.report.leaderboard import build_table, display_table, to_latex, to_markdown
 from dg2bench.metrics.classification import report_from_counts
 
 

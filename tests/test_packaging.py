@@ -70,7 +70,7 @@ def test_wheel_install_imports_and_registers(wheel, tmp_path):
     # Only the wheel's copy of dg2bench may be visible: drop the editable finder's path hooks.
     code = ("import sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f).lower()];"
             "import dg2bench, dg2bench.plugins; assert dg2bench.__file__.startswith(%r), dg2bench.__file__;"
-            "from dg2bench.plugin_manager import get_registry; r = get_registry();"
+            "from dg2bench.contracts.plugin_manager import get_registry; r = get_registry();"
             "print(sorted(r.names('generator')))" % str(target))
     result = _run_outside_checkout(tmp_path, code, env={"PYTHONPATH": str(target)})
     assert "dg2gan" in result.stdout, result.stderr

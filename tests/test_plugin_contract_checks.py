@@ -1,6 +1,6 @@
 """Faulty plugins, tried as a new plugin author would write them.
 
-Each breaks one rule of the plugin contract (``dg2bench.contract``). A plugin that
+Each breaks one rule of the plugin contract (``dg2bench.contracts.contract``). A plugin that
 breaks a rule when it registers is disabled with one warning line naming it, its
 package and the rule; the other plugins and commands keep working. A plugin whose
 output breaks a rule during a run fails its cell with that reason; the other cells go on.
@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from dg2bench import Classifier, Dataset, Generator, hookimpl
-from dg2bench.contract import RULES, check_generated, check_losses
+from dg2bench.contracts.contract import RULES, check_generated, check_losses
 from dg2bench.errors import PluginContractError
-from dg2bench.plugin_manager import PluginLoadWarning, get_registry
-from dg2bench.results import ResultStore
-from dg2bench.runner import run_benchmark
+from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
+from dg2bench.store.results import ResultStore
+from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
 
 from conftest import REPO, tiny_spec_text

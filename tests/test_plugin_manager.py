@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from dg2bench import Generator, hookimpl
-from dg2bench.plugin_manager import PluginLoadWarning, get_registry
+from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
 
 
 @dataclasses.dataclass(frozen=True)

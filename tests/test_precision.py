@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from dg2bench import TrainPlan
-from dg2bench.device import amp_dtype_for, precision_name
+from dg2bench.run.device import amp_dtype_for, precision_name
 from dg2bench.errors import SpecError
-from dg2bench.plugin_manager import get_registry
+from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.spec import load_spec
 

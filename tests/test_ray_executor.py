@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from dg2bench import Generator, hookimpl
-from dg2bench.plugin_manager import get_registry
-from dg2bench.results import CellId, ResultStore
-from dg2bench.runner import run_benchmark
+from dg2bench.contracts.plugin_manager import get_registry
+from dg2bench.store.results import CellId, ResultStore
+from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
 
 from conftest import tiny_spec_text

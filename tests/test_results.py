@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from dg2bench.atomic import write_text_atomic
+from dg2bench.store.atomic import write_text_atomic
 from dg2bench.errors import ResultsLockedError
-from dg2bench.results import CellId, ResultStore
+from dg2bench.store.results import CellId, ResultStore
 
 
 def test_record_marks_a_cell_complete(tmp_path):
@@ -31,7 +31,7 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
     class Boom(Exception):
         pass
 
-    from dg2bench.atomic import write_atomic
+    from dg2bench.store.atomic import write_atomic
 
     def fail(handle):
         handle.write(b"half")
@@ -46,7 +46,7 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
 def test_second_run_on_the_same_folder_refuses(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""\
         import sys, time
-        from dg2bench.results import ResultStore
+        from dg2bench.store.results import ResultStore
         with ResultStore({str(tmp_path)!r}).lock():
             print("locked", flush=True)
             sys.stdin.readline()

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from dg2bench import Generator, hookimpl
-from dg2bench.plugin_manager import get_registry
-from dg2bench.results import ResultStore
-from dg2bench.runner import run_benchmark
+from dg2bench.contracts.plugin_manager import get_registry
+from dg2bench.store.results import ResultStore
+from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
 
 from conftest import tiny_spec_text
@@ -112,7 +112,7 @@ def test_seeds_make_separate_cells(tmp_path, write_spec):
 
 
 def test_batch_sampler_is_a_shuffled_pass_per_cycle_and_stateless():
-    from dg2bench.batches import BatchSampler
+    from dg2bench.run.batches import BatchSampler
 
     sampler = BatchSampler({"a": 10}, batch_size=4, seed=3)
     stream = torch.cat([sampler.indices("a", s) for s in range(5)])  # 20 positions = 2 passes
@@ -143,7 +143,7 @@ class _CopyPlugin:
 
 
 def test_fake_source_order_is_a_seeded_permutation_cycled():
-    from dg2bench.generation import fake_source_order
+    from dg2bench.run.generation import fake_source_order
     order = fake_source_order(10, 25, seed=0)
     assert sorted(order[:10].tolist()) == list(range(10))      # every source once per cycle
     assert torch.equal(order[10:20], order[:10])
@@ -155,8 +155,8 @@ def test_fake_source_order_is_a_seeded_permutation_cycled():
 
 
 def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_spec):
-    from dg2bench.generation import load_png_folder
-    from dg2bench.runner import build_split, load_split_images
+    from dg2bench.run.generation import load_png_folder
+    from dg2bench.run.runner import build_split, load_split_images
     registry = get_registry(extra_plugins=[_CopyPlugin()])
     text = tiny_spec_text(generators="[generators.copy]\nplugin = \"copy\"\n", fakes=10, classifier_steps=2)
     spec = load_spec(write_spec(text), registry)

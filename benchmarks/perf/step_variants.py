@@ -25,9 +25,9 @@ import time
 import torch
 
 from dg2bench import TrainPlan
-from dg2bench.device import resolve_device
-from dg2bench.plugin_manager import get_registry
-from dg2bench.training import place_model, synchronize
+from dg2bench.run.device import resolve_device
+from dg2bench.contracts.plugin_manager import get_registry
+from dg2bench.run.training import place_model, synchronize
 
 WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused"}
 

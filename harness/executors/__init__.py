@@ -13,10 +13,10 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from dg2bench.cell import CellInputs
+from dg2bench.run.cell import CellInputs
 from dg2bench.errors import BenchError
-from dg2bench.progress import ProgressCallback
-from dg2bench.results import CellId, ResultStore
+from dg2bench.run.progress import ProgressCallback
+from dg2bench.store.results import CellId, ResultStore
 
 EXECUTORS = ("local", "ray")
 #: Extra attempts Ray makes when a cell's worker process dies (``--max-retries``).

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dg2bench.cell import run_cell
+from dg2bench.run.cell import run_cell
 from dg2bench.executors import CellJob
-from dg2bench.interrupt import RunInterrupted, raise_if_stopped
-from dg2bench.progress import ProgressCallback
-from dg2bench.results import ResultStore
+from dg2bench.run.interrupt import RunInterrupted, raise_if_stopped
+from dg2bench.run.progress import ProgressCallback
+from dg2bench.store.results import ResultStore
 
 
 class LocalExecutor:
-    """Runs each job with :func:`dg2bench.cell.run_cell` on the inputs the runner built."""
+    """Runs each job with :func:`dg2bench.run.cell.run_cell` on the inputs the runner built."""
 
     def run(self, jobs: Sequence[CellJob], store: ResultStore,
             progress: ProgressCallback) -> Iterator[tuple[CellJob, dict[str, Any]]]:

@@ -23,9 +23,9 @@ from typing import Any
 from dg2bench.errors import BenchError, SpecError
 from dg2bench.executors import DEFAULT_MAX_RETRIES, CellJob
 from dg2bench.executors.ray_task import RemoteCell, run_remote_cell, worker_device
-from dg2bench.interrupt import raise_if_stopped
-from dg2bench.progress import ProgressCallback, ProgressEvent
-from dg2bench.results import ResultStore
+from dg2bench.run.interrupt import raise_if_stopped
+from dg2bench.run.progress import ProgressCallback, ProgressEvent
+from dg2bench.store.results import ResultStore
 
 INSTALL_HINT = "pip install -e '.[ray]'"
 #: Seconds between two deliveries of progress events to the driver's callback.

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from dg2bench.classifier import DEFECT, DEFECT_FREE
+from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
 
 CLASS_NAMES = {DEFECT_FREE: "defect_free", DEFECT: "defect"}
 #: Two-sided 95 % normal quantile, norm.ppf(0.975).

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from dg2bench.generation import IMAGE_SUFFIXES  # noqa: E402
+from dg2bench.run.generation import IMAGE_SUFFIXES  # noqa: E402
 
 Record = dict[str, Any]
 

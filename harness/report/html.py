@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from dg2bench.errors import BenchError
-from dg2bench.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
+from dg2bench.report.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
 from dg2bench.report import figures
-from dg2bench.results import ResultStore
+from dg2bench.store.results import ResultStore
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from dg2bench.trainable import Trainable
+from dg2bench.contracts.trainable import Trainable
 
 #: Class indices used everywhere: 0 = defect-free, 1 = defect.
 DEFECT_FREE, DEFECT = 0, 1

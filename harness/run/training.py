@@ -1,6 +1,6 @@
 """The one training loop every generator and classifier runs through.
 
-It draws batches (:mod:`dg2bench.batches`), calls ``train_step``, averages losses,
+It draws batches (:mod:`dg2bench.run.batches`), calls ``train_step``, averages losses,
 syncs with the device only every ``log_every`` steps (where it also checks that the
 losses are finite), writes atomic checkpoints that hold the model's state, the step
 and every global RNG state, and resumes from such a checkpoint. Resuming on CPU with
@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from dg2bench.atomic import torch_save_atomic
-from dg2bench.batches import BatchSampler
-from dg2bench.contract import check_losses
-from dg2bench.fault_points import fault_point
-from dg2bench.interrupt import RunInterrupted, stop_requested
-from dg2bench.jitter import LoadCropFlip
-from dg2bench.split import to_unit_range
-from dg2bench.trainable import Trainable, TrainPlan
+from dg2bench.store.atomic import torch_save_atomic
+from dg2bench.run.batches import BatchSampler
+from dg2bench.contracts.contract import check_losses
+from dg2bench.run.fault_points import fault_point
+from dg2bench.run.interrupt import RunInterrupted, stop_requested
+from dg2bench.run.jitter import LoadCropFlip
+from dg2bench.data.split import to_unit_range
+from dg2bench.contracts.trainable import Trainable, TrainPlan
 
 
 class NonFiniteLossError(RuntimeError):
@@ -155,7 +155,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :param stop_after: stop (as if interrupted) after this many steps; for resume tests.
     :param label: names the run in fault points and interruption messages.
     :raises NonFiniteLossError: when a logged loss is NaN or infinite.
-    :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.interrupt`), with a
+    :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.run.interrupt`), with a
         checkpoint of the last finished step saved.
     :raises dg2bench.errors.PluginContractError: when ``train_step`` returns anything but 0-d float tensors.
     """

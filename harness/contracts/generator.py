@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 import torch
 
-from dg2bench.trainable import Trainable
+from dg2bench.contracts.trainable import Trainable
 
 GeneratorKind = Literal["translation", "unconditional"]
 

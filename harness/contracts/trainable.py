@@ -1,6 +1,6 @@
 """What every trainable plugin (generator or classifier) shares with the training loop.
 
-The harness owns the loop (:mod:`dg2bench.training`): it draws batches, calls
+The harness owns the loop (:mod:`dg2bench.run.training`): it draws batches, calls
 ``train_step`` once per step, checkpoints, detects non-finite losses and reports
 progress. A plugin only says how one step updates its networks. Keeping the loop in
 one place is what makes every method resumable and comparable in the same way.
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench.jitter import LoadCropFlip
+from dg2bench.run.jitter import LoadCropFlip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Trainable(abc.ABC):
         """Random load/crop/flip the loop applies to every training batch (default: none).
 
         Translation methods that follow CycleGAN's recipe return
-        ``LoadCropFlip()`` (see :mod:`dg2bench.jitter`).
+        ``LoadCropFlip()`` (see :mod:`dg2bench.run.jitter`).
         """
         return None
 

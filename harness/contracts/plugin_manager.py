@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 import pluggy
 
-from dg2bench import hookspecs
-from dg2bench.classifier import Classifier
-from dg2bench.contract import Violation, class_violations, describe_plugin, remember_package, violation
-from dg2bench.dataset import Dataset
-from dg2bench.generator import Generator
+from dg2bench.contracts import hookspecs
+from dg2bench.contracts.classifier import Classifier
+from dg2bench.contracts.contract import Violation, class_violations, describe_plugin, remember_package, violation
+from dg2bench.contracts.dataset import Dataset
+from dg2bench.contracts.generator import Generator
 
 ENTRY_POINT_GROUP = "dg2bench"
 BUILTIN_DISTRIBUTION = "dg2bench"
@@ -60,7 +60,7 @@ class DisabledPlugin:
     :param name: the class's ``name`` (its class name if it has none), or the entry-point
         name of the module.
     :param problem: what is wrong (``breaks rule <id>: <detail>`` for a contract rule).
-    :param rule: the id of the broken rule of :mod:`dg2bench.contract`, or None (an import error).
+    :param rule: the id of the broken rule of :mod:`dg2bench.contracts.contract`, or None (an import error).
     """
 
     kind: str
@@ -104,7 +104,7 @@ class _Candidate:
 class Registry:
     """Every registered plugin class, by kind and name, and every disabled one with its reason.
 
-    A class that breaks a rule of :mod:`dg2bench.contract` is disabled with one
+    A class that breaks a rule of :mod:`dg2bench.contracts.contract` is disabled with one
     :class:`PluginLoadWarning`; the others work. On a name registered twice, a built-in
     keeps it and the other class is disabled; two third-party classes are both disabled
     (which one loads first depends on install order, so neither may win).

@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
-from dg2bench.classifier import Classifier
-from dg2bench.dataset import Dataset
+from dg2bench.contracts.classifier import Classifier
+from dg2bench.contracts.dataset import Dataset
 from dg2bench.errors import PluginContractError, SpecError
-from dg2bench.generator import Generator
-from dg2bench.hyperparameters import coerce_value, hyperparameter_fields
+from dg2bench.contracts.generator import Generator
+from dg2bench.contracts.hyperparameters import coerce_value, hyperparameter_fields
 
 #: Allowed values of ``Generator.kind``.
 GENERATOR_KINDS = ("translation", "unconditional")
@@ -47,7 +47,7 @@ class Rule:
 
 RULES: tuple[Rule, ...] = (
     Rule("hooks", "a plugin module implements at least one `register_*` hook, each marked "
-                  "`@dg2bench.hookimpl` and named as in `dg2bench.hookspecs`"),
+                  "`@dg2bench.hookimpl` and named as in `dg2bench.contracts.hookspecs`"),
     Rule("subclass", "a registered class subclasses the hook's base: `Generator`, `Classifier` or `Dataset`"),
     Rule("name", "`name` is a non-empty string"),
     Rule("summary", "`summary` is a non-empty string"),

@@ -28,7 +28,7 @@ from typing import Any
 
 import filelock
 
-from dg2bench.atomic import write_json_atomic
+from dg2bench.store.atomic import write_json_atomic
 from dg2bench.errors import DataError, ResultsLockedError
 
 RECORD_NAME = "record.json"

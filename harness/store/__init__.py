@@ -1,0 +1,1 @@
+"""The result store: atomic files, the lock, resumable cell records."""
