@@ -167,7 +167,10 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
                                                  *(["--device", device] if device else []),
                                                  *(f"--only={o}" for o in only),
                                                  *(["--seeds", str(seeds)] if seeds else []),
-                                                 *(f"--set={s}" for s in settings)])
+                                                 *(f"--set={s}" for s in settings),
+                                                 *(["--executor", executor] if executor != "local" else []),
+                                                 *(["--address", address] if address else []),
+                                                 *([f"--max-retries={max_retries}"] if max_retries != 2 else [])])
 
     def note(text: str) -> None:
         err_console.print(f"[yellow]note:[/] {text}", highlight=False, soft_wrap=True)

@@ -262,3 +262,31 @@ def test_a_plugin_version_change_is_named_and_never_reused_silently(tmp_path):
     note = check_cell_config(store, cell, newer, on_change="restart")
     assert "old cell moved to" in note and (tmp_path / "superseded" / "d" / "m" / "seed0").is_dir()
     assert json.loads((tmp_path / "cells" / "d" / "m" / "seed0" / "config.json").read_text())["config"] == newer
+
+
+def test_sigint_on_a_ray_driver_cancels_its_tasks_and_the_resume_line_keeps_the_executor(reference, tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[test,ray]' (CI does)")
+    spec, results = tmp_path / "spec.toml", tmp_path / "results"
+    spec.write_text(_spec_text())
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(_bench_command(spec, results, "--executor", "ray", "--set", "cpus_per_cell=2"),
+                               env=_env(DG2BENCH_STALL_AT="train:3", DG2BENCH_STALL_READY=str(ready)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not ready.exists():   # written by the Ray worker that runs the cell
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    line = next(line for line in err.splitlines() if line.startswith("interrupted by SIGINT"))
+    assert "Ray task(s) cancelled at their last checkpoint" in line and "Traceback" not in err
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[command.index("--executor") + 1] == "ray"
+    done = subprocess.run([sys.executable, "-c", "from dg2bench.cli import main; main()", *command[1:]],
+                          env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    train = json.loads((results / "cells" / "crackforest" / "dg2gan" / "seed0" / "train.json").read_text())
+    assert train["resumed_from_step"] == 2
+    _assert_nothing_half_written(results)
+    assert _records(results) == reference[1]
