@@ -199,7 +199,7 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise SpecError(f"{where}.{key}", f"must be {kind.__name__}, not {type(value).__name__} {value!r}",
-                            f"write a {kind.__name__}")
+                            f"write {'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}")
         out[key] = value
     return out
 
