@@ -56,7 +56,10 @@ def test_wheel_maps_folders_under_dg2bench(wheel):
     tops = {n.split("/")[0] for n in names}
     assert "harness" not in tops and "plugins" not in tops
     assert "dg2bench/plugins/generators/dg2gan.py" in names
-    assert "dg2bench/hookspecs.py" in names
+    # Every module of every subpackage ships (a subpackage missing from pyproject's list would not).
+    core = {f"dg2bench/{p.relative_to(REPO / 'harness').as_posix()}" for p in (REPO / "harness").rglob("*.py")}
+    assert core - set(names) == set()
+    assert "dg2bench/contracts/hookspecs.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[dg2bench]" in text and "dg2gan = dg2bench.plugins.generators.dg2gan" in text
