@@ -11,12 +11,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-import textwrap
 import warnings
 
 import pytest
 import torch
-from torch import nn
 
 from dg2bench import Classifier, Dataset, Generator, hookimpl
 from dg2bench.contracts.contract import RULES, check_generated, check_losses
@@ -26,43 +24,26 @@ from dg2bench.store.results import ResultStore
 from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
 
+from scalar_generator import ScalarGenerator, ScalarHyperparameters
+from third_party import THIRD_PARTY_WGAN, install_distribution as _dist
+
 from conftest import REPO, tiny_spec_text
 
 RULE_IDS = {rule.id for rule in RULES}
 
 
 @dataclasses.dataclass(frozen=True)
-class _Hp:
-    batch_size: int = 2
+class _Hp(ScalarHyperparameters):
     epochs: int = 1
     output: str = "ok"
 
 
-class GoodGenerator(Generator):
+class GoodGenerator(ScalarGenerator):
     """A tiny working generator; ``hparams.output`` makes its ``generate`` break a rule."""
 
     name = "goodgan"
-    summary = "test generator"
-    kind = "unconditional"
     Hyperparameters = _Hp
-    presets = {"tiny": {}, "paper": {}}
-
-    def __init__(self, hparams, image_size):
-        super().__init__(hparams, image_size)
-        self.net = nn.Linear(1, 1)
-
-    def networks(self):
-        return {"net": self.net}
-
-    def setup(self, plan):
-        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
-
-    def train_step(self, batch, step):
-        loss = ((self.net.bias - batch["defect"].mean()) ** 2).sum()
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return {"loss": loss.detach()}
+    lr = 0.01
 
     @torch.no_grad()
     def generate(self, n, source):
@@ -225,39 +206,6 @@ def test_misspelt_hook_disables_its_plugin_only():
     registry, lines = _registry_with(Misspelt())
     assert len(lines) == 1 and "register_generator" in lines[0] and "rule hooks:" in lines[0], lines
     assert "dg2gan" in registry.names("generator")
-
-
-def _dist(tmp_path, dist_name: str, module: str, entry: str, source: str) -> None:
-    info = tmp_path / f"{dist_name.replace('-', '_')}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[dg2bench]\n{entry} = {module}\n")
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-
-
-THIRD_PARTY_WGAN = """\
-    import dataclasses
-    from dg2bench import Generator, hookimpl
-
-    @dataclasses.dataclass(frozen=True)
-    class Hp:
-        batch_size: int = 1
-        epochs: int = 1
-
-    class OtherGan(Generator):
-        name = "othergan"
-        summary = "third-party generator under the entry-point name wgan"
-        kind = "unconditional"
-        Hyperparameters = Hp
-        def networks(self): return {}
-        def setup(self, plan): pass
-        def train_step(self, batch, step): return {}
-        def generate(self, n, source): return None
-
-    @hookimpl
-    def register_generators(register):
-        register(OtherGan)
-    """
 
 
 def test_third_party_entry_point_named_like_a_builtin_hides_nothing(tmp_path, monkeypatch):

@@ -10,6 +10,8 @@ import pytest
 
 from dg2bench import Generator, hookimpl
 from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
+from third_party import THIRD_PARTY_WGAN, install_distribution
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,33 +100,8 @@ def test_broken_third_party_plugin_warns_once_and_the_rest_load(tmp_path, monkey
 
 
 def test_third_party_entry_point_is_tagged_with_its_package(tmp_path, monkeypatch):
-    dist = tmp_path / "mygan_pkg-2.3.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mygan-pkg\nVersion: 2.3\n")
-    (dist / "entry_points.txt").write_text("[dg2bench]\nmygan = mygan_module\n")
-    (tmp_path / "mygan_module.py").write_text(textwrap.dedent("""\
-        import dataclasses
-        from dg2bench import Generator, hookimpl
-
-        @dataclasses.dataclass(frozen=True)
-        class Hp:
-            batch_size: int = 1
-            epochs: int = 1
-
-        class MyGan(Generator):
-            name = "mygan"
-            summary = "third-party test generator"
-            kind = "unconditional"
-            Hyperparameters = Hp
-            def networks(self): return {}
-            def setup(self, plan): pass
-            def train_step(self, batch, step): return {}
-            def generate(self, n, source): return None
-
-        @hookimpl
-        def register_generators(register):
-            register(MyGan)
-        """))
+    source = THIRD_PARTY_WGAN.replace('"othergan"', '"mygan"')
+    install_distribution(tmp_path, "mygan-pkg", "mygan_module", "mygan", source, version="2.3")
     monkeypatch.syspath_prepend(str(tmp_path))
     info = get_registry().get("generator", "mygan")
     assert (info.package, info.version, info.builtin) == ("mygan-pkg", "2.3", False)

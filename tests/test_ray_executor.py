@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
-from dg2bench import Generator, hookimpl
+from dg2bench import hookimpl
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.store.results import CellId, ResultStore
 from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
+
+from scalar_generator import ScalarGenerator, ScalarHyperparameters
 
 from conftest import tiny_spec_text
 
@@ -52,46 +53,22 @@ def one_thread():
 
 
 @dataclasses.dataclass(frozen=True)
-class _Hp:
-    batch_size: int = 2
-    epochs: int = 3
+class _Hp(ScalarHyperparameters):
     kill_at: int = -1
     marker: str = ""
 
 
-class SelfKillingGenerator(Generator):
+class SelfKillingGenerator(ScalarGenerator):
     """Learns one scalar; at step ``kill_at`` it SIGKILLs its own process once (``marker`` remembers)."""
 
     name = "self-killing"
-    summary = "test generator"
-    kind = "unconditional"
     Hyperparameters = _Hp
-    presets = {"tiny": {}, "paper": {}}
 
-    def __init__(self, hparams, image_size):
-        super().__init__(hparams, image_size)
-        self.net = nn.Linear(1, 1)
-
-    def networks(self):
-        return {"net": self.net}
-
-    def setup(self, plan):
-        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.1)
-        self.stateful = {"opt": self.opt}
-
-    def train_step(self, batch, step):
+    def loss(self, batch, step):
         if step == self.hparams.kill_at and not Path(self.hparams.marker).exists():
             Path(self.hparams.marker).write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)   # as the OOM killer or a lost node would
-        loss = (self.net.bias - batch["defect"].mean()) ** 2
-        self.opt.zero_grad()
-        loss.sum().backward()
-        self.opt.step()
-        return {"loss": loss.sum().detach()}
-
-    @torch.no_grad()
-    def generate(self, n, source):
-        return torch.full((n, 3, self.image_size, self.image_size), torch.tanh(self.net.bias).item())
+        return super().loss(batch, step)
 
 
 class _Plugin:

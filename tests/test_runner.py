@@ -5,57 +5,32 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from torch import nn
 
-from dg2bench import Generator, hookimpl
+from dg2bench import hookimpl
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.store.results import ResultStore
 from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
 
+from scalar_generator import ScalarGenerator, ScalarHyperparameters
+
 from conftest import tiny_spec_text
 
 
 @dataclasses.dataclass(frozen=True)
-class _Hp:
-    batch_size: int = 2
-    epochs: int = 3
+class _Hp(ScalarHyperparameters):
     explode_at: int = -1
 
 
-class ConstantGenerator(Generator):
+class ConstantGenerator(ScalarGenerator):
     """Learns one scalar; its loss turns NaN at step ``explode_at`` when asked to."""
 
     name = "constant"
-    summary = "test generator"
-    kind = "unconditional"
     Hyperparameters = _Hp
-    presets = {"tiny": {}, "paper": {}}
 
-    def __init__(self, hparams, image_size):
-        super().__init__(hparams, image_size)
-        self.net = nn.Linear(1, 1)
-
-    def networks(self):
-        return {"net": self.net}
-
-    def setup(self, plan):
-        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.1)
-        self.stateful = {"opt": self.opt}
-
-    def train_step(self, batch, step):
-        loss = (self.net.bias - batch["defect"].mean()) ** 2
-        if step == self.hparams.explode_at:
-            loss = loss * float("nan")
-        self.opt.zero_grad()
-        loss.sum().backward()
-        self.opt.step()
-        return {"loss": loss.sum().detach()}
-
-    @torch.no_grad()
-    def generate(self, n, source):
-        value = torch.tanh(self.net.bias).item()
-        return torch.full((n, 3, self.image_size, self.image_size), value)
+    def loss(self, batch, step):
+        loss = super().loss(batch, step)
+        return loss * float("nan") if step == self.hparams.explode_at else loss
 
 
 class _Plugin:
