@@ -36,7 +36,7 @@ from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.contracts.trainable import Trainable, TrainPlan
-from dg2bench.run.training import ImageBanks, place_model, seed_everything, synchronize
+from dg2bench.run.training import ImageBanks, compile_networks, place_model, seed_everything, synchronize
 
 #: Dense bf16 tensor-core peaks (TFLOP/s) by a substring of the CUDA device name.
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
@@ -90,27 +90,31 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
                ) -> tuple[float, float, float, float]:
     """Median seconds per step, FLOPs of one step, peak memory (MB) and warm-up seconds.
 
-    The warm-up steps (where ``torch.compile`` compiles and cuDNN autotunes) are timed
-    apart and not in the median.
+    FLOPs are counted on one eager step first (a compiled graph hides its operations);
+    then the networks are compiled if the plan asks, and the warm-up steps (where
+    ``torch.compile`` compiles and cuDNN autotunes) are timed apart, not in the median.
     """
     from dg2bench.run.batches import BatchSampler
 
     device = plan.device
     banks = banks.to(device)
-    place_model(model, plan)
+    place_model(model, dataclasses.replace(plan, compile_mode=None))
     model.setup(plan)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
     jitter = model.input_jitter()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    step, began = 0, time.perf_counter()
+    with FlopCounterMode(display=False) as counter:
+        model.train_step(banks.batch(sampler, 0, device, jitter, plan.memory_format), 0)
+    flops = float(counter.get_total_flops())
+    if plan.compile_mode is not None:
+        compile_networks(model, plan.compile_mode)
+    step, began = 1, time.perf_counter()
     for _ in range(warmup):
         model.train_step(banks.batch(sampler, step, device, jitter, plan.memory_format), step)
         step += 1
     synchronize(device)
     warmup_seconds = time.perf_counter() - began
-    flops = _count_flops(model, banks.batch(sampler, step, device, jitter, plan.memory_format), step, plan)
-    step += 1
     times = []
     for _ in range(repeats):
         batch = banks.batch(sampler, step, device, jitter, plan.memory_format)
@@ -122,21 +126,6 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
         step += 1
     memory = next(iter(peak_memory_mb(device).values()))
     return statistics.median(times), flops, memory, warmup_seconds
-
-
-def _count_flops(model: Trainable, batch: dict[str, torch.Tensor], step: int, plan: TrainPlan) -> float:
-    """FLOPs of one step, counted on the eager networks (a compiled graph hides its ops)."""
-    compiled = [net for net in model.networks().values() if getattr(net, "_compiled_call_impl", None) is not None]
-    saved = [net._compiled_call_impl for net in compiled]
-    for net in compiled:
-        net._compiled_call_impl = None
-    try:
-        with FlopCounterMode(display=False) as counter:
-            model.train_step(batch, step)
-    finally:
-        for net, impl in zip(compiled, saved):
-            net._compiled_call_impl = impl
-    return float(counter.get_total_flops())
 
 
 def _random_bank(count: int, size: int) -> torch.Tensor:

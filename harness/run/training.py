@@ -66,8 +66,14 @@ def place_model(model: Trainable, plan: TrainPlan) -> None:
     """
     for net in model.networks().values():
         net.to(plan.device, memory_format=plan.memory_format)
-        if plan.compile_mode is not None:
-            net.compile(mode=plan.compile_mode)
+    if plan.compile_mode is not None:
+        compile_networks(model, plan.compile_mode)
+
+
+def compile_networks(model: Trainable, mode: str) -> None:
+    """``torch.compile`` every network of ``model`` in place, with ``mode``."""
+    for net in model.networks().values():
+        net.compile(mode=mode)
 
 
 def speed_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
