@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dg2bench.data.split import Split
 from dg2bench.errors import DataError
 from dg2bench.plugins.datasets.crackforest import CrackForestOptions, CrackForestPatches
-from dg2bench.data.split import Split
 
 from conftest import CRACKFOREST
 

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from dg2bench import DataError
+from dg2bench.data.split import Split
 from dg2bench.plugins.datasets.folder import FolderOptions, ImageFolder
 from dg2bench.plugins.datasets.magnetic_tile import DEFECT_TYPES, MagneticTile, MagneticTileOptions
 from dg2bench.plugins.datasets.mvtec import MvtecAd, MvtecOptions
 from dg2bench.store.results import ResultStore
-from dg2bench.data.split import Split
 
 from conftest import REPO, tiny_spec_text
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from dg2bench import RealTrainingData
-from dg2bench.run.generation import generate_fakes
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.contracts.trainable import TrainPlan
+from dg2bench.run.generation import generate_fakes
 from dg2bench.run.training import ImageBanks, seed_everything, train
 
 SIZE = 32

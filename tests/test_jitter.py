@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from dg2bench import LoadCropFlip, TrainPlan
-from dg2bench.run.batches import BatchSampler
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.plugins.generators.dg2gan import Dg2Gan
+from dg2bench.run.batches import BatchSampler
 from dg2bench.run.training import ImageBanks, train
 
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from dg2bench.report.leaderboard import build_table, display_table, to_latex, to_markdown
 from dg2bench.metrics.classification import report_from_counts
+from dg2bench.report.leaderboard import build_table, display_table, to_latex, to_markdown
 
 
 def _record(method: str, seed: int, tp: int, fn: int, tn: int, fp: int, fid: float | None = None) -> dict:

@@ -18,11 +18,11 @@ import torch
 
 from dg2bench import Classifier, Dataset, Generator, hookimpl
 from dg2bench.contracts.contract import RULES, check_generated, check_losses
-from dg2bench.errors import PluginContractError
 from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
-from dg2bench.store.results import ResultStore
+from dg2bench.errors import PluginContractError
 from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
+from dg2bench.store.results import ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
 from third_party import THIRD_PARTY_WGAN, install_distribution as _dist

@@ -18,9 +18,9 @@ import torch
 
 from dg2bench import hookimpl
 from dg2bench.contracts.plugin_manager import get_registry
-from dg2bench.store.results import CellId, ResultStore
 from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
+from dg2bench.store.results import CellId, ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
 

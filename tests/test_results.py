@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from dg2bench.store.atomic import write_text_atomic
 from dg2bench.errors import ResultsLockedError
+from dg2bench.store.atomic import write_text_atomic
 from dg2bench.store.results import CellId, ResultStore
 
 

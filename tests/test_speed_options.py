@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from dg2bench import TrainPlan
-from dg2bench.run.device import plan_speed_options, uses_channels_last
-from dg2bench.errors import SpecError
 from dg2bench.contracts.plugin_manager import get_registry
+from dg2bench.errors import SpecError
 from dg2bench.plugins.generators.cyclegan import CycleGan
-from dg2bench.spec import load_spec
+from dg2bench.run.device import plan_speed_options, uses_channels_last
 from dg2bench.run.training import ImageBanks, place_model, train
+from dg2bench.spec import load_spec
 
 from conftest import tiny_spec_text
 

@@ -25,8 +25,8 @@ import time
 import torch
 
 from dg2bench import TrainPlan
-from dg2bench.run.device import resolve_device
 from dg2bench.contracts.plugin_manager import get_registry
+from dg2bench.run.device import resolve_device
 from dg2bench.run.training import place_model, synchronize
 
 WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused"}

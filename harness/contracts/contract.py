@@ -26,9 +26,9 @@ import torch
 
 from dg2bench.contracts.classifier import Classifier
 from dg2bench.contracts.dataset import Dataset
-from dg2bench.errors import PluginContractError, SpecError
 from dg2bench.contracts.generator import Generator
 from dg2bench.contracts.hyperparameters import coerce_value, hyperparameter_fields
+from dg2bench.errors import PluginContractError, SpecError
 
 #: Allowed values of ``Generator.kind``.
 GENERATOR_KINDS = ("translation", "unconditional")

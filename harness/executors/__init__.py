@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from dg2bench.run.cell import CellInputs
 from dg2bench.errors import BenchError
+from dg2bench.run.cell import CellInputs
 from dg2bench.run.progress import ProgressCallback
 from dg2bench.store.results import CellId, ResultStore
 

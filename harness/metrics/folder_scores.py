@@ -7,12 +7,12 @@ from typing import Any
 
 from PIL import Image
 
-from dg2bench.run.device import resolve_device
 from dg2bench.errors import DataError
-from dg2bench.run.generation import IMAGE_SUFFIXES, load_png_folder
 from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
 from dg2bench.metrics.inception import InceptionFeatures
 from dg2bench.metrics.kid import kid_from_features
+from dg2bench.run.device import resolve_device
+from dg2bench.run.generation import IMAGE_SUFFIXES, load_png_folder
 
 
 def _check_folder(folder: Path) -> None:

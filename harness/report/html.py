@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dg2bench.errors import BenchError
-from dg2bench.report.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
 from dg2bench.report import figures
+from dg2bench.report.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
 from dg2bench.store.results import ResultStore
 
 STYLE = """

@@ -9,13 +9,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dg2bench.store.atomic import write_atomic
-from dg2bench.run.batches import stateless_seed
 from dg2bench.contracts.contract import check_generated
 from dg2bench.contracts.generator import Generator
+from dg2bench.data.split import to_uint8, to_unit_range
+from dg2bench.run.batches import stateless_seed
 from dg2bench.run.interrupt import raise_if_stopped
 from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress
-from dg2bench.data.split import to_uint8, to_unit_range
+from dg2bench.store.atomic import write_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 

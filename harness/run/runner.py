@@ -18,20 +18,20 @@ import tomli_w
 import torch
 
 from dg2bench import __version__
-from dg2bench.store.atomic import write_json_atomic, write_text_atomic
-from dg2bench.run.cell import BASELINE, CellInputs
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
-from dg2bench.run.device import prepare_device, resolve_device
+from dg2bench.contracts.plugin_manager import Registry
+from dg2bench.data.split import Split
 from dg2bench.errors import SpecError
 from dg2bench.executors import CellJob, Executor
 from dg2bench.executors.local import LocalExecutor
-from dg2bench.run.generation import save_png_folder
-from dg2bench.contracts.plugin_manager import Registry
-from dg2bench.run.progress import ProgressCallback, ignore_progress
 from dg2bench.metrics.quality import QualityScorer
-from dg2bench.store.results import CellId, ResultStore
+from dg2bench.run.cell import BASELINE, CellInputs
+from dg2bench.run.device import prepare_device, resolve_device
+from dg2bench.run.generation import save_png_folder
+from dg2bench.run.progress import ProgressCallback, ignore_progress
 from dg2bench.spec import DatasetChoice, PluginChoice, Spec
-from dg2bench.data.split import Split
+from dg2bench.store.atomic import write_json_atomic, write_text_atomic
+from dg2bench.store.results import CellId, ResultStore
 
 
 @dataclasses.dataclass(frozen=True)

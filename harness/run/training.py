@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from dg2bench.store.atomic import torch_save_atomic
-from dg2bench.run.batches import BatchSampler
 from dg2bench.contracts.contract import check_losses
+from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.data.split import to_unit_range
+from dg2bench.run.batches import BatchSampler
 from dg2bench.run.fault_points import fault_point
 from dg2bench.run.interrupt import RunInterrupted, stop_requested
 from dg2bench.run.jitter import LoadCropFlip
-from dg2bench.data.split import to_unit_range
-from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.store.atomic import torch_save_atomic
 
 
 class NonFiniteLossError(RuntimeError):

@@ -28,8 +28,8 @@ from typing import Any
 
 import filelock
 
-from dg2bench.store.atomic import write_json_atomic
 from dg2bench.errors import DataError, ResultsLockedError
+from dg2bench.store.atomic import write_json_atomic
 
 RECORD_NAME = "record.json"
 
