@@ -7,7 +7,9 @@ prints the median seconds per step of each and its speed-up over the first varia
 A variant is ``+``-joined words: ``fp32`` or ``bf16`` (autocast), ``cl`` (channels-last
 networks and batches), ``compile`` (``torch.compile``, default mode), ``graphs``
 (``torch.compile`` mode ``reduce-overhead``: CUDA graphs) and ``unfused`` (plain Adam
-instead of the fused kernel on CUDA). Warm-up (compilation, cuDNN autotuning) is timed
+instead of the fused kernel on CUDA) and ``separate`` (CycleGAN's and DG2GAN's generator and
+discriminator passes one batch at a time, as before they were joined; see
+``dg2bench.plugins.generators.translation``). Warm-up (compilation, cuDNN autotuning) is timed
 apart. Usage (about a minute on 2 CPU cores with the defaults)::
 
     python benchmarks/perf/step_variants.py
@@ -18,9 +20,12 @@ apart. Usage (about a minute on 2 CPU cores with the defaults)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
+import sys
 import time
+from collections.abc import Iterator
 
 import torch
 
@@ -29,7 +34,27 @@ from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.run.device import resolve_device
 from dg2bench.run.training import place_model, synchronize
 
-WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused"}
+WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused", "separate"}
+
+
+@contextlib.contextmanager
+def passes(variant: str) -> Iterator[None]:
+    """Within this block, ``separate`` variants run every joined pass as separate passes."""
+    if "separate" not in variant.split("+"):
+        yield
+        return
+    def separate(net, *batches):
+        return tuple(net(b) for b in batches)
+    patched = [m for name, m in list(sys.modules.items())
+               if name.startswith("dg2bench.plugins.generators") and hasattr(m, "joined_forward")]
+    saved = [m.joined_forward for m in patched]
+    for module in patched:
+        module.joined_forward = separate
+    try:
+        yield
+    finally:
+        for module, original in zip(patched, saved):
+            module.joined_forward = original
 
 
 def build(method: str, size: int, batch: int, device: torch.device, variant: str):
@@ -85,7 +110,8 @@ def main() -> None:
         synchronize(device)
         began = time.perf_counter()
         for k in range(args.warmup):
-            losses = model.train_step(batches[name], k)
+            with passes(name):
+                losses = model.train_step(batches[name], k)
             if k == 0:
                 first_losses[name] = {key: float(value) for key, value in losses.items()}
         synchronize(device)
@@ -96,7 +122,8 @@ def main() -> None:
             for _ in range(args.steps):
                 synchronize(device)
                 began = time.perf_counter()
-                model.train_step(batches[name], step)
+                with passes(name):
+                    model.train_step(batches[name], step)
                 synchronize(device)
                 times[name].append(time.perf_counter() - began)
                 step += 1

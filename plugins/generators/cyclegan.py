@@ -29,6 +29,7 @@ from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, step
 from dg2bench.plugins.generators.networks import (PatchDiscriminator, ResnetGenerator,
                                                    check_translation_size)
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
+from dg2bench.plugins.generators.translation import cycle_passes, joined_forward
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,12 +136,12 @@ class CycleGan(Generator):
 
         set_requires_grad([self.Dd, self.Dn], False)
         with plan.autocast():
-            fake_d, fake_n = self.G(n), self.F(d)
-            rec_n, rec_d = self.F(fake_d), self.G(fake_n)
+            out = cycle_passes(self.G, self.F, n, d, identity=w_idt > 0)
+            fake_d, fake_n = out.fake_d, out.fake_n
             adv = losses.lsgan_generator_loss(self.Dd(fake_d)) + losses.lsgan_generator_loss(self.Dn(fake_n))
-            idt = (losses.l1_loss(self.G(d), d) + losses.l1_loss(self.F(n), n)) if w_idt > 0 \
-                else torch.zeros((), device=n.device)
-        cycle = losses.l1_loss(rec_n, n) + losses.l1_loss(rec_d, d)
+        idt = losses.l1_loss(out.idt_d, d) + losses.l1_loss(out.idt_n, n) if w_idt > 0 \
+            else torch.zeros((), device=n.device)
+        cycle = losses.l1_loss(out.rec_n, n) + losses.l1_loss(out.rec_d, d)
         loss_g = adv + h.lambda_cycle * cycle + w_idt * idt
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -149,8 +150,8 @@ class CycleGan(Generator):
         set_requires_grad([self.Dd, self.Dn], True)
         pooled_d, pooled_n = self.pool_d.query(fake_d), self.pool_n.query(fake_n)
         with plan.autocast():
-            loss_dd = losses.lsgan_discriminator_loss(self.Dd(d), self.Dd(pooled_d))
-            loss_dn = losses.lsgan_discriminator_loss(self.Dn(n), self.Dn(pooled_n))
+            loss_dd = losses.lsgan_discriminator_loss(*joined_forward(self.Dd, d, pooled_d))
+            loss_dn = losses.lsgan_discriminator_loss(*joined_forward(self.Dn, n, pooled_n))
         self.opt_d.zero_grad(set_to_none=True)
         (loss_dd + loss_dn).backward()
         self.opt_d.step()
@@ -169,12 +170,12 @@ class CycleGan(Generator):
         return generate_in_chunks(self.G, n, self.batch_size, self.image_size,
                                   lambda start, count, device: source[start:start + count].to(device))
 
-
     @torch.no_grad()
     def generate_defect_free(self, n: int, source: torch.Tensor) -> torch.Tensor:
         """Translate ``n`` defect images ``source`` to defect-free images with F (Table 8)."""
         return generate_in_chunks(self.F, n, self.batch_size, self.image_size,
                                   lambda start, count, device: source[start:start + count].to(device))
+
 
 @hookimpl
 def register_generators(register) -> None:

@@ -53,6 +53,7 @@ from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, step
 from dg2bench.plugins.generators.networks import (PatchDiscriminator, ResnetGenerator,
                                                    check_translation_size)
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
+from dg2bench.plugins.generators.translation import cycle_passes, joined_forward
 
 Loss = Callable[..., torch.Tensor]
 
@@ -272,13 +273,13 @@ class Dg2Gan(Generator):
         h = self.hparams
         set_requires_grad(self._discriminators(), False)
         with self.plan.autocast():
-            fake_d, fake_n = self.G(n), self.F(d)
-            rec_n, rec_d = self.F(fake_d), self.G(fake_n)
+            out = cycle_passes(self.G, self.F, n, d, identity=h.lambda_identity > 0)
+            fake_d, fake_n = out.fake_d, out.fake_n
             adv_g = self._adversarial(self.D1d(fake_d), self.D2d(fake_d))
             adv_f = self._adversarial(self.D1n(fake_n), self.D2n(fake_n))
-            idt = (losses.l1_loss(self.G(d), d) + losses.l1_loss(self.F(n), n)) \
-                if h.lambda_identity > 0 else torch.zeros((), device=n.device)
-        cycle = losses.cycle_consistency_loss(rec_n, n, rec_d, d)
+        idt = losses.l1_loss(out.idt_d, d) + losses.l1_loss(out.idt_n, n) if h.lambda_identity > 0 \
+            else torch.zeros((), device=n.device)
+        cycle = losses.cycle_consistency_loss(out.rec_n, n, out.rec_d, d)
         total = losses.dg2gan_objective(adv_g, adv_f, cycle, h.lambda_cycle) + h.lambda_identity * idt
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
@@ -297,8 +298,8 @@ class Dg2Gan(Generator):
         mu = self.hparams.mu
         out = {}
         with self.plan.autocast():
-            out["d1_defect"] = self.form.d1(self.D1d(d), self.D1d(fake_d))
-            out["d1_defect_free"] = self.form.d1(self.D1n(n), self.D1n(fake_n))
+            out["d1_defect"] = self.form.d1(*joined_forward(self.D1d, d, fake_d))
+            out["d1_defect_free"] = self.form.d1(*joined_forward(self.D1n, n, fake_n))
             for key, d2, real, fake in (("defect", self.D2d, d, fake_d), ("defect_free", self.D2n, n, fake_n)):
                 real_logits, fake_logits, djs = d2.forward_with_djs(real, fake)
                 out[f"d2_{key}"] = self.form.d2(real_logits, fake_logits)
@@ -329,12 +330,12 @@ class Dg2Gan(Generator):
         return generate_in_chunks(self.G, n, self.batch_size, self.image_size,
                                   lambda start, count, device: source[start:start + count].to(device))
 
-
     @torch.no_grad()
     def generate_defect_free(self, n: int, source: torch.Tensor) -> torch.Tensor:
         """Translate ``n`` defect images ``source`` to defect-free images with F (Table 8)."""
         return generate_in_chunks(self.F, n, self.batch_size, self.image_size,
                                   lambda start, count, device: source[start:start + count].to(device))
+
 
 class Dg2GanNoDjs(Dg2Gan):
     """The paper's ablation: DG2GAN with ``mu = 0`` (same code, no DJS critic built)."""
