@@ -309,10 +309,11 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
         frames = {f"{compare[0]} vs {compare[1]}": (numeric, display_compare(numeric, *compare), COMPARE_NOTE)}
     else:
         frames = {}
+        all_failed = all(r.get("status") != "complete" for r in records)
         for name in (TABLES if table == "all" else (table,)):
             data = build_table(records, name)  # type: ignore[arg-type]
             if data.empty:
-                if table != "all":
+                if table != "all" and not all_failed:
                     raise BenchError("--table", f"no cell in {results} has {name} results", "pick another table")
                 continue
             shown = display_table(data, name)  # type: ignore[arg-type]
@@ -323,9 +324,18 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
             note = "" if by_dataset else {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
             frames[name if fmt in ("csv", "json") else TITLES[name]] = (data, shown, note)  # type: ignore[index]
         if not frames:
+            _print_cell_notes(records, store)
+            if all_failed:
+                raise BenchError(results, f"every cell failed ({len(records)}; the reasons are above)",
+                                 "fix the cause and rerun with `bench run SPEC --retry-failed`")
             raise BenchError(results, "holds no complete cell with results for any table",
-                             "see the notes on failed cells below, or run `bench run` first")
+                             "run `bench run` on it first")
     _print_frames(frames, fmt)
+    _print_cell_notes(records, store)
+
+
+def _print_cell_notes(records: list[dict], store) -> None:
+    """One note per failed cell (with its reason) and per partial cell, on stderr."""
     for record in records:
         if record.get("status") != "complete":
             err_console.print(f"note: {record['cell']} failed and is not in the table: {record.get('reason')}",
@@ -419,6 +429,8 @@ STORAGE_ERRNOS = {errno.ENOSPC: "free some space or pass another --results folde
                   errno.EACCES: "make it writable or pass another --results folder",
                   errno.EPERM: "make it writable or pass another --results folder",
                   errno.EROFS: "pass a --results folder on a writable file system"}
+#: Any other error on a named path (a file where a folder should be, a missing parent, ...).
+PATH_FIX = "fix the path (every part of it must be a folder you can write to) or pass another folder"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -443,12 +455,13 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:
-        if exc.errno not in STORAGE_ERRNOS:
+        if exc.errno not in STORAGE_ERRNOS and not exc.filename:
             raise
         if debug:
             traceback.print_exc()
         where = exc.filename or "results folder"
-        err_console.print(f"error: {where}: {exc.strerror or exc}; {STORAGE_ERRNOS[exc.errno]} (files already "
+        fix = STORAGE_ERRNOS.get(exc.errno, PATH_FIX)
+        err_console.print(f"error: {where}: {exc.strerror or exc}; {fix} (files already "
                           f"written are complete and kept: rerun to resume)", highlight=False, markup=False,
                           soft_wrap=True)
         sys.exit(2)

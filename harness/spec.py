@@ -311,6 +311,9 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(str(path), f"is not valid TOML ({exc})", "fix the syntax") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                        "save it as UTF-8 (TOML files are UTF-8)") from None
     where = str(path)
     for key in raw:
         if key not in TOP_LEVEL:

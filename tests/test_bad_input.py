@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from conftest import CRACKFOREST, tiny_spec_text
 
@@ -16,12 +18,19 @@ def _spec(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
+def _spec_bytes(tmp_path: Path, data: bytes) -> str:
+    path = tmp_path / "spec.toml"
+    path.write_bytes(data)
+    return str(path)
+
+
 def _edit(old: str, new: str):
     return lambda tmp: _spec(tmp, tiny_spec_text().replace(old, new))
 
 
 SPEC_CASES = {
     "malformed TOML": (lambda tmp: _spec(tmp, "[benchmark\nname = 1"), "is not valid TOML"),
+    "not UTF-8": (lambda tmp: _spec_bytes(tmp, "\ufeff[benchmark]".encode("utf-16")), "is not UTF-8 text"),
     "unknown key": (_edit('name = "tiny"', 'name = "tiny"\nimage_sise = 32'), "benchmark.image_sise: unknown key"),
     "wrong type": (_edit("seeds = 1", 'seeds = "three"'), "benchmark.seeds: must be int"),
     "image size not allowed": (_edit("image_size = 32", "image_size = 48"), "must be a power of two"),
@@ -65,8 +74,17 @@ def test_bad_command_lines(bench, tmp_path, write_spec):
     (broken / "record.json").write_text('{"cell": "d/m/se')
     (tmp_path / "notimages").mkdir()
     (tmp_path / "notimages" / "a.png").write_text("not an image")
+    (tmp_path / "onebad").mkdir()
+    for k in range(2):
+        Image.new("RGB", (32, 32), (k, 0, 0)).save(tmp_path / "onebad" / f"{k}.png")
+    (tmp_path / "onebad" / "bad.png").write_text("garbage")
+    (tmp_path / "twosizes").mkdir()
+    for k in range(2):
+        Image.new("RGB", (32 + k, 32 + k)).save(tmp_path / "twosizes" / f"{k}.png")
     cases = [
         (("run", spec, "--results", str(tmp_path / "file.txt")), "is a file"),
+        (("run", spec, "--results", str(tmp_path / "file.txt" / "sub")), "fix the path"),
+        (("split", spec, "--out", str(tmp_path / "file.txt" / "sub")), "fix the path"),
         (("run", spec, "--seeds", "0"), "--seeds: must be >= 1"),
         (("run", spec, "--only", "nothing"), "--only: no method named nothing"),
         (("run", spec, "--set", "compile=maybe"), "--set.compile: must be bool"),
@@ -78,6 +96,8 @@ def test_bad_command_lines(bench, tmp_path, write_spec):
         (("fid", str(tmp_path / "empty"), str(tmp_path / "empty")), "holds 0 images"),
         (("fid", str(tmp_path / "nope"), str(tmp_path / "nope")), "no such folder"),
         (("fid", str(tmp_path / "notimages"), str(tmp_path / "notimages")), "notimages"),
+        (("fid", str(tmp_path / "onebad"), str(tmp_path / "onebad")), "bad.png: cannot read the image"),
+        (("fid", str(tmp_path / "twosizes"), str(tmp_path / "twosizes")), "images differ in size"),
         (("leaderboard", str(tmp_path / "broken"), "--compare", "a", "a"), "is not a readable cell record"),
     ]
     if not torch.cuda.is_available():
@@ -86,3 +106,17 @@ def test_bad_command_lines(bench, tmp_path, write_spec):
         code, _, err = bench(*args)
         assert code == 2, (args, err)
         assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
+
+
+def test_leaderboard_of_only_failed_cells_shows_their_reasons(bench, tmp_path):
+    cell = tmp_path / "cells" / "d" / "m" / "seed0"
+    cell.mkdir(parents=True)
+    (cell / "record.json").write_text(json.dumps({
+        "cell": "d/m/seed0", "dataset": "d", "method": "m", "seed": 0, "status": "failed",
+        "reason": "generator 'm': breaks rule generate-range"}))
+    for table in ("all", "fid", "classify"):
+        code, _, err = bench("leaderboard", str(tmp_path), "--table", table)
+        lines = err.strip().splitlines()
+        assert code == 2 and "Traceback" not in err, err
+        assert lines[0].startswith("note: d/m/seed0 failed") and "generate-range" in lines[0], err
+        assert lines[-1].startswith("error:") and "every cell failed" in lines[-1] and "--retry-failed" in lines[-1]

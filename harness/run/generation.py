@@ -11,6 +11,7 @@ from PIL import Image
 
 from dg2bench.contracts.contract import check_generated
 from dg2bench.contracts.generator import Generator
+from dg2bench.errors import DataError
 from dg2bench.data.split import to_uint8, to_unit_range
 from dg2bench.run.batches import stateless_seed
 from dg2bench.run.interrupt import raise_if_stopped
@@ -82,16 +83,31 @@ def save_png_folder(images: torch.Tensor, folder: Path) -> list[Path]:
     return paths
 
 
+def read_image_rgb(path: Path) -> Image.Image:
+    """The image at ``path``, fully decoded, as RGB; a one-line :class:`DataError` if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(str(path), f"cannot read the image ({exc})",
+                        "replace or remove the file (truncated or not an image)") from None
+
+
 def load_png_folder(folder: Path, image_size: int | None = None) -> torch.Tensor:
-    """Every image file of ``folder`` (sorted) as uint8 ``(N, 3, S, S)``; resized if asked."""
+    """Every image file of ``folder`` (sorted) as uint8 ``(N, 3, S, S)``; resized if asked.
+
+    :raises DataError: naming an unreadable image, or the folder if its images differ in size.
+    """
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     arrays = []
     for path in paths:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if image_size is not None and image.size != (image_size, image_size):
-                image = image.resize((image_size, image_size), Image.Resampling.BICUBIC)
-            arrays.append(np.asarray(image, dtype=np.uint8))
+        image = read_image_rgb(path)
+        if image_size is not None and image.size != (image_size, image_size):
+            image = image.resize((image_size, image_size), Image.Resampling.BICUBIC)
+        arrays.append(np.asarray(image, dtype=np.uint8))
     if not arrays:
         return torch.empty((0, 3, image_size or 0, image_size or 0), dtype=torch.uint8)
+    if len({a.shape for a in arrays}) > 1:
+        raise DataError(str(folder), f"images differ in size ({len({a.shape for a in arrays})} sizes)",
+                        "resize them to one size first (the Inception resizes to 299 itself)")
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
