@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import re
+import subprocess
 
 from dg2bench.contracts import hookspecs
 
@@ -58,3 +60,25 @@ def test_readme_plugin_example_works(tmp_path, monkeypatch):
     outcome = train(cls(generator.hparams, 32), banks, plan, seed=0, log_every=1, checkpoint_path=tmp_path / "c.pt")
     assert outcome.resumed_from_step == 2
     assert generator.generate(2, None).shape == (2, 3, 32, 32)
+
+
+#: Paths the README shows inside example output, not files of the repository.
+EXAMPLE_PATHS = {"benchmarks/x.toml"}
+
+
+def _readme_paths() -> set[str]:
+    """Repository paths the README names (``benchmarks/...``, ``tests/...``, ...), in prose or commands."""
+    text = (REPO / "README.md").read_text()
+    found = re.findall(r"(?<![\w/.-])((?:harness|plugins|benchmarks|tests|\.ci)/[\w./-]*)", text)
+    return {p.rstrip("/.,:") for p in found} - EXAMPLE_PATHS
+
+
+def test_every_path_the_readme_names_is_in_the_repository():
+    paths = _readme_paths()
+    assert len(paths) > 10  # the pattern still finds the README's paths
+    missing = sorted(p for p in paths if not (REPO / p).exists())
+    assert not missing, f"README names paths that do not exist: {missing}"
+    if (REPO / ".git").exists():  # an ignored or unadded file exists here but not in a clone
+        untracked = [p for p in sorted(paths) if not subprocess.run(
+            ["git", "ls-files", "--", p], cwd=REPO, capture_output=True, text=True).stdout.strip()]
+        assert not untracked, f"README names paths git does not track (ignored or not added): {untracked}"
