@@ -396,7 +396,8 @@ def report_command(results: str, out: str | None) -> None:
         raise BenchError(results, "holds no cell of a `bench run`", "run `bench run SPEC --results DIR` first")
     target = Path(out) if out else Path(results) / "report.html"
     if not target.parent.is_dir():
-        raise BenchError("--out", f"folder {target.parent} does not exist", "create it or pick another path")
+        problem = "is a file, not a folder" if target.parent.exists() else "does not exist"
+        raise BenchError("--out", f"folder {target.parent} {problem}", "create it or pick another path")
     write_text_atomic(target, build_report(results))
     target.chmod(0o644)   # a page to share, not a private temp file
     console.print(f"report: {target}", highlight=False)

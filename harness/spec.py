@@ -207,7 +207,7 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
 def _check_benchmark(bench: dict[str, Any], where: str) -> None:
     if not 32 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
         raise SpecError(f"{where}.image_size", f"must be a power of two within 32..512, not {bench['image_size']}",
-                        "use 32, 64, 128 or 256")
+                        "use 32, 64, 128, 256 or 512")
     if bench["seeds"] < 1:
         raise SpecError(f"{where}.seeds", "must be >= 1", "use 1 or more")
     if bench["log_every"] < 1:
