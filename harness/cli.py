@@ -418,7 +418,10 @@ def fid_command(dir_a: str, dir_b: str, device: str, batch_size: int, extractor:
             raise BenchError(path, "no such folder", "pass two folders of images")
     result = score_folders(Path(dir_a), Path(dir_b), device, batch_size, extractor)
     kid = result["kid"]
-    console.print(f"FID: {result['fid']:.4f}   KID: {kid['mean']:.6f} ± {kid['std']:.6f}   "
+    # Subsets as large as both sets are the sets themselves: their std is 0, not certainty.
+    whole = kid["subset_size"] >= max(result["n_a"], result["n_b"])
+    spread = "(each subset is every image: no spread to report)" if whole else f"± {kid['std']:.6f}"
+    console.print(f"FID: {result['fid']:.4f}   KID: {kid['mean']:.6f} {spread}   "
                   f"(n = {result['n_a']} / {result['n_b']}, extractor: {result['extractor']})", highlight=False)
     for warning in result["warnings"]:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)

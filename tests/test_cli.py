@@ -216,6 +216,8 @@ def test_fid_between_two_folders(bench, finished_run):
     code, out, err = bench("fid", str(fakes), str(other), "--device", "cpu")
     assert code == 0, err
     assert "FID:" in out and "KID:" in out and "n = 8 / 8" in out
+    # 8 images a side: every KID subset is the whole set, so no (zero) spread is claimed.
+    assert "no spread to report" in out and "±" not in out
     code, out, _ = bench("fid", str(fakes), str(fakes), "--device", "cpu")
     assert float(out.split("FID:")[1].split()[0]) == pytest.approx(0.0, abs=1e-3)
 
