@@ -183,7 +183,9 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         err_console.print(f"interrupted by {exc}; finished cells and stages are kept; resume with: {resume}",
                           highlight=False, markup=False, soft_wrap=True)
         sys.exit(128 + exc.signum)
-    console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete, "
+    earlier = (f" ({len(summary.skipped_failed)} of them failed earlier; `--retry-failed` reruns them)"
+               if summary.skipped_failed else "")
+    console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete{earlier}, "
                   f"{len(summary.failed)} failed; results in {summary.results}")
     for cell in summary.failed:
         console.print(f"[red]failed:[/] {cell} (see its record.json; `--retry-failed` reruns it)")

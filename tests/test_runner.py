@@ -61,6 +61,7 @@ def test_non_finite_loss_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec
     # a failed cell has a record, so a rerun does not retry it forever
     again = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
     assert again.ran == [] and len(again.skipped) == 3
+    assert again.skipped_failed == ["crackforest/exploding/seed0"]  # the summary line says so
     retried = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), retry_failed=True)
     assert retried.failed == ["crackforest/exploding/seed0"] and len(retried.skipped) == 2
     code, out, err = bench("leaderboard", str(tmp_path / "results"), "--table", "classify", "--format", "csv")

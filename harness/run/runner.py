@@ -50,6 +50,7 @@ class RunSummary:
     results: Path
     ran: list[str] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
+    skipped_failed: list[str] = dataclasses.field(default_factory=list)  # of skipped: failed in an earlier run
     failed: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -248,8 +249,11 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
         for item in planned:
             split, provenance = splits[item.dataset.label], provenances[item.cell]
             if store.is_complete(item.cell):
-                if not (retry_failed and store.read_record(item.cell).get("status") == "failed"):
+                failed_before = store.read_record(item.cell).get("status") == "failed"
+                if not (retry_failed and failed_before):
                     summary.skipped.append(str(item.cell))
+                    if failed_before:
+                        summary.skipped_failed.append(str(item.cell))
                     continue
             if item.dataset.label not in images:
                 split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
