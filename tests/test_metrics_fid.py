@@ -125,3 +125,20 @@ def test_pytorch_fid_weights_from_the_hub_cache_are_used_offline(monkeypatch, tm
     assert "pytorch-fid" in extractor.name
     feats = extractor.extract(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
     assert feats.shape == (1, 2048) and np.isfinite(feats).all()
+
+
+def test_offline_pytorch_fid_network_equals_pytorch_fids_inception_v3(monkeypatch):
+    # Same random weights in both: the offline build must compute pytorch-fid's pool3 features.
+    with monkeypatch.context() as patch:
+        patch.setattr(pytorch_fid_inception, "load_state_dict_from_url", lambda *a, **k: {})
+        patch.setattr(torch.nn.Module, "load_state_dict", lambda self, sd, strict=True: None)
+        state = pytorch_fid_inception.fid_inception_v3().state_dict()
+    torch.manual_seed(0)
+    state = {k: (torch.rand_like(v) + 0.5 if k.endswith("running_var") else torch.randn_like(v) * 0.1)
+             if v.is_floating_point() else v for k, v in state.items()}
+    monkeypatch.setattr(pytorch_fid_inception, "load_state_dict_from_url", lambda *a, **k: state)
+    reference = pytorch_fid_inception.InceptionV3([3]).eval()
+    offline = inception._PytorchFidPool3(state).eval()
+    images = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(offline(images), reference(images)[0], rtol=1e-5, atol=1e-5)

@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
-from unittest import mock
 
 import numpy as np
 import torch
@@ -100,23 +99,48 @@ def _load_fid_helper(device: torch.device) -> torch.nn.Module:
     return model.eval()
 
 
-def _load_pytorch_fid(device: torch.device) -> torch.nn.Module:
-    from pytorch_fid import inception
+class _PytorchFidPool3(torch.nn.Module):
+    """pytorch-fid's ``InceptionV3([3])``: bilinear resize to 299, ``2x - 1``, pool3 features.
 
+    Built from pytorch-fid's own FID blocks and torchvision's Inception, in the order of
+    its ``InceptionV3`` blocks 0-3, so that no code path that can fetch weights runs:
+    ``InceptionV3`` itself fetches its weights by URL while it is constructed.
+    """
+
+    def __init__(self, state_dict: dict) -> None:
+        super().__init__()
+        from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
+        from torchvision.models import inception_v3
+
+        net = inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=False)
+        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (FIDInceptionA(192, 32), FIDInceptionA(256, 64),
+                                                    FIDInceptionA(288, 64))
+        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (
+            FIDInceptionC(768, 128), FIDInceptionC(768, 160), FIDInceptionC(768, 160), FIDInceptionC(768, 192))
+        net.Mixed_7b, net.Mixed_7c = FIDInceptionE_1(1280), FIDInceptionE_2(2048)
+        net.load_state_dict(state_dict)
+        pool = torch.nn.MaxPool2d(kernel_size=3, stride=2)
+        self.features = torch.nn.Sequential(
+            net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3, pool,
+            net.Conv2d_3b_1x1, net.Conv2d_4a_3x3, pool,
+            net.Mixed_5b, net.Mixed_5c, net.Mixed_5d, net.Mixed_6a, net.Mixed_6b, net.Mixed_6c,
+            net.Mixed_6d, net.Mixed_6e, net.Mixed_7a, net.Mixed_7b, net.Mixed_7c,
+            torch.nn.AdaptiveAvgPool2d(output_size=(1, 1)))
+        self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(N, 2048, 1, 1)`` of images ``(N, 3, H, W)`` in ``[0, 1]``."""
+        x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
+        return self.features(2 * x - 1)
+
+
+def _load_pytorch_fid(device: torch.device) -> torch.nn.Module:
     path = pytorch_fid_weights_path()
     if not path.is_file():
         raise DataError(str(path), "pytorch-fid's Inception weights are not in the torch hub cache",
                         'use prefer="fid-helper" (works offline) or place the file there yourself')
-
-    def local_only(url: str, *args: object, **kwargs: object) -> dict:
-        # pytorch-fid would fetch FID_WEIGHTS_URL when the cache is cold; this
-        # replacement only ever reads the file checked above, so nothing downloads.
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-    with mock.patch.object(inception, "load_state_dict_from_url", local_only):
-        model = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
-                                      resize_input=True, normalize_input=True)
-    return model.to(device).eval()
+    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    return _PytorchFidPool3(state_dict).to(device).eval()
 
 
 def _cached_model(prefer: Prefer, device: torch.device) -> torch.nn.Module:
@@ -138,7 +162,8 @@ class InceptionFeatures:
     ``grid_sample``, on values in ``[0, 255]``, unrounded output); then mapped to the
     TensorFlow range ``[-1, 0.9921875]`` (``uint8 / 128 - 1``) and clamped.
 
-    ``prefer="pytorch-fid"`` uses pytorch-fid's ``InceptionV3`` with weights already in
+    ``prefer="pytorch-fid"`` uses pytorch-fid's network (its FID blocks in the order of
+    its ``InceptionV3``, built without its download path) with weights already in
     the torch hub cache (``pt_inception-2015-12-05-6726825d.pth``), never downloaded;
     its preprocessing is ``uint8 / 255``, ``F.interpolate`` bilinear to 299 and
     ``2x - 1`` (range ``[-1, 1]``). The two give close but not identical features;
@@ -176,8 +201,6 @@ class InceptionFeatures:
         for start in range(0, total, self.batch_size):
             batch = preprocess(images[start:start + self.batch_size].to(self.device))
             feats = self._model(batch)
-            if isinstance(feats, (list, tuple)):  # pytorch-fid returns one map per block
-                feats = feats[0]
             feats = feats.reshape(feats.shape[0], -1)
             out[start:start + feats.shape[0]] = feats.double().cpu().numpy()
             if progress is not None:
