@@ -147,14 +147,19 @@ def test_bad_set_is_one_line_with_exit_2(bench, write_spec):
     assert code == 2 and "memory_format" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_estimate_reports_warmup_apart_and_the_speed_settings(bench, write_spec, tmp_path, monkeypatch):
+def _estimate_rows(bench, write_spec, tmp_path, monkeypatch, setting: str) -> list[dict]:
+    """``bench estimate --format json --set SETTING`` of a tiny CycleGAN spec: its method rows."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     spec = write_spec(tiny_spec_text(generators='[generators.cyclegan]\npreset = "tiny"\nmax_steps = 4\n',
                                      classifier_steps=2))
     code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "1",
-                           "--set", "memory_format=channels_last")
+                           "--set", setting)
     assert code == 0, err
-    rows = json.loads(out)["methods"]
+    return json.loads(out)["methods"]
+
+
+def test_estimate_reports_warmup_apart_and_the_speed_settings(bench, write_spec, tmp_path, monkeypatch):
+    rows = _estimate_rows(bench, write_spec, tmp_path, monkeypatch, "memory_format=channels_last")
     assert all(r["warmup_seconds"] > 0 and r["channels_last"] is True and r["compile_mode"] is None for r in rows)
 
 
@@ -162,11 +167,5 @@ def test_estimate_counts_flops_on_an_eager_step_when_networks_are_compiled(bench
     """A compiled graph hides its operations from FlopCounterMode; the count must not drop to 0."""
     original = torch.nn.Module.compile
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, mode=None, **k: original(self, backend="aot_eager"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    spec = write_spec(tiny_spec_text(generators='[generators.cyclegan]\npreset = "tiny"\nmax_steps = 4\n',
-                                     classifier_steps=2))
-    code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "1",
-                           "--set", "compile=true")
-    assert code == 0, err
-    rows = json.loads(out)["methods"]
+    rows = _estimate_rows(bench, write_spec, tmp_path, monkeypatch, "compile=true")
     assert all(r["compile_mode"] == "default" and r["flops_per_step"] > 0 and r["seconds_per_step"] > 0 for r in rows)
