@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check of the performance work, in one script that also runs end to end on a
 # CPU at tiny size (`bash benchmarks/perf/gpu_check.sh` on the 2-core CPU: 3 minutes with
-# torch.compile's cache warm, about 8 cold; its earlier version, without the CUDA-graph
-# variants and the profile, took 4.5 minutes on an H200).
+# torch.compile's cache warm, longer cold: over 2 minutes compiling CycleGAN alone; its
+# earlier version, without the CUDA-graph variants and the profile, took 4.5 minutes on
+# an H200).
 #
 #   1. `bench estimate` on the paper spec (quality scoring is not part of an estimate);
 #   2. a short real `bench run` (benchmarks/perf/gpu-short.toml: DG2GAN and CycleGAN
