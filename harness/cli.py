@@ -151,7 +151,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     from dg2bench.executors import get_executor
     from dg2bench.run.interrupt import RunInterrupted, stop_on_signals
     from dg2bench.store.results import ResultStore
-    from dg2bench.run.runner import run_benchmark
+    from dg2bench.run.runner import plan_cells, run_benchmark
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
@@ -162,7 +162,8 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         loaded = loaded.with_device(device)
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     runner = get_executor(executor, address, max_retries)
-    _print_known_estimate(loaded)
+    plan_cells(loaded, only)   # an unknown --only name stops here, before the estimate line
+    _print_known_estimate(loaded, only)
     resume = " ".join(shlex.quote(a) for a in ["bench", "run", spec, "--results", str(store.root),
                                                  *(["--device", device] if device else []),
                                                  *(f"--only={o}" for o in only),
@@ -191,16 +192,17 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
         console.print(f"[red]failed:[/] {cell} (see its record.json; `--retry-failed` reruns it)")
 
 
-def _print_known_estimate(spec) -> None:
-    """One line with ``bench estimate``'s projected total for this spec and device, if it was run."""
+def _print_known_estimate(spec, only: tuple[str, ...]) -> None:
+    """One line with ``bench estimate``'s projected total for this spec and device (and ``--only``), if it was run."""
     from dg2bench.run.device import resolve_device
-    from dg2bench.estimate import estimate_cache_path, format_duration
+    from dg2bench.estimate import estimate_cache_path, format_duration, projected_total
 
     path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"]))
     if path.exists():
         known = json.loads(path.read_text(encoding="utf-8"))
-        console.print(f"estimate: about {format_duration(known['total_seconds'])} of training on {known['device']} "
-                      f"(bench estimate, {known['date']})", highlight=False)
+        scope = f" for --only {', '.join(only)}" if only else ""
+        console.print(f"estimate: about {format_duration(projected_total(known['methods'], only))} of training"
+                      f"{scope} on {known['device']} (bench estimate, {known['date']})", highlight=False)
 
 
 @cli.command("estimate")
@@ -221,7 +223,8 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
 
     from dg2bench.console import rich_table
     from dg2bench.run.device import amp_dtype_for, precision_name, prepare_device, resolve_device
-    from dg2bench.estimate import estimate_cache_path, estimate_spec, format_duration, peak_tflops_for
+    from dg2bench.estimate import (estimate_cache_path, estimate_spec, format_duration, peak_tflops_for,
+                                   projected_total)
     from dg2bench.run.runner import build_split
 
     loaded, registry = _load(spec)
@@ -236,7 +239,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         rows = estimate_spec(loaded, registry, target, counts, warmup=warmup, repeats=repeats,
                              on_method=lambda label: status.update(f"timing {label}"))
     data = [row.as_dict(peak) for row in rows]
-    total = sum(r["projected_seconds"] for r in data if r["projected_seconds"] == r["projected_seconds"])
+    total = projected_total(data)
     name = torch_device_name(target)
     precision = precision_name(amp_dtype_for(target, loaded.benchmark["precision"]))
     summary = {"spec": str(loaded.path), "device": name, "precision": precision,

@@ -24,7 +24,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.run.cell import BASELINE
 from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name
 from dg2bench.run.training import ImageBanks, compile_networks, place_model, seed_everything, synchronize
 from dg2bench.spec import PluginChoice, Spec
@@ -61,11 +62,15 @@ class StepEstimate:
     channels_last: bool = False
     compile_mode: str | None = None
     error: str = ""
+    #: Steps of one cell per method whose cells train this network (a generator: its own;
+    #: a classifier: every method's, the baseline's on real images only, so fewer steps).
+    method_steps: dict[str, int] = dataclasses.field(default_factory=dict)
+    seeds: int = 1
 
     @property
     def projected_seconds(self) -> float:
-        """Training time of all this method's cells."""
-        return self.seconds_per_step * self.steps_per_cell * self.cells
+        """Training time of all this row's cells."""
+        return projected_seconds(self.seconds_per_step, self.method_steps, self.seeds)
 
     def as_dict(self, peak_tflops: float | None) -> dict[str, Any]:
         """Plain values for tables and JSON."""
@@ -74,6 +79,26 @@ class StepEstimate:
                 "images_per_second": self.images_per_step / self.seconds_per_step if self.seconds_per_step > 0
                 else float("nan"),
                 "achieved_tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else float("nan")}
+
+
+def projected_seconds(seconds_per_step: float, method_steps: dict[str, int], seeds: int,
+                      only: Collection[str] = ()) -> float:
+    """Training time of the cells of ``method_steps`` (of ``only``'s methods, if given) over ``seeds``."""
+    steps = sum(count for method, count in method_steps.items() if not only or method in only)
+    return seconds_per_step * steps * seeds if steps else 0.0
+
+
+def projected_total(rows: list[dict[str, Any]], only: Collection[str] = ()) -> float:
+    """Sum of the projections of ``bench estimate``'s JSON ``rows``, for ``only``'s methods if given.
+
+    Rows that failed (NaN seconds) are left out, as in the printed total.
+    """
+    total = 0.0
+    for row in rows:
+        seconds = projected_seconds(row["seconds_per_step"], row["method_steps"], row["seeds"], only)
+        if seconds == seconds:
+            total += seconds
+    return total
 
 
 def peak_tflops_for(device: torch.device, override: float | None = None) -> float | None:
@@ -150,13 +175,14 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
             row = _measure_generator(cls, choice, dataset.label, train, size, seeds, device, speed, warmup, repeats,
                                      on_method)
             out.append(row)
-        methods = len(spec.generators) + int(spec.benchmark["baseline"])
+        methods = [g.label for g in spec.generators]
+        baseline = BASELINE if spec.benchmark["baseline"] else None
         extra = spec.augmentation["fakes"] + spec.augmentation["fakes_defect_free"]
         for choice in spec.classifiers:
             cls = registry.get("classifier", choice.plugin).cls
             speed = plan_speed_options(device, spec.benchmark, choice.precision)
-            out.append(_measure_classifier(cls, choice, dataset.label, train, extra, size, seeds * methods, device,
-                                           speed, warmup, repeats, on_method))
+            out.append(_measure_classifier(cls, choice, dataset.label, train, extra, size, seeds, methods, baseline,
+                                           device, speed, warmup, repeats, on_method))
     return out
 
 
@@ -190,14 +216,15 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
                        on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(speed["amp_dtype"]))
+    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(speed["amp_dtype"]),
+                       method_steps={choice.label: 0}, seeds=seeds)
     with _guarded(row, device):
         model = cls(choice.hparams, size)
         spe = model.steps_per_epoch(train["defect_free"], train["defect"])
         if not model.needs_training:
             row.seconds_per_step = 0.0
             return row
-        row.steps_per_cell = choice.training_length(spe)[0]
+        row.steps_per_cell = row.method_steps[choice.label] = choice.training_length(spe)[0]
         keep = 4 * model.batch_size   # enough images for distinct batches; the cost does not depend on them
         banks = {"defect": _random_bank(min(train["defect"], keep), size)}
         if model.kind == "translation":
@@ -209,16 +236,24 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
 
 
 def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: dict[str, int], extra: int, size: int,
-                        cells: int, device: torch.device, speed: dict[str, Any], warmup: int, repeats: int,
+                        seeds: int, generators: list[str], baseline: str | None, device: torch.device,
+                        speed: dict[str, Any], warmup: int, repeats: int,
                         on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "classifier", choice.label, 0, cells, 0, precision=precision_name(speed["amp_dtype"]))
+    methods = ([baseline] if baseline else []) + generators
+    row = StepEstimate(dataset, "classifier", choice.label, 0, seeds * len(methods), 0,
+                       precision=precision_name(speed["amp_dtype"]), seeds=seeds)
     with _guarded(row, device):
         model = cls(choice.hparams, size)
-        # Steps of an augmented cell (real + fakes); the baseline's are fewer, so this errs long.
-        spe = model.steps_per_epoch(train["defect_free"] + train["defect"] + extra)
-        row.steps_per_cell = choice.training_length(spe)[0]
+        real = train["defect_free"] + train["defect"]
+        spe = model.steps_per_epoch(real + extra)
+        augmented = choice.training_length(spe)[0]          # a generator's cell: real + fakes
+        row.method_steps = {method: augmented for method in generators}
+        if baseline:                                        # the baseline's: real images only
+            row.method_steps = {baseline: choice.training_length(model.steps_per_epoch(real))[0],
+                                **row.method_steps}
+        row.steps_per_cell = max(row.method_steps.values())
         row.images_per_step = model.batch_size
         images = _random_bank(min(4 * model.batch_size, 256), size)
         labels = torch.randint(0, 2, (len(images),))
@@ -230,7 +265,8 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
 def estimate_cache_path(spec: Spec, device: torch.device) -> Path:
     """Where ``bench estimate`` leaves its total for ``bench run`` (a user cache, not results)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dg2bench" / "estimates"
-    key = json.dumps({"spec": spec.resolved(), "device": device.type}, sort_keys=True, default=str)
+    # "rows": the version of the rows' fields (2: method_steps and seeds), so older files are not read.
+    key = json.dumps({"spec": spec.resolved(), "device": device.type, "rows": 2}, sort_keys=True, default=str)
     return base / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 

@@ -6,6 +6,8 @@ import json
 
 from conftest import tiny_spec_text
 
+from dg2bench.estimate import format_duration, projected_total
+
 GENERATORS = """
 [generators.dg2gan]
 preset = "tiny"
@@ -18,7 +20,8 @@ preset = "tiny"
 
 def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    spec = write_spec(tiny_spec_text(generators=GENERATORS, classifier_steps=3, seeds=2))
+    # No step cap on the classifier: 2 epochs of batch 8 on 20 real images (+ 8 fakes).
+    spec = write_spec(tiny_spec_text(generators=GENERATORS, classifier_steps=100, seeds=2))
     code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "2", "--warmup", "1")
     assert code == 0, err
     result = json.loads(out)
@@ -29,7 +32,24 @@ def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec,
     assert dg2gan["flops_per_step"] > 0 and dg2gan["peak_memory_mb"] > 0
     assert dg2gan["projected_seconds"] == dg2gan["seconds_per_step"] * 4 * 2
     assert control["steps_per_cell"] == 0 and control["projected_seconds"] == 0
-    assert classifier["steps_per_cell"] == 3 and classifier["cells"] == 2 * 3   # 2 seeds x (2 methods + baseline)
-    assert result["total_seconds"] > 0 and not (tmp_path / "results").exists()
+    assert classifier["cells"] == 2 * 3   # 2 seeds x (2 methods + baseline)
+    # The baseline trains on the 20 real images only (2 x ceil(20/8) steps), a method's
+    # cells on real + 8 fakes (2 x ceil(28/8)).
+    assert classifier["method_steps"] == {"baseline": 6, "dg2gan": 8, "oversample": 8}
+    assert classifier["projected_seconds"] == classifier["seconds_per_step"] * (6 + 8 + 8) * 2
+    assert result["total_seconds"] == dg2gan["projected_seconds"] + classifier["projected_seconds"]
+    assert not (tmp_path / "results").exists()
+    only = projected_total(result["methods"], ("oversample",))
+    assert only == classifier["seconds_per_step"] * 8 * 2
     code, out, _ = bench("run", str(spec), "--results", str(tmp_path / "results"), "--only", "oversample")
-    assert code == 0 and "estimate: about" in out
+    assert code == 0 and f"estimate: about {format_duration(only)} of training for --only oversample" in out
+
+
+def test_projected_total_counts_the_named_methods_and_skips_failed_rows():
+    rows = [{"seconds_per_step": 0.5, "method_steps": {"gan": 100}, "seeds": 3},
+            {"seconds_per_step": float("nan"), "method_steps": {"other": 10}, "seeds": 3},   # failed (OOM)
+            {"seconds_per_step": 0.1, "method_steps": {"baseline": 20, "gan": 30, "other": 30}, "seeds": 3}]
+    assert projected_total(rows) == 0.5 * 100 * 3 + 0.1 * 80 * 3
+    assert projected_total(rows, ("gan",)) == 0.5 * 100 * 3 + 0.1 * 30 * 3
+    assert projected_total(rows, ("baseline",)) == 0.1 * 20 * 3
+    assert projected_total(rows, ("other",)) == 0.1 * 30 * 3
