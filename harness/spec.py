@@ -177,6 +177,11 @@ class Spec:
         }
 
 
+def _key(where: str, key: str) -> str:
+    """Where ``key`` of the table at ``where`` is: ``spec.toml: benchmark.seeds``, or ``--set seeds``."""
+    return f"{where} {key}" if where.startswith("--") else f"{where}.{key}"
+
+
 def _table(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError(where, f"must be a table, not {type(raw).__name__}", f"write [{where.split(': ')[-1]}]")
@@ -187,18 +192,18 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
     out = {}
     for key in raw:
         if key not in keys:
-            raise SpecError(f"{where}.{key}", "unknown key", f"known keys: {', '.join(keys)}")
+            raise SpecError(_key(where, key), "unknown key", f"known keys: {', '.join(keys)}")
     for key, (kind, default, _doc) in keys.items():
         if key not in raw:
             if default is ...:
-                raise SpecError(f"{where}.{key}", "is required", f"add {key} = ... to [{where.split(': ')[-1]}]")
+                raise SpecError(_key(where, key), "is required", f"add {key} = ... to [{where.split(': ')[-1]}]")
             out[key] = default
             continue
         value = raw[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SpecError(f"{where}.{key}", f"must be {kind.__name__}, not {type(value).__name__} {value!r}",
+            raise SpecError(_key(where, key), f"must be {kind.__name__}, not {type(value).__name__} {value!r}",
                             f"write {'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}")
         out[key] = value
     return out
@@ -206,34 +211,35 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
 
 def _check_benchmark(bench: dict[str, Any], where: str) -> None:
     if not 32 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
-        raise SpecError(f"{where}.image_size", f"must be a power of two within 32..512, not {bench['image_size']}",
+        raise SpecError(_key(where, "image_size"), f"must be a power of two within 32..512, not {bench['image_size']}",
                         "use 32, 64, 128, 256 or 512")
     if bench["seeds"] < 1:
-        raise SpecError(f"{where}.seeds", "must be >= 1", "use 1 or more")
+        raise SpecError(_key(where, "seeds"), "must be >= 1", "use 1 or more")
     if bench["log_every"] < 1:
-        raise SpecError(f"{where}.log_every", "must be >= 1", "use e.g. 10")
+        raise SpecError(_key(where, "log_every"), "must be >= 1", "use e.g. 10")
     if bench["checkpoint_every"] < 0 or bench["checkpoint_every"] % bench["log_every"]:
-        raise SpecError(f"{where}.checkpoint_every", f"must be a multiple of log_every ({bench['log_every']})",
+        raise SpecError(_key(where, "checkpoint_every"), f"must be a multiple of log_every ({bench['log_every']})",
                         "use 0 (no checkpoints) or a multiple of log_every")
     if bench["precision"] not in PRECISIONS:
-        raise SpecError(f"{where}.precision", f"unknown precision {bench['precision']!r}",
+        raise SpecError(_key(where, "precision"), f"unknown precision {bench['precision']!r}",
                         f"use one of: {', '.join(PRECISIONS)}")
     if bench["memory_format"] not in MEMORY_FORMATS:
-        raise SpecError(f"{where}.memory_format", f"unknown memory format {bench['memory_format']!r}",
+        raise SpecError(_key(where, "memory_format"), f"unknown memory format {bench['memory_format']!r}",
                         f"use one of: {', '.join(MEMORY_FORMATS)}")
     if bench["compile_mode"] not in COMPILE_MODES:
-        raise SpecError(f"{where}.compile_mode", f"unknown compile mode {bench['compile_mode']!r}",
+        raise SpecError(_key(where, "compile_mode"), f"unknown compile mode {bench['compile_mode']!r}",
                         f"use one of: {', '.join(COMPILE_MODES)}")
     if bench["inference_batch_size"] < 1:
-        raise SpecError(f"{where}.inference_batch_size", "must be >= 1", "use e.g. 64 (CPU) or 512 (GPU)")
+        raise SpecError(_key(where, "inference_batch_size"), "must be >= 1", "use e.g. 64 (CPU) or 512 (GPU)")
     if bench["cpus_per_cell"] <= 0:
-        raise SpecError(f"{where}.cpus_per_cell", f"must be > 0, not {bench['cpus_per_cell']:g}", "use e.g. 1 or 4")
+        raise SpecError(_key(where, "cpus_per_cell"), f"must be > 0, not {bench['cpus_per_cell']:g}",
+                        "use e.g. 1 or 4")
     if bench["gpus_per_cell"] < 0:
-        raise SpecError(f"{where}.gpus_per_cell", f"must be >= 0, not {bench['gpus_per_cell']:g}",
+        raise SpecError(_key(where, "gpus_per_cell"), f"must be >= 0, not {bench['gpus_per_cell']:g}",
                         "use 0 (CPU), 1, or a fraction such as 0.5 to share a GPU")
     device = bench["device"]
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
-        raise SpecError(f"{where}.device", f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
+        raise SpecError(_key(where, "device"), f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
 
 
 def _check_plugin_known(registry: Registry, kind: PluginKind, plugin: Any, where: str) -> None:

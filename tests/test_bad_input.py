@@ -87,7 +87,7 @@ def test_bad_command_lines(bench, tmp_path, write_spec):
         (("split", spec, "--out", str(tmp_path / "file.txt" / "sub")), "fix the path"),
         (("run", spec, "--seeds", "0"), "--seeds: must be >= 1"),
         (("run", spec, "--only", "nothing"), "--only: no method named nothing"),
-        (("run", spec, "--set", "compile=maybe"), "--set.compile: must be bool"),
+        (("run", spec, "--set", "compile=maybe"), "--set compile: must be bool"),
         (("run", spec, "--on-change", "ignore"), "--on-change"),
         (("leaderboard", str(tmp_path / "empty")), "holds no complete cell record"),
         (("leaderboard", str(tmp_path / "broken")), "is not a readable cell record"),
