@@ -442,6 +442,14 @@ STORAGE_ERRNOS = {errno.ENOSPC: "free some space or pass another --results folde
 PATH_FIX = "fix the path (every part of it must be a folder you can write to) or pass another folder"
 
 
+def _usage_path(exc: click.UsageError, args: list[str]) -> str:
+    """``bench SUBCOMMAND`` a usage error belongs to (click reports an option's error against the group)."""
+    if exc.ctx is not None and exc.ctx.command is not cli:
+        return exc.ctx.command_path
+    name = next((arg for arg in args if arg in cli.commands), None)
+    return f"bench {name}" if name else "bench"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``bench``: one-line errors with exit status 2 on bad input."""
     args = sys.argv[1:] if argv is None else argv
@@ -454,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("interrupted: complete cells and checkpoints are kept; rerun the same command to resume")
         sys.exit(130)
     except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else "bench"
+        where = _usage_path(exc, args)
         err_console.print(f"error: {where}: {exc.format_message().rstrip('.')}; see `{where} --help`", highlight=False,
                           markup=False, soft_wrap=True)
         sys.exit(2)

@@ -99,6 +99,9 @@ def test_bad_command_lines(bench, tmp_path, write_spec):
         (("fid", str(tmp_path / "onebad"), str(tmp_path / "onebad")), "bad.png: cannot read the image"),
         (("fid", str(tmp_path / "twosizes"), str(tmp_path / "twosizes")), "images differ in size"),
         (("leaderboard", str(tmp_path / "broken"), "--compare", "a", "a"), "is not a readable cell record"),
+        # An option's usage error points at the subcommand's help, not the group's.
+        (("leaderboard", str(tmp_path / "broken"), "--compare", "a"), "see `bench leaderboard --help`"),
+        (("run", spec, "--bogus"), "see `bench run --help`"),
     ]
     if not torch.cuda.is_available():
         cases.append((("run", spec, "--device", "cuda"), "no CUDA device is available"))
