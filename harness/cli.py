@@ -83,14 +83,20 @@ def plugins_command(hooks: bool) -> None:
 @cli.command("validate")
 @click.argument("spec", type=click.Path(dir_okay=False))
 def validate_command(spec: str) -> None:
-    """Load and validate SPEC; print the resolved config."""
+    """Load and validate SPEC (its datasets' splits too); print the resolved config."""
     import tomli_w
 
-    from dg2bench.run.runner import _toml_safe, plan_cells
+    from dg2bench.run.runner import _toml_safe, build_split, plan_cells
 
-    loaded, _ = _load(spec)
+    loaded, registry = _load(spec)
+    splits = []
+    for choice in loaded.datasets:   # the data is there and holds the counts asked for
+        counts = build_split(choice, registry, loaded.benchmark["split_seed"], loaded.path).counts()
+        splits.append(f"{choice.label} train {counts['train']['defect_free']}/{counts['train']['defect']}, "
+                      f"test {counts['test']['defect_free']}/{counts['test']['defect']} (defect-free/defect)")
     console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
-    console.print(f"[green]ok:[/] {spec} is valid: {len(plan_cells(loaded))} cells")
+    console.print(f"[green]ok:[/] {spec} is valid: {len(plan_cells(loaded))} cells; {'; '.join(splits)}",
+                  highlight=False, soft_wrap=True)
 
 
 @cli.command("split")
@@ -106,7 +112,7 @@ def split_command(spec: str, out: str | None) -> None:
     folder = Path(out) if out else Path("results") / loaded.name / "splits"
     rows, manifests = [], []
     for choice in loaded.datasets:
-        split = build_split(choice, registry, loaded.benchmark["split_seed"])
+        split = build_split(choice, registry, loaded.benchmark["split_seed"], loaded.path)
         path = split.write_manifest(folder / f"{choice.label}.csv")
         counts = split.counts()
         rows.append({"Dataset": choice.label, "Train defect-free": counts["train"]["defect_free"],
@@ -233,7 +239,8 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         loaded = loaded.with_device(device)
     target = resolve_device(loaded.benchmark["device"])
     prepare_device(target)
-    counts = {d.label: build_split(d, registry, loaded.benchmark["split_seed"]).counts() for d in loaded.datasets}
+    counts = {d.label: build_split(d, registry, loaded.benchmark["split_seed"], loaded.path).counts()
+              for d in loaded.datasets}
     peak = peak_tflops_for(target, peak_tflops)
     with console.status("timing steps") as status:
         rows = estimate_spec(loaded, registry, target, counts, warmup=warmup, repeats=repeats,

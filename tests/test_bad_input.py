@@ -45,7 +45,12 @@ SPEC_CASES = {
                           "unknown generator plugin 'nogan'"),
     "unknown dataset": (_edit("[datasets.crackforest]", "[datasets.nodata]"), "unknown dataset plugin 'nodata'"),
     "missing data folder": (_edit(str(CRACKFOREST), "/nowhere/crackforest"), "data folder /nowhere/crackforest does not exist"),
-    "split counts larger than the data": (_edit("train_defect = 8", "train_defect = 8000"), "asks for 8000 patches"),
+    "split counts larger than the data": (_edit("train_defect = 8", "train_defect = 8000"),
+                                          "spec.toml: datasets.crackforest.train_defect: asks for 8000 patches"),
+    "split counts larger than the data, own label": (
+        lambda tmp: _spec(tmp, tiny_spec_text().replace("train_defect = 8", "train_defect = 8000")
+                          .replace("[datasets.crackforest]", '[datasets.cracks]\nplugin = "crackforest"')),
+        "spec.toml: datasets.cracks.train_defect: asks for 8000 patches"),
     "unknown precision": (_edit('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'), "unknown precision 'fp8'"),
     "negative bootstrap": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = -1"), "metrics.bootstrap: must be >= 0"),
     "bad fit": (lambda tmp: _spec(tmp, tiny_spec_text(extra=f'[datasets.folder]\nroot = "{tmp}"\nfit = "zoom"\n')),
@@ -59,10 +64,13 @@ SPEC_CASES = {
 def test_bad_spec_is_one_line_exit_2(bench, tmp_path, case):
     make, fragment = SPEC_CASES[case]
     spec = make(tmp_path)
-    command = ("split", spec, "--out", str(tmp_path / "splits")) if "split counts" in case else ("validate", spec)
-    code, _, err = bench(*command)
-    assert code == 2, err
-    assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    commands = [("validate", spec)]
+    if "split counts" in case:
+        commands.append(("split", spec, "--out", str(tmp_path / "splits")))
+    for command in commands:
+        code, _, err = bench(*command)
+        assert code == 2, err
+        assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (command, err)
 
 
 def test_bad_command_lines(bench, tmp_path, write_spec):

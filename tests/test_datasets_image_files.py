@@ -12,10 +12,12 @@ import pytest
 from PIL import Image
 
 from dg2bench import DataError
+from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.data.split import Split
 from dg2bench.plugins.datasets.folder import FolderOptions, ImageFolder
 from dg2bench.plugins.datasets.magnetic_tile import DEFECT_TYPES, MagneticTile, MagneticTileOptions
 from dg2bench.plugins.datasets.mvtec import MvtecAd, MvtecOptions
+from dg2bench.spec import load_spec
 from dg2bench.store.results import ResultStore
 
 from conftest import REPO, tiny_spec_text
@@ -245,8 +247,11 @@ def test_mvtec_specs_validate_with_the_variable_and_say_where_to_get_the_data_wi
     code, _, err = bench("validate", spec)
     assert code == 2 and "download MVTec AD" in err and len(err.strip().splitlines()) == 1
     monkeypatch.setenv("DG2BENCH_MVTEC_ROOT", str(mvtec_tree(tmp_path, category)))
-    code, out, _ = bench("validate", spec)
-    assert code == 0 and "fakes_defect_free = 600" in out
+    assert load_spec(Path(spec), get_registry()).augmentation["fakes_defect_free"] == 600
+    # validate builds the split too: the small tree cannot hold Table 2's counts.
+    code, _, err = bench("validate", spec)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"mvtec-{category}-paper.toml: datasets.mvtec." in err and "asks for" in err and "(0 = automatic)" in err
 
 
 def test_unconditional_methods_add_no_defect_free_fakes_and_say_why(tmp_path, write_spec):

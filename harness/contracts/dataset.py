@@ -64,7 +64,10 @@ class Dataset(abc.ABC):
     def build_split(self, seed: int) -> list[SplitItem]:
         """Every item of the split for ``seed``, train and test, in a stable order.
 
-        :raises dg2bench.DataError: when the requested counts exceed what the data holds.
+        :raises dg2bench.DataError: when the requested counts exceed what the data holds;
+            its ``where`` names the option at fault (``"train_defect"``), or is ``""``
+            for the options as a whole: ``bench`` puts the spec file and the dataset's
+            table in front (``spec.toml: datasets.cracks.train_defect: ...``).
         """
 
     @abc.abstractmethod

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import platform
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from dg2bench import __version__
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.data.split import Split
-from dg2bench.errors import SpecError
+from dg2bench.errors import DataError, SpecError
 from dg2bench.executors import CellJob, Executor
 from dg2bench.executors.local import LocalExecutor
 from dg2bench.metrics.quality import QualityScorer
@@ -54,15 +55,28 @@ class RunSummary:
     failed: list[str] = dataclasses.field(default_factory=list)
 
 
+#: An option's name, as a dataset plugin's DataError names it (``train_defect``).
+OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
 #: Real training defects saved per dataset for reports (beside the fakes they are compared with).
 SAMPLE_IMAGES = 16
 
 
-def build_split(choice: DatasetChoice, registry: Registry, split_seed: int) -> Split:
-    """Instantiate the dataset plugin of ``choice`` and build its split."""
+def build_split(choice: DatasetChoice, registry: Registry, split_seed: int, spec_path: Path | None = None) -> Split:
+    """Instantiate the dataset plugin of ``choice`` and build its split.
+
+    A plugin's :class:`DataError` naming an option (``train_defect``) is raised again
+    naming the spec file and table too (``spec.toml: datasets.<label>.train_defect``).
+    """
     dataset = registry.get("dataset", choice.plugin).cls(choice.options, choice.root)
     dataset.check_root()
-    return Split(dataset, dataset.build_split(split_seed))
+    try:
+        return Split(dataset, dataset.build_split(split_seed))
+    except DataError as exc:
+        if exc.where and not OPTION_NAME.fullmatch(exc.where):
+            raise                                   # a file or folder: precise as it is
+        table = f"datasets.{choice.label}" + (f".{exc.where}" if exc.where else "")
+        raise DataError(f"{spec_path}: {table}" if spec_path else table, exc.problem, exc.remedy) from exc
 
 
 def load_split_images(split: Split, image_size: int) -> dict[str, torch.Tensor]:
@@ -235,7 +249,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
         scorer = QualityScorer(device, store.root / "cache" / "features", spec.metrics) \
             if spec.metrics["quality"] else None
         classifiers = {c.label: registry.get("classifier", c.plugin).cls for c in spec.classifiers}
-        splits = {d.label: build_split(d, registry, spec.benchmark["split_seed"])
+        splits = {d.label: build_split(d, registry, spec.benchmark["split_seed"], spec.path)
                   for d in spec.datasets if any(item.dataset is d for item in planned)}
         images: dict[str, dict[str, torch.Tensor]] = {}
         provenances = {}

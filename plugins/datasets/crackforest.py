@@ -159,7 +159,7 @@ class CrackForestPatches(Dataset):
             pool = pools[side][label]
             if len(pool) < count:
                 kind = "defect" if label else "defect_free"
-                raise DataError(f"datasets.crackforest.{side}_{kind}",
+                raise DataError(f"{side}_{kind}",
                                 f"asks for {count} patches but the {side} side holds {len(pool)} "
                                 f"at patch_size {opts.patch_size}",
                                 "lower the count or the patch_size")

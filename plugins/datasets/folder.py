@@ -123,8 +123,7 @@ class ImageFolder(WholeImageDataset):
 
     def build_split(self, seed: int) -> list[SplitItem]:
         """Group-disjoint split with the options' counts (``group_split.py``)."""
-        return build_group_split(self.candidates, self.options.counts(), self.options.test_fraction, seed,
-                                 "datasets.folder")
+        return build_group_split(self.candidates, self.options.counts(), self.options.test_fraction, seed)
 
 
 @hookimpl

@@ -84,17 +84,18 @@ def _interleave_by_type(groups: dict[str, list[Candidate]], rng: random.Random) 
 
 
 def build_group_split(candidates: Sequence[Candidate], counts: dict[tuple[str, int], int], test_fraction: float,
-                      seed: int, where: str) -> list[SplitItem]:
+                      seed: int) -> list[SplitItem]:
     """Split ``candidates`` by the module's rule.
 
     :param counts: ``{("train" | "test", label): n}``, 0 = automatic.
-    :param where: the spec location named in errors (e.g. ``datasets.mvtec``).
+    :raises DataError: naming the count option at fault (``train_defect``), or ``""``
+        when the images themselves fall short; ``bench`` adds the spec file and table.
     """
     rng = random.Random(seed)
     totals = {label: sum(c.label == label for c in candidates) for label in (0, 1)}
     for label, total in totals.items():
         if total == 0:
-            raise DataError(where, f"holds no {'defect' if label else 'defect-free'} image",
+            raise DataError("", f"the data holds no {'defect' if label else 'defect-free'} image",
                             "check the data folder and its options")
     test_wanted = {label: counts[("test", label)] or max(1, round(test_fraction * totals[label]))
                    for label in (0, 1)}
@@ -117,10 +118,10 @@ def build_group_split(candidates: Sequence[Candidate], counts: dict[tuple[str, i
             wanted = test_wanted[label] if side == "test" else counts[(side, label)] or len(pool)
             kind = "defect" if label else "defect_free"
             if wanted == 0:
-                raise DataError(f"{where}.{side}_{kind}", f"no image is left for the {side} side "
+                raise DataError(f"{side}_{kind}", f"no image is left for the {side} side "
                                 f"({totals[label]} in all)", "add images or lower the test counts")
             if len(pool) < wanted:
-                raise DataError(f"{where}.{side}_{kind}",
+                raise DataError(f"{side}_{kind}",
                                 f"asks for {wanted} images but the {side} side can hold {len(pool)} "
                                 f"({totals[label]} in all)", "lower the count (0 = automatic)")
             chosen[(side, label)] = sorted(pool[:wanted], key=lambda c: c.source)

@@ -84,8 +84,7 @@ class MagneticTile(WholeImageDataset):
 
     def build_split(self, seed: int) -> list[SplitItem]:
         """Capture-run-disjoint split with the options' counts (``group_split.py``)."""
-        return build_group_split(self.candidates, self.options.counts(), self.options.test_fraction, seed,
-                                 "datasets.magnetic-tile")
+        return build_group_split(self.candidates, self.options.counts(), self.options.test_fraction, seed)
 
 
 @hookimpl

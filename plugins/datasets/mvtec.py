@@ -92,8 +92,7 @@ class MvtecAd(WholeImageDataset):
 
     def build_split(self, seed: int) -> list[SplitItem]:
         """Image-disjoint split with the options' counts (``group_split.py``)."""
-        return build_group_split(self.candidates, self.options.counts(), self.options.test_fraction, seed,
-                                 f"datasets.mvtec ({self.options.category})")
+        return build_group_split(self.candidates, self.options.counts(), self.options.test_fraction, seed)
 
 
 @hookimpl
