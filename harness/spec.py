@@ -288,16 +288,18 @@ def _dataset_choices(raw: Any, registry: Registry, spec_dir: Path, where: str) -
         from_env = "root" not in table and bool(env and os.environ.get(env))
         raw_root = os.environ[env] if from_env else table.get("root")
         if not isinstance(raw_root, str) or not raw_root:
-            also = f" or set the environment variable {env}" if env else ""
-            hint = f" ({cls.data_hint})" if cls.data_hint else ""
-            raise SpecError(f"{where}.{label}.root", "is required (a path, relative to the spec file)",
-                            f"add root = \"data/<dataset>\"{also}{hint}")
+            in_spec = f"add root = \"...\" to [datasets.{label}] (the data folder, relative to the spec file)"
+            fix = f"set the environment variable {env} to the data folder, or {in_spec}" if env else in_spec
+            hint = f"; {cls.data_hint}" if cls.data_hint else ""
+            raise SpecError(f"{where}.{label}.root", "no data folder given", f"{fix}{hint}")
         # A root from the spec is relative to the spec file; one from the environment to the shell's folder.
         base = Path.cwd() if from_env else spec_dir
         root = (base / os.path.expandvars(os.path.expanduser(raw_root))).resolve()
         if not root.exists():
+            origin = f"from {env}" if from_env else "relative to the spec file"
+            hint = f"; {cls.data_hint}" if cls.data_hint else " or fetch the data"
             raise SpecError(f"{where}.{label}.root", f"data folder {root} does not exist",
-                            cls.data_hint or "fix the path (it is relative to the spec file) or fetch the data")
+                            f"fix the path ({origin}){hint}")
         preset = table.get("preset")
         overrides = {k: v for k, v in table.items() if k not in {"plugin", "preset", "root"}}
         options = resolve_hyperparameters(cls.Options, cls.presets, preset, overrides, f"{where}.{label}")

@@ -27,7 +27,7 @@ from dg2bench.plugins.datasets.image_files import (WholeImageDataset, check_rela
                                                    require_folder, require_images)
 
 WHERE_TO_GET = "download MVTec AD from https://www.mvtec.com/company/research/datasets/mvtec-ad (free, " \
-               "CC BY-NC-SA 4.0) and set root (or DG2BENCH_MVTEC_ROOT) to the folder holding its categories"
+               "CC BY-NC-SA 4.0); the data folder is the one holding its categories (leather/, wood/, ...)"
 
 
 @dataclasses.dataclass(frozen=True)
