@@ -299,6 +299,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
     from dg2bench.report.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, TITLES, build_table, compare_table,
                                       display_compare, display_table, side_by_side)
+    from dg2bench.report.comparable import check_comparable
     from dg2bench.store.results import ResultStore
 
     if not Path(results).is_dir():
@@ -307,6 +308,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
     records = store.records()
     if not records:
         raise BenchError(results, "holds no complete cell record", "run `bench run SPEC --results DIR` first")
+    check_comparable(store, records)
     if compare:
         if compare[0] == compare[1]:
             raise BenchError("--compare", f"compares {compare[0]} with itself", "name two different methods")

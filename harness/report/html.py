@@ -18,6 +18,7 @@ from typing import Any
 
 from dg2bench.errors import BenchError
 from dg2bench.report import figures
+from dg2bench.report.comparable import check_comparable
 from dg2bench.report.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
 from dg2bench.store.results import ResultStore
 
@@ -92,6 +93,7 @@ def build_report(results: Path | str) -> str:
     results = Path(results)
     store = ResultStore(results)
     records = store.records()
+    check_comparable(store, records)
     spec_path, run_path = results / "spec.resolved.toml", results / "run.json"
     spec_text = spec_path.read_text(encoding="utf-8") if spec_path.exists() else ""
     try:

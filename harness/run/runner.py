@@ -7,7 +7,6 @@ the registry the spec was validated against.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import platform
 import re
@@ -32,6 +31,7 @@ from dg2bench.run.generation import save_png_folder
 from dg2bench.run.progress import ProgressCallback, ignore_progress
 from dg2bench.spec import DatasetChoice, PluginChoice, Spec
 from dg2bench.store.atomic import write_json_atomic, write_text_atomic
+from dg2bench.store.cell_config import CONFIG_NAME, config_digest, describe_changes
 from dg2bench.store.results import CellId, ResultStore
 
 
@@ -140,8 +140,8 @@ def check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str
     ``superseded/`` (nothing is deleted) and returns a note saying so.
     """
     folder = store.cell_dir(planned.cell)
-    path = folder / "config.json"
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    path = folder / CONFIG_NAME
+    digest = config_digest(config)
     note = None
     if path.exists():
         try:
@@ -160,26 +160,6 @@ def check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str
         store.cell_dir(planned.cell)
     write_json_atomic(path, {"sha256": digest, "config": config})
     return note
-
-
-def describe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> str:
-    """``"generator.lr: 0.0002 -> 0.0001; code.dg2bench: 0.1 -> 0.2"`` (dotted keys, at most ``limit``)."""
-    before, after = _flatten(old), _flatten(new)
-    keys = sorted(k for k in before.keys() | after.keys() if before.get(k, "<absent>") != after.get(k, "<absent>"))
-    if not keys:
-        return "unreadable old config.json" if not old else "same values, different digest"
-    shown = [f"{k}: {before.get(k, '<absent>')} -> {after.get(k, '<absent>')}" for k in keys[:limit]]
-    more = f"; and {len(keys) - limit} more" if len(keys) > limit else ""
-    return "; ".join(shown) + more
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): json.dumps(value, default=str) if isinstance(value, (list, tuple)) else value}
 
 
 def _provenance(registry: Registry, spec: Spec, planned: PlannedCell) -> dict[str, Any]:

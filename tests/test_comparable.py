@@ -1,0 +1,97 @@
+"""Leaderboards refuse to compare cells that were run under different settings."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from dg2bench.errors import DataError
+from dg2bench.metrics.classification import report_from_counts
+from dg2bench.report.comparable import check_comparable
+from dg2bench.store.cell_config import config_digest
+from dg2bench.store.results import ResultStore
+
+CONFIG = {"image_size": 32, "split_seed": 0, "split_manifest_sha256": "abc", "dataset": {"plugin": "crackforest"},
+          "code": {"dg2bench": "0.2", "classifier:resnet34": "dg2bench 0.2", "generator:gan": "dg2bench 0.2"},
+          "generator": {"plugin": "gan", "lr": 0.0002}, "classifiers": {"resnet34": {"epochs": 10}},
+          "augmentation": {"fakes": 8}, "metrics": {"quality": False}}
+
+
+def _cell(root: Path, method: str, seed: int, config: dict | None, dataset: str = "crackforest") -> None:
+    folder = root / "cells" / dataset / method / f"seed{seed}"
+    folder.mkdir(parents=True)
+    record = {"cell": f"{dataset}/{method}/seed{seed}", "dataset": dataset, "method": method, "seed": seed,
+              "status": "complete",
+              "classification": {"resnet34": {"metrics": report_from_counts(5, 1, 9, 1).as_dict()}}}
+    (folder / "record.json").write_text(json.dumps(record))
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps({"sha256": config_digest(config), "config": config}))
+
+
+def _edited(**changes) -> dict:
+    config = copy.deepcopy(CONFIG)
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        table = config
+        for parent in parents:
+            table = table[parent]
+        table[key] = value
+    return config
+
+
+def _check(root: Path) -> None:
+    store = ResultStore(root)
+    check_comparable(store, store.records())
+
+
+def test_cells_of_one_configuration_pass_and_generators_may_differ(tmp_path):
+    for seed in (0, 1):
+        _cell(tmp_path, "gan", seed, CONFIG)
+        _cell(tmp_path, "other", seed, _edited(generator={"plugin": "other"},
+                                                      code={**CONFIG["code"], "generator:other": "pkg 1.0"}))
+        _cell(tmp_path, "hand-written", seed, None)          # no config.json: not checked
+    _cell(tmp_path, "gan", 0, _edited(augmentation__fakes=6), dataset="magnetic-tile")   # another dataset
+    _check(tmp_path)
+
+
+def test_a_method_run_under_other_shared_settings_is_named(tmp_path):
+    for seed in (0, 1):
+        _cell(tmp_path, "baseline", seed, _edited(generator=None))
+        _cell(tmp_path, "gan", seed, _edited(augmentation__fakes=6, classifiers__resnet34__epochs=20))
+    _cell(tmp_path, "oversample", 0, _edited(generator={"plugin": "oversample"}))
+    with pytest.raises(DataError) as caught:
+        _check(tmp_path)
+    message = str(caught.value)
+    assert "crackforest/gan/seed0 differs from the rest of crackforest (augmentation.fakes: 8 -> 6;" in message
+    assert "crackforest/gan/seed1 differs" in message and "baseline" not in message.split("compare:")[1]
+    assert "--on-change restart" in message
+
+
+def test_seeds_of_one_method_under_two_configurations_are_named(tmp_path):
+    _cell(tmp_path, "gan", 0, CONFIG)
+    _cell(tmp_path, "gan", 1, CONFIG)
+    _cell(tmp_path, "gan", 2, _edited(generator__lr=0.0001))
+    with pytest.raises(DataError, match=r"crackforest/gan/seed2 differs from its other seeds "
+                                        r"\(generator.lr: 0.0002 -> 0.0001\)"):
+        _check(tmp_path)
+
+
+def test_failed_cells_are_not_checked(tmp_path):
+    _cell(tmp_path, "gan", 0, CONFIG)
+    _cell(tmp_path, "gan", 1, _edited(generator__lr=0.0001))
+    record_path = tmp_path / "cells" / "crackforest" / "gan" / "seed1" / "record.json"
+    record_path.write_text(json.dumps({**json.loads(record_path.read_text()), "status": "failed", "reason": "x"}))
+    _check(tmp_path)
+
+
+def test_leaderboard_and_report_refuse_in_one_line(bench, tmp_path):
+    _cell(tmp_path, "gan", 0, CONFIG)
+    _cell(tmp_path, "gan", 1, _edited(generator__lr=0.0001))
+    for command in (("leaderboard", str(tmp_path)), ("leaderboard", str(tmp_path), "--compare", "gan", "x"),
+                    ("report", str(tmp_path))):
+        code, _, err = bench(*command)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert "crackforest/gan/seed1 differs from its other seeds" in err
