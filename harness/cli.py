@@ -297,9 +297,10 @@ def torch_device_name(device) -> str:
               help="Method A against method B on the same test images: paired difference, interval, p.")
 def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
-    from dg2bench.report.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, TITLES, build_table, compare_table,
-                                      display_compare, display_table, side_by_side)
     from dg2bench.report.comparable import check_comparable
+    from dg2bench.report.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, SIDE_BY_SIDE_NOTES, TITLES,
+                                             build_table, compare_table, display_compare, display_table,
+                                             side_by_side)
     from dg2bench.store.results import ResultStore
 
     if not Path(results).is_dir():
@@ -334,8 +335,9 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
             if by_dataset:
                 data = side_by_side(data, name, numeric=True)  # type: ignore[arg-type]
                 shown = side_by_side(shown, name, numeric=False)  # type: ignore[arg-type]
-            # Side by side keeps only headline columns: the notes on intervals and tests do not apply.
-            note = "" if by_dataset else {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
+            # Side by side keeps only headline columns: a short note says what their ± mean.
+            full = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
+            note = SIDE_BY_SIDE_NOTES[name] if by_dataset else full  # type: ignore[index]
             frames[name if fmt in ("csv", "json") else TITLES[name]] = (data, shown, note)  # type: ignore[index]
         if not frames:
             _print_cell_notes(records, store)
@@ -434,7 +436,8 @@ def fid_command(dir_a: str, dir_b: str, device: str, batch_size: int, extractor:
     kid = result["kid"]
     # Subsets as large as both sets are the sets themselves: their std is 0, not certainty.
     whole = kid["subset_size"] >= max(result["n_a"], result["n_b"])
-    spread = "(each subset is every image: no spread to report)" if whole else f"± {kid['std']:.6f}"
+    spread = ("(each subset is every image: no spread to report)" if whole
+              else f"± {kid['std']:.6f} (sd over {kid['n_subsets']} subsets of {kid['subset_size']})")
     console.print(f"FID: {result['fid']:.4f}   KID: {kid['mean']:.6f} {spread}   "
                   f"(n = {result['n_a']} / {result['n_b']}, extractor: {result['extractor']})", highlight=False)
     for warning in result["warnings"]:

@@ -103,3 +103,42 @@ def test_paired_comparisons_against_baseline_and_oversample_with_holm():
     assert same_row["Δ vs baseline (pp)"].endswith(" ns")
     assert shown[(shown["Method"] == "good+resnet34") & (shown["Class"] == "defect")].iloc[0][
         "Δ vs baseline (pp)"].startswith("+50.0 [")
+
+
+def _scored(method: str, seed: int, fid: float, ci: tuple[float, float]) -> dict:
+    record = _record(method, seed, 50, 10, 290, 40, fid=fid)
+    record["quality"]["fid_ci"] = list(ci)
+    return record
+
+
+def test_fid_interval_holds_the_seeds_spread_and_one_seed_falls_back_to_images():
+    # A's seeds disagree (40 vs 70) though each seed's image bootstrap is narrow;
+    # averaging those bootstrap bounds gave [52, 58], apart from B's [60, 66].
+    records = [_scored("a", 0, 40.0, (37.0, 43.0)), _scored("a", 1, 70.0, (67.0, 73.0)),
+               _scored("b", 0, 62.0, (59.0, 65.0)), _scored("b", 1, 64.0, (61.0, 67.0)),
+               _scored("c", 0, 90.0, (85.0, 95.0))]
+    table = build_table(records, "fid").set_index("method")
+    half = 12.706204736 * (450 ** 0.5) / 2 ** 0.5          # t(0.975, 1) * sd / sqrt(2), sd = sqrt(450)
+    assert table.loc["a", "fid_ci_over"] == "seeds"
+    assert table.loc["a", "fid_ci_low"] == pytest.approx(55 - half) and table.loc["a", "fid_ci_high"] == \
+        pytest.approx(55 + half)
+    assert (table.loc["a", "fid_image_ci_low"], table.loc["a", "fid_image_ci_high"]) == (52.0, 58.0)
+    assert "b" in table.loc["a", "fid_overlaps"].split(", ")
+    assert table.loc["c", "fid_ci_over"] == "images" and table.loc["c", "fid_ci_low"] == 85.0
+    shown = display_table(build_table(records, "fid"), "fid").set_index("Method")
+    assert shown.loc["a", "FID 95% CI"].endswith("(seeds)") and shown.loc["c", "FID 95% CI"] == "[85.0, 95.0] (images)"
+
+
+def test_precision_names_its_own_seed_count_and_small_p_is_not_zero():
+    # Seed 2 never predicts "defect": no precision there, and the display says 2 of 3.
+    records = [_record("gan", 0, 9, 1, 9, 1), _record("gan", 1, 10, 0, 10, 0), _record("gan", 2, 0, 10, 10, 0)]
+    row = build_table(records, "classify").set_index("class").loc["defect"]
+    assert row["precision_seeds"] == 2 and row["precision"] == pytest.approx(0.95)
+    shown = display_table(build_table(records, "classify"), "classify").set_index("Class").loc["defect"]
+    assert shown["Precision ± sd"] == "0.950 ± 0.071 (2 of 3)"
+    records = [_with_predictions("baseline", s, set(range(20))) for s in (0, 1)]
+    records += [_with_predictions("good", s, set()) for s in (0, 1, 2)]
+    shown = display_table(build_table(records, "classify"), "classify")
+    good = shown[(shown["Method"] == "good+resnet34") & (shown["Class"] == "defect")].iloc[0]
+    assert good["p vs baseline (Holm)"] == "<0.001"                  # 2 x 0.5^20, not "0.000"
+    assert good["Δ vs baseline (pp)"].endswith("(2 seeds)")           # the row averages 3

@@ -47,7 +47,12 @@ def _json_float(value: float) -> float | None:
 
 @dataclasses.dataclass(frozen=True)
 class ClassScores:
-    """Scores of one class; ``precision``/``f1`` are NaN when the class is never predicted."""
+    """Scores of one class.
+
+    ``precision`` is NaN when the class is never predicted; ``f1`` is ``2TP / (2TP + FP +
+    FN)``, so it is 0 for a class that occurs but is never predicted, and NaN only when
+    the class neither occurs nor is predicted.
+    """
 
     name: str
     support: int

@@ -79,10 +79,18 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                          ("precision", lambda q: q["prdc"]["precision"]), ("recall", lambda q: q["prdc"]["recall"]),
                          ("density", lambda q: q["prdc"]["density"]), ("coverage", lambda q: q["prdc"]["coverage"])):
             row[key], row[f"{key}_sd"] = _mean_sd([get(q) for q in scored])
-        for key in ("fid", "kid"):
+        for key, get in (("fid", lambda q: q["fid"]), ("kid", lambda q: q["kid"]["mean"])):
             bounds = [q[f"{key}_ci"] for q in scored if q.get(f"{key}_ci")]
-            row[f"{key}_ci_low"], _ = _mean_sd([b[0] for b in bounds])
-            row[f"{key}_ci_high"], _ = _mean_sd([b[1] for b in bounds])
+            row[f"{key}_image_ci_low"], _ = _mean_sd([b[0] for b in bounds])
+            row[f"{key}_image_ci_high"], _ = _mean_sd([b[1] for b in bounds])
+            mean, half, n = t_interval([get(q) for q in scored])
+            row[f"{key}_seed_ci_low"], row[f"{key}_seed_ci_high"] = mean - half, mean + half
+            # With two or more seeds the interval must hold the seeds' spread (training
+            # randomness and each seed's own fakes); with one, only the images can speak.
+            kind = "seeds" if n >= 2 else "images"
+            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = row[f"{key}_{kind[:-1]}_ci_low"], \
+                row[f"{key}_{kind[:-1]}_ci_high"]
+            row[f"{key}_ci_over"] = kind
         row["kid_subset_sd"] = scored[0]["kid"]["std"]
         row["n_fake"], row["n_real"] = scored[0]["n_fake"], scored[0]["n_real"]
         row["extractor"] = scored[0]["extractor"]
@@ -105,20 +113,37 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-FID_NOTE = ("FID/KID: mean over seeds ± sd; 95 % CI: bootstrap over fake and real images (features resampled "
-            "with replacement; the spread, centred on the estimate), averaged over seeds; 'overlaps' names the methods whose FID (and KID) "
-            "intervals overlap this one's: their order is not established. The oversample control's fakes are "
-            "copies of the reference images, so its FID is low by construction.")
+FID_NOTE = ("FID, KID, precision, recall, density, coverage: mean over seeds ± sd. 95 % CI '(seeds)', with two "
+            "or more seeds: Student-t interval over the seeds' values (training randomness and each seed's own "
+            "fakes); '(images)', with one seed: bootstrap over fake and real images (features resampled with "
+            "replacement; the spread, centred on the estimate), which knows nothing of training randomness. "
+            "'Overlaps' names the methods whose interval overlaps this one's: their order is not established; "
+            "no overlap is not a test. The oversample control's fakes are copies of the reference images, so "
+            "its FID is low by construction.")
 
+
+#: Classify table headers: what the ± of each means is in the header itself.
+ACCURACY = "Accuracy (%) ± t95"
+PRECISION = "Precision ± sd"
+
+#: The note under a ``--by-dataset`` table (its headline columns keep their ±).
+SIDE_BY_SIDE_NOTES: dict[TableName, str] = {
+    "time": "mean over seeds ± sd",
+    "fid": "mean over seeds ± sd; intervals and overlaps: the table without --by-dataset",
+    "classify": "Accuracy: mean over seeds ± 95 % t-interval half-width; Precision: mean ± sd over the seeds where "
+                "it is defined; tests: the table without --by-dataset",
+}
 
 #: References every method of a classify table is paired against (when present).
 REFERENCES = ("baseline", "oversample")
 
 CLASSIFY_NOTE = (
-    "Accuracy: mean over seeds ± 95 % t-interval half-width (number of seeds). Test-set CI: Wilson 95 % "
+    "Accuracy: mean over seeds ± 95 % t-interval half-width (number of seeds). Precision: mean ± sd over the "
+    "seeds where it is defined ('2 of 3': one seed never predicted the class). Test-set CI: Wilson 95 % "
     "interval for one evaluation on that many test images (seeds share the images, so they are not pooled). "
-    "Δ: accuracy difference to the reference on the same test images, mean over seeds, [95 % paired "
-    "bootstrap interval over test images]; p: two-sided paired sign-flip test on the seed-averaged per-image "
+    "Δ: accuracy difference to the reference on the same test images, mean over the seeds both have (named "
+    "when fewer than the row's), [95 % paired bootstrap interval over test images, not adjusted for multiple "
+    "comparisons]; p: two-sided paired sign-flip test on the seed-averaged per-image "
     "differences (the exact McNemar test with one seed), Holm-corrected over the methods compared with that "
     "reference on that dataset, classifier and class; an exact McNemar test per seed is in the csv/json output. "
     "ns: not significant at 0.05. The test resamples test images given these training runs; the seeds' own "
@@ -182,6 +207,8 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             acc, half, n = t_interval([p["accuracy"] for p in per])
             _, acc_sd = _mean_sd([p["accuracy"] for p in per])
             prec, prec_sd = _mean_sd([p["precision"] for p in per])
+            # A seed that never predicts the class has no precision: counted apart, not hidden.
+            prec_seeds = sum(p["precision"] is not None and p["precision"] == p["precision"] for p in per)
             f1, _ = _mean_sd([p["f1"] for p in per])
             images = per[0]["support"]
             low, high = wilson_interval(acc * images, images) if images else (float("nan"), float("nan"))
@@ -189,7 +216,7 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                    "seeds": n,
                    "accuracy": acc, "accuracy_sd": acc_sd, "accuracy_t_half": half,
                    "accuracy_ci_low": low, "accuracy_ci_high": high, "precision": prec,
-                   "precision_sd": prec_sd, "f1": f1, "test_images": images,
+                   "precision_sd": prec_sd, "precision_seeds": prec_seeds, "f1": f1, "test_images": images,
                    "balanced_accuracy": _mean_sd([res["metrics"]["balanced_accuracy"] for res in ordered])[0]}
             for ref in REFERENCES:
                 ref_method = references.get(ref)
@@ -224,7 +251,8 @@ def _per_type_rows(dataset: str, name: str, clf: str, results: list[dict[str, An
         rows.append({"dataset": dataset, "method": name, "classifier": clf, "class": f"defect: {defect_type}",
                      "seeds": len(counts),
                      "accuracy": acc, "accuracy_sd": acc_sd, "accuracy_ci_low": low, "accuracy_ci_high": high,
-                     "precision": float("nan"), "precision_sd": float("nan"), "f1": float("nan"),
+                     "precision": float("nan"), "precision_sd": float("nan"), "precision_seeds": 0,
+                     "f1": float("nan"),
                      "balanced_accuracy": float("nan"), "test_images": counts[0]["total"],
                      "accuracy_t_half": t_interval([c["correct"] / c["total"] for c in counts])[1]})
     return rows
@@ -274,33 +302,37 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
             "Recall ↑": [_fmt(v, s, 3) for v, s in zip(df["recall"], df["recall_sd"])],
             "Density": [_fmt(v, s, 3) for v, s in zip(df["density"], df["density_sd"])],
             "Coverage ↑": [_fmt(v, s, 3) for v, s in zip(df["coverage"], df["coverage_sd"])],
-            "FID 95% CI": [_bracket(lo, hi, 1) for lo, hi in zip(df["fid_ci_low"], df["fid_ci_high"])],
-            "KID×10³ 95% CI": [_bracket(lo * 1e3, hi * 1e3, 2) for lo, hi in zip(df["kid_ci_low"], df["kid_ci_high"])],
+            "FID 95% CI": [_bracket(lo, hi, 1, over)
+                           for lo, hi, over in zip(df["fid_ci_low"], df["fid_ci_high"], df["fid_ci_over"])],
+            "KID×10³ 95% CI": [_bracket(lo * 1e3, hi * 1e3, 2, over)
+                               for lo, hi, over in zip(df["kid_ci_low"], df["kid_ci_high"], df["kid_ci_over"])],
             "Overlaps (FID CI)": df["fid_overlaps"].replace("", "–"),
             "Overlaps (KID CI)": df["kid_overlaps"].replace("", "–"),
             "n fake / real": [f"{a} / {b}" for a, b in zip(df["n_fake"], df["n_real"])], "Seeds": df["seeds"]})
     shown = pd.DataFrame({
         "Dataset": df["dataset"], "Method": df["method"], "Class": df["class"],
-        "Accuracy (%)": [_seed_interval(v, h, n) for v, h, n in zip(df["accuracy"], df["accuracy_t_half"], df["seeds"])],
+        ACCURACY: [_seed_interval(v, h, n) for v, h, n in zip(df["accuracy"], df["accuracy_t_half"], df["seeds"])],
         "Test-set 95% CI (%)": [f"{lo * 100:.1f}–{hi * 100:.1f}"
                                 for lo, hi in zip(df["accuracy_ci_low"], df["accuracy_ci_high"])],
-        "Precision": [_fmt(v, s, 3) for v, s in zip(df["precision"], df["precision_sd"])],
+        PRECISION: [_fmt(v, s, 3) + (f" ({k} of {n})" if k < n and v == v else "")
+                    for v, s, k, n in zip(df["precision"], df["precision_sd"], df["precision_seeds"], df["seeds"])],
         "F1": [_fmt(v, None, 3) for v in df["f1"]],
         "Balanced acc. (%)": [_fmt(v, None, 1, 100) for v in df["balanced_accuracy"]],
         "Test images": df["test_images"]})
     for ref in REFERENCES:
         if f"vs_{ref}_diff" in df and df[f"vs_{ref}_diff"].notna().any():
             shown[f"Δ vs {ref} (pp)"] = [_difference(*values) for values in zip(
-                df[f"vs_{ref}_diff"], df[f"vs_{ref}_low"], df[f"vs_{ref}_high"], df[f"vs_{ref}_p_holm"])]
-            shown[f"p vs {ref} (Holm)"] = [_fmt(p, None, 3) for p in df[f"vs_{ref}_p_holm"]]
+                df[f"vs_{ref}_diff"], df[f"vs_{ref}_low"], df[f"vs_{ref}_high"], df[f"vs_{ref}_p_holm"],
+                df[f"vs_{ref}_seeds"], df["seeds"])]
+            shown[f"p vs {ref} (Holm)"] = [_p_value(p) for p in df[f"vs_{ref}_p_holm"]]
     return shown
 
 
-def _bracket(low: float, high: float, digits: int) -> str:
-    """``"[55.2, 67.9]"``, or ``"–"`` when unknown."""
+def _bracket(low: float, high: float, digits: int, over: str = "") -> str:
+    """``"[55.2, 67.9] (seeds)"``, or ``"–"`` when unknown."""
     if math.isnan(low) or math.isnan(high):
         return "–"
-    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]" + (f" ({over})" if over else "")
 
 
 def _seed_interval(mean: float, half: float, n: int) -> str:
@@ -313,12 +345,25 @@ def _seed_interval(mean: float, half: float, n: int) -> str:
     return f"{text} ({n})"
 
 
-def _difference(diff: float, low: float, high: float, p_holm: float) -> str:
-    """``"+6.7 [+1.7, +11.7]"`` in points, with ``ns`` when not significant after Holm."""
+def _difference(diff: float, low: float, high: float, p_holm: float, seeds: float | None = None,
+                row_seeds: int | None = None) -> str:
+    """``"+6.7 [+1.7, +11.7]"`` in points, with ``ns`` when not significant after Holm.
+
+    ``" (2 seeds)"`` follows when the pair shares fewer seeds (``seeds``) than the row
+    averages (``row_seeds``): then Δ is not the difference of the two accuracies shown.
+    """
     if math.isnan(diff):
         return "–"
     mark = "" if p_holm < 0.05 else " ns"
-    return f"{diff * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}]{mark}"
+    fewer = f" ({seeds:g} seeds)" if seeds is not None and row_seeds is not None and seeds < row_seeds else ""
+    return f"{diff * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}]{mark}{fewer}"
+
+
+def _p_value(p: float) -> str:
+    """``"0.012"``, ``"<0.001"`` (never a rounded ``"0.000"``), or ``"–"``."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return "<0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def compare_table(records: list[dict[str, Any]], a: str, b: str) -> pd.DataFrame:
@@ -368,8 +413,8 @@ def display_compare(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         f"{b} acc. (%)": [_fmt(v, None, 1, 100) for v in df[f"{b} accuracy"]],
         "Δ (pp) [95% CI]": [_difference(d, lo, hi, p) for d, lo, hi, p in
                             zip(df["difference"], df["ci_low"], df["ci_high"], df["p"])],
-        "p (sign-flip)": [_fmt(v, None, 3) for v in df["p"]],
-        "McNemar p per seed": [", ".join(f"{p:.3f}" for p in ps) for ps in df["mcnemar_p_per_seed"]],
+        "p (sign-flip)": [_p_value(v) for v in df["p"]],
+        "McNemar p per seed": [", ".join(_p_value(p) for p in ps) for ps in df["mcnemar_p_per_seed"]],
         f"{a} FID": [_fmt(v, None, 1) for v in df[f"{a} FID"]], f"{b} FID": [_fmt(v, None, 1) for v in df[f"{b} FID"]],
     })
 
@@ -378,7 +423,7 @@ def display_compare(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 HEADLINES: dict[TableName, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "time": (("Parameters (M)", "Training time"), ("parameters_m", "training_time_h")),
     "fid": (("FID ↓", "KID×10³ ↓"), ("fid", "kid")),
-    "classify": (("Accuracy (%)", "Precision"), ("accuracy", "precision")),
+    "classify": ((ACCURACY, PRECISION), ("accuracy", "precision")),
 }
 
 
