@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from dg2bench.metrics.fid import fid_from_features
-from dg2bench.metrics.statistics import bootstrap_interval, holm, mcnemar_exact, paired_bootstrap, t_interval
+from dg2bench.metrics.statistics import (bootstrap_interval, holm, mcnemar_exact, paired_bootstrap, sign_flip_p,
+                                         t_interval)
 
 
 def test_t_interval_hand_value():
@@ -63,3 +65,36 @@ def test_fid_interval_holds_the_estimate_in_high_dimension():
     real, fake = rng.normal(size=(60, 256)), rng.normal(size=(60, 256)) + 0.3
     low, high = bootstrap_interval(fid_from_features, real, fake, resamples=40, lower_bound=0.0)
     assert low <= fid_from_features(real, fake) <= high
+
+
+def test_sign_flip_is_exact_beyond_16_images():
+    # 30 vs 2 discordant images with one seed: the exact McNemar p is 2.46e-7; the
+    # Monte Carlo test this replaces could not go below 1 / 10001.
+    a, b = np.zeros((1, 100), bool), np.zeros((1, 100), bool)
+    a[0, :30], b[0, 30:32] = True, True
+    p = paired_bootstrap(a, b)["p"]
+    assert p == pytest.approx(mcnemar_exact(a[0], b[0]), rel=1e-9) and p == pytest.approx(2.4623e-7, rel=1e-3)
+
+
+@pytest.mark.parametrize("seeds", [2, 3])
+def test_sign_flip_with_seeds_matches_every_sign_pattern(seeds):
+    rng = np.random.default_rng(seeds)
+    for _ in range(5):
+        a, b = rng.random((seeds, 14)) < 0.7, rng.random((seeds, 14)) < 0.5
+        per_image = (a.astype(float) - b).mean(axis=0)
+        nonzero = per_image[per_image != 0]
+        signs = ((np.arange(2 ** nonzero.size)[:, None] >> np.arange(nonzero.size)) & 1) * 2 - 1
+        brute = np.mean(np.abs(signs @ nonzero) >= abs(nonzero.sum()) - 1e-9)
+        assert sign_flip_p(per_image, seeds=seeds) == pytest.approx(brute, rel=1e-12)
+
+
+def test_sign_flip_exact_on_many_images_agrees_with_the_normal_limit():
+    # 5 seeds, 3000 test images: T = sum(±k) is close to normal with variance sum(k^2).
+    rng = np.random.default_rng(0)
+    steps = rng.integers(-5, 6, 3000)
+    steps[:40] = 5                                       # a small positive shift
+    p = sign_flip_p(steps / 5, seeds=5)
+    nonzero = steps[steps != 0]
+    z = abs(nonzero.sum()) / math.sqrt((nonzero.astype(float) ** 2).sum())
+    assert p == pytest.approx(2 * stats.norm.sf(z), rel=0.05) and 1e-4 < p < 0.5
+    assert sign_flip_p(np.full(3000, 0.2), seeds=5) == 0.0   # 2 / 2^3000 underflows: no pattern but two

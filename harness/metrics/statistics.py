@@ -15,7 +15,8 @@ Which uncertainty means what (the leaderboard's notes say the same):
   seeds (:func:`paired_bootstrap`): a bootstrap over *test images* (the same images
   for every seed) for its interval and a paired sign-flip test for its p-value, which
   keep the dependence between seeds that Fisher's or Stouffer's combination would
-  ignore (with one seed the sign-flip test is the exact McNemar test). :func:`holm`
+  ignore; its null distribution is exact at any number of images (the differences
+  are multiples of 1/seeds; with one seed it is the exact McNemar test). :func:`holm`
   corrects the p-values of one family: the methods compared with one reference on one
   dataset, classifier and class.
 * **FID/KID**: bootstrap intervals from resampling fake and real feature rows with
@@ -28,7 +29,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import signal, stats
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, int]:
@@ -59,18 +60,23 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> float
     return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
-def sign_flip_p(per_image: np.ndarray, resamples: int = 10000, seed: int = 0) -> float:
+def sign_flip_p(per_image: np.ndarray, resamples: int = 10000, seed: int = 0, seeds: int | None = None) -> float:
     """Two-sided p of a paired sign-flip (randomisation) test of ``mean(per_image) = 0``.
 
-    Under the null each image's difference is as likely to have the other sign. Exact
-    (every sign pattern) up to 16 non-zero differences, Monte Carlo with the +1
-    correction beyond. With one seed the differences are -1, 0, +1 and this is the
-    exact McNemar test.
+    Under the null each image's difference is as likely to have the other sign. With
+    ``seeds`` (the differences are seed averages of -1, 0, +1, so multiples of
+    ``1 / seeds``) the null distribution is exact at any size (:func:`_sign_flip_exact`);
+    otherwise exact up to 16 non-zero differences and Monte Carlo with the +1
+    correction beyond. With one seed this is the exact McNemar test.
     """
     values = np.asarray(per_image, float)
     values = values[values != 0]
     if values.size == 0:
         return 1.0
+    if seeds:
+        steps = np.rint(values * seeds)
+        if np.allclose(steps, values * seeds, atol=1e-6):
+            return _sign_flip_exact(steps.astype(np.int64))
     observed = abs(values.sum()) - 1e-9 * values.size
     if values.size <= 16:
         signs = ((np.arange(2 ** values.size)[:, None] >> np.arange(values.size)) & 1) * 2 - 1
@@ -78,6 +84,26 @@ def sign_flip_p(per_image: np.ndarray, resamples: int = 10000, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     flips = rng.choice((-1.0, 1.0), size=(resamples, values.size))
     return float((np.sum(np.abs(flips @ values) >= observed) + 1) / (resamples + 1))
+
+
+def _sign_flip_exact(steps: np.ndarray) -> float:
+    """Exact two-sided sign-flip p for integer differences ``steps``.
+
+    The null distribution of ``sum(±|k_i|)`` is built by convolution: the ``c``
+    differences of size ``v`` contribute ``v (2j - c)`` with binomial probability
+    ``C(c, j) / 2^c``. Sums are integers, so the tail ``|T| >= |t|`` needs no tolerance.
+    """
+    observed = abs(int(steps.sum()))
+    sizes, counts = np.unique(np.abs(steps), return_counts=True)
+    total = int((sizes * counts).sum())
+    distribution = np.ones(1)
+    for size, count in zip(sizes.tolist(), counts.tolist()):
+        kernel = np.zeros(2 * size * count + 1)
+        kernel[::2 * size] = stats.binom.pmf(np.arange(count + 1), count, 0.5)
+        distribution = signal.fftconvolve(distribution, kernel) if distribution.size * kernel.size > 4_000_000 \
+            else np.convolve(distribution, kernel)
+    sums = np.arange(distribution.size) - total
+    return float(min(1.0, np.clip(distribution[np.abs(sums) >= observed], 0.0, None).sum()))
 
 
 def paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, resamples: int = 2000,
@@ -100,7 +126,7 @@ def paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, resamples: in
     index = rng.integers(0, per_image.size, (resamples, per_image.size))
     boot = per_image[index].mean(axis=1)
     return {"diff": float(per_image.mean()), "low": float(np.percentile(boot, 2.5)),
-            "high": float(np.percentile(boot, 97.5)), "p": sign_flip_p(per_image, seed=seed)}
+            "high": float(np.percentile(boot, 97.5)), "p": sign_flip_p(per_image, seed=seed, seeds=a.shape[0])}
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

@@ -143,7 +143,7 @@ CLASSIFY_NOTE = (
     "interval for one evaluation on that many test images (seeds share the images, so they are not pooled). "
     "Δ: accuracy difference to the reference on the same test images, mean over the seeds both have (named "
     "when fewer than the row's), [95 % paired bootstrap interval over test images, not adjusted for multiple "
-    "comparisons]; p: two-sided paired sign-flip test on the seed-averaged per-image "
+    "comparisons]; p: two-sided exact paired sign-flip test on the seed-averaged per-image "
     "differences (the exact McNemar test with one seed), Holm-corrected over the methods compared with that "
     "reference on that dataset, classifier and class; an exact McNemar test per seed is in the csv/json output. "
     "ns: not significant at 0.05. The test resamples test images given these training runs; the seeds' own "
@@ -151,7 +151,7 @@ CLASSIFY_NOTE = (
 
 COMPARE_NOTE = (
     "Δ: accuracy difference A - B on the same test images, mean over the seeds both have, [95 % paired bootstrap "
-    "interval over test images]; p: two-sided paired sign-flip test (exact McNemar with one seed), not corrected "
+    "interval over test images]; p: two-sided exact paired sign-flip test (exact McNemar with one seed), not corrected "
     "for multiple comparisons; McNemar p per seed: exact test on that seed's discordant images.")
 
 
