@@ -13,12 +13,14 @@ from pathlib import Path
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 
 from dg2bench.errors import BenchError
 from dg2bench.report.leaderboard import TABLES
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a line longer than the terminal stays one line (piped TOML, logs, grep); tables still fit.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _registry():
@@ -95,7 +97,7 @@ def validate_command(spec: str) -> None:
         splits.append(f"{choice.label} train {counts['train']['defect_free']}/{counts['train']['defect']}, "
                       f"test {counts['test']['defect_free']}/{counts['test']['defect']} (defect-free/defect)")
     console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
-    console.print(f"[green]ok:[/] {spec} is valid: {len(plan_cells(loaded))} cells; {'; '.join(splits)}",
+    console.print(f"[green]ok:[/] {escape(spec)} is valid: {len(plan_cells(loaded))} cells; {escape('; '.join(splits))}",
                   highlight=False, soft_wrap=True)
 
 
@@ -193,9 +195,9 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     earlier = (f" ({len(summary.skipped_failed)} of them failed earlier; `--retry-failed` reruns them)"
                if summary.skipped_failed else "")
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete{earlier}, "
-                  f"{len(summary.failed)} failed; results in {summary.results}")
+                  f"{len(summary.failed)} failed; results in {summary.results}", markup=False)
     for cell in summary.failed:
-        console.print(f"[red]failed:[/] {cell} (see its record.json; `--retry-failed` reruns it)")
+        console.print(f"[red]failed:[/] {escape(cell)} (see its record.json; `--retry-failed` reruns it)")
 
 
 def _print_known_estimate(spec, only: tuple[str, ...]) -> None:
@@ -203,7 +205,7 @@ def _print_known_estimate(spec, only: tuple[str, ...]) -> None:
     from dg2bench.run.device import resolve_device
     from dg2bench.estimate import estimate_cache_path, format_duration, projected_total
 
-    path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"]))
+    path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"], spec.device_source))
     if path.exists():
         known = json.loads(path.read_text(encoding="utf-8"))
         scope = f" for --only {', '.join(only)}" if only else ""
@@ -230,14 +232,14 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     from dg2bench.console import rich_table
     from dg2bench.run.device import amp_dtype_for, precision_name, prepare_device, resolve_device
     from dg2bench.estimate import (estimate_cache_path, estimate_spec, format_duration, peak_tflops_for,
-                                   projected_total)
+                                   projected_total, strict_json)
     from dg2bench.run.runner import build_split
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
     if device is not None:
         loaded = loaded.with_device(device)
-    target = resolve_device(loaded.benchmark["device"])
+    target = resolve_device(loaded.benchmark["device"], loaded.device_source)
     prepare_device(target)
     counts = {d.label: build_split(d, registry, loaded.benchmark["split_seed"], loaded.path).counts()
               for d in loaded.datasets}
@@ -253,9 +255,9 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
                "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data}
     cache = estimate_cache_path(loaded, target)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
+    cache.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
     if fmt == "json":
-        click.echo(json.dumps(summary, indent=2, default=float))
+        click.echo(json.dumps(strict_json(summary), indent=2, allow_nan=False))
         return
     shown = pd.DataFrame({
         "Dataset": [r["dataset"] for r in data], "Method": [f"{r['label']} ({r['role']})" for r in data],
@@ -303,6 +305,10 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
                                              side_by_side)
     from dg2bench.store.results import ResultStore
 
+    if compare and (by_dataset or table != "classify"):
+        option = "--by-dataset" if by_dataset else "--table"
+        raise BenchError(option, "does not apply to --compare (one paired table per dataset and class)",
+                         f"drop {option}, or drop --compare for the leaderboards")
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
     store = ResultStore(results)
@@ -416,7 +422,7 @@ def report_command(results: str, out: str | None) -> None:
         raise BenchError("--out", f"folder {target.parent} {problem}", "create it or pick another path")
     write_text_atomic(target, build_report(results))
     target.chmod(0o644)   # a page to share, not a private temp file
-    console.print(f"report: {target}", highlight=False)
+    console.print(f"report: {target}", highlight=False, markup=False)
 
 
 @cli.command("fid")
@@ -490,7 +496,9 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         where = exc.filename or "results folder"
         fix = STORAGE_ERRNOS.get(exc.errno, PATH_FIX)
-        err_console.print(f"error: {where}: {exc.strerror or exc}; {fix} (files already "
-                          f"written are complete and kept: rerun to resume)", highlight=False, markup=False,
+        # Only a run has finished work to keep and resume.
+        kept = " (files already written are complete and kept: rerun to resume)" \
+            if next((a for a in args if a in cli.commands), None) == "run" else ""
+        err_console.print(f"error: {where}: {exc.strerror or exc}; {fix}{kept}", highlight=False, markup=False,
                           soft_wrap=True)
         sys.exit(2)

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import numbers
 import os
 import statistics
 import time
@@ -95,10 +96,28 @@ def projected_total(rows: list[dict[str, Any]], only: Collection[str] = ()) -> f
     """
     total = 0.0
     for row in rows:
+        if row["seconds_per_step"] is None:         # a failed row, as strict JSON writes it
+            continue
         seconds = projected_seconds(row["seconds_per_step"], row["method_steps"], row["seeds"], only)
         if seconds == seconds:
             total += seconds
     return total
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None``, so that it is strict JSON (``null``)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):                 # float, numpy floats
+        value = float(value)
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
 
 
 def peak_tflops_for(device: torch.device, override: float | None = None) -> float | None:

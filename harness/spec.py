@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes_defect_free": (int, 0, "fake defect-free images added to training (Table 8: 600 for MVTec); made by "
                           "translation methods' defect -> defect-free generator, none by unconditional ones"),
 }
+#: A benchmark name: the folder ``results/<name>`` (no path separators, no "..").
+BENCHMARK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
 #: Fewest bootstrap resamples that make a 95 % interval (``[metrics] bootstrap``).
 MIN_BOOTSTRAP = 100
 
@@ -126,6 +130,8 @@ class Spec:
     datasets: tuple[DatasetChoice, ...]
     generators: tuple[PluginChoice, ...]
     classifiers: tuple[PluginChoice, ...]
+    #: Where ``benchmark.device`` came from, for errors: the spec file or ``--device``.
+    device_source: str = ""
 
     @property
     def name(self) -> str:
@@ -162,11 +168,12 @@ class Spec:
                 raw[key] = text.strip()
         bench = _typed_table(raw, BENCHMARK_KEYS, "--set")
         _check_benchmark(bench, "--set")
-        return dataclasses.replace(self, benchmark=bench)
+        source = "--set device" if bench["device"] != self.benchmark["device"] else self.device_source
+        return dataclasses.replace(self, benchmark=bench, device_source=source)
 
     def with_device(self, device: str) -> "Spec":
         """The same spec on another device (``bench run --device``)."""
-        return dataclasses.replace(self, benchmark={**self.benchmark, "device": device})
+        return dataclasses.replace(self, benchmark={**self.benchmark, "device": device}, device_source="--device")
 
     def resolved(self) -> dict[str, Any]:
         """The whole resolved config as a TOML-friendly dict (written next to results)."""
@@ -213,6 +220,10 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
 
 
 def _check_benchmark(bench: dict[str, Any], where: str) -> None:
+    if not BENCHMARK_NAME.fullmatch(bench["name"]):
+        # The name is a folder below results/: no separators, no "..", not empty.
+        raise SpecError(_key(where, "name"), f"must be a folder name (letters, digits, . _ -), not {bench['name']!r}",
+                        "use e.g. name = \"crackforest-paper\"")
     if not 32 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
         raise SpecError(_key(where, "image_size"), f"must be a power of two within 32..512, not {bench['image_size']}",
                         "use 32, 64, 128, 256 or 512")
@@ -275,7 +286,8 @@ def _plugin_choices(raw: Any, kind: PluginKind, registry: Registry, where: str) 
             raise SpecError(f"{where}.{label}.precision", f"unknown precision {precision!r}",
                             f"use one of: {', '.join(PRECISIONS)}")
         overrides = {k: v for k, v in table.items() if k not in PLUGIN_CONTROL_KEYS}
-        hparams = resolve_hyperparameters(cls.Hyperparameters, cls.presets, preset, overrides, f"{where}.{label}")
+        hparams = resolve_hyperparameters(cls.Hyperparameters, cls.presets, preset, overrides, f"{where}.{label}",
+                                          table_keys=sorted(PLUGIN_CONTROL_KEYS))
         choices.append(PluginChoice(kind, label, plugin, preset, hparams, max_steps, precision))
     return tuple(choices)
 
@@ -305,7 +317,8 @@ def _dataset_choices(raw: Any, registry: Registry, spec_dir: Path, where: str) -
                             f"fix the path ({origin}){hint}")
         preset = table.get("preset")
         overrides = {k: v for k, v in table.items() if k not in {"plugin", "preset", "root"}}
-        options = resolve_hyperparameters(cls.Options, cls.presets, preset, overrides, f"{where}.{label}")
+        options = resolve_hyperparameters(cls.Options, cls.presets, preset, overrides, f"{where}.{label}",
+                                          table_keys=("plugin", "preset", "root"))
         choices.append(DatasetChoice(label, plugin, root, preset, options))
     return tuple(choices)
 
@@ -354,4 +367,5 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
     datasets = _dataset_choices(raw["datasets"], registry, path.parent, f"{where}: datasets")
     generators = _plugin_choices(raw.get("generators", {}), "generator", registry, f"{where}: generators")
     classifiers = _plugin_choices(raw["classifiers"], "classifier", registry, f"{where}: classifiers")
-    return Spec(path.resolve(), bench, augmentation, metrics, datasets, generators, classifiers)
+    return Spec(path.resolve(), bench, augmentation, metrics, datasets, generators, classifiers,
+                device_source=f"{where}: benchmark.device")

@@ -54,6 +54,11 @@ SPEC_CASES = {
     "unknown precision": (_edit('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'), "unknown precision 'fp8'"),
     "negative bootstrap": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = -1"),
                            "metrics.bootstrap: must be 0 or at least 100, not -1"),
+    "a name that leaves results/": (_edit('name = "tiny"', 'name = "../../evil"'),
+                                    "benchmark.name: must be a folder name"),
+    "an empty name": (_edit('name = "tiny"', 'name = ""'), "benchmark.name: must be a folder name"),
+    "unknown key, the table's own keys named too": (_edit("max_steps = 6", "max_steps = 6\nlamda = 1"),
+                                                    "weights_path, max_steps, plugin, precision, preset"),
     "too few bootstrap resamples": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = 1"),
                                     "metrics.bootstrap: must be 0 or at least 100, not 1"),
     "bad fit": (lambda tmp: _spec(tmp, tiny_spec_text(extra=f'[datasets.folder]\nroot = "{tmp}"\nfit = "zoom"\n')),
@@ -110,16 +115,30 @@ def test_bad_command_lines(bench, tmp_path, write_spec):
         (("fid", str(tmp_path / "onebad"), str(tmp_path / "onebad")), "bad.png: cannot read the image"),
         (("fid", str(tmp_path / "twosizes"), str(tmp_path / "twosizes")), "images differ in size"),
         (("leaderboard", str(tmp_path / "broken"), "--compare", "a", "a"), "is not a readable cell record"),
+        (("leaderboard", str(tmp_path / "broken"), "--compare", "a", "b", "--by-dataset"),
+         "--by-dataset: does not apply to --compare"),
+        (("leaderboard", str(tmp_path / "broken"), "--compare", "a", "b", "--table", "fid"),
+         "--table: does not apply to --compare"),
         # An option's usage error points at the subcommand's help, not the group's.
         (("leaderboard", str(tmp_path / "broken"), "--compare", "a"), "see `bench leaderboard --help`"),
         (("run", spec, "--bogus"), "see `bench run --help`"),
     ]
     if not torch.cuda.is_available():
-        cases.append((("run", spec, "--device", "cuda"), "no CUDA device is available"))
+        cases.append((("run", spec, "--device", "cuda"), "--device: cuda requested but no CUDA device is available"))
+        on_cuda = tmp_path / "on-cuda.toml"
+        on_cuda.write_text(Path(spec).read_text().replace('device = "cpu"', 'device = "cuda"'))
+        cases.append((("run", str(on_cuda), "--only", "baseline"),
+                      "on-cuda.toml: benchmark.device: cuda requested but no CUDA device is available"))
+        cases.append((("estimate", spec, "--set", "device=cuda"), "--set device: cuda requested"))
     for args, fragment in cases:
         code, _, err = bench(*args)
         assert code == 2, (args, err)
         assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
+    # Only `bench run` has finished work to keep: other commands do not promise a resume.
+    _, _, err = bench("split", spec, "--out", str(tmp_path / "file.txt" / "sub"))
+    assert "rerun to resume" not in err
+    _, _, err = bench("run", spec, "--results", str(tmp_path / "file.txt" / "sub"))
+    assert "rerun to resume" in err
 
 
 def test_leaderboard_of_only_failed_cells_shows_their_reasons(bench, tmp_path):

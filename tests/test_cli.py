@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,9 @@ def test_validate_shipped_specs(bench, spec):
     code, out, _ = bench("validate", str(REPO / "benchmarks" / spec))
     assert code == 0, out
     assert "[generators.dg2gan]" in out and "is valid" in out
+    # Piped, the resolved config is TOML as it stands: long lines (the description) are not wrapped.
+    resolved = tomllib.loads(out.rsplit("ok:", 1)[0])
+    assert resolved["benchmark"]["name"] == spec.removesuffix(".toml")
 
 
 def test_split_prints_counts_and_writes_manifest(bench, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import tiny_spec_text
 
 from dg2bench.estimate import format_duration, projected_total
@@ -24,7 +26,7 @@ def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec,
     spec = write_spec(tiny_spec_text(generators=GENERATORS, classifier_steps=100, seeds=2))
     code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "2", "--warmup", "1")
     assert code == 0, err
-    result = json.loads(out)
+    result = json.loads(out, parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))
     rows = {(r["role"], r["label"]): r for r in result["methods"]}
     dg2gan, control, classifier = rows[("generator", "dg2gan")], rows[("generator", "oversample")], \
         rows[("classifier", "resnet34")]
@@ -32,6 +34,7 @@ def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec,
     assert dg2gan["flops_per_step"] > 0 and dg2gan["peak_memory_mb"] > 0
     assert dg2gan["projected_seconds"] == dg2gan["seconds_per_step"] * 4 * 2
     assert control["steps_per_cell"] == 0 and control["projected_seconds"] == 0
+    assert control["flops_per_step"] is None                 # NaN written as null
     assert classifier["cells"] == 2 * 3   # 2 seeds x (2 methods + baseline)
     # The baseline trains on the 20 real images only (2 x ceil(20/8) steps), a method's
     # cells on real + 8 fakes (2 x ceil(28/8)).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dg2bench.errors import SpecError
@@ -66,10 +66,12 @@ def coerce_value(value: Any, expected: type, where: str) -> Any:
 
 
 def resolve_hyperparameters(cls: type, presets: Mapping[str, Mapping[str, Any]], preset: str | None,
-                            overrides: Mapping[str, Any], where: str) -> Any:
+                            overrides: Mapping[str, Any], where: str, table_keys: Sequence[str] = ()) -> Any:
     """Build an instance of the dataclass ``cls`` from a preset plus overrides.
 
     :param where: the spec location used in errors, e.g. ``smoke.toml: generators.dg2gan``.
+    :param table_keys: the other keys the table accepts (``plugin``, ``preset``, ...),
+        named with the fields when a key is unknown.
     :raises SpecError: on an unknown preset, an unknown key or a value of the wrong type.
     """
     fields = hyperparameter_fields(cls)
@@ -82,7 +84,7 @@ def resolve_hyperparameters(cls: type, presets: Mapping[str, Mapping[str, Any]],
     for key, value in overrides.items():
         if key not in fields:
             raise SpecError(f"{where}.{key}", "unknown hyperparameter",
-                            f"known keys: {', '.join(sorted(fields))}")
+                            f"known keys: {', '.join([*sorted(fields), *table_keys])}")
         values[key] = value
     for key, value in list(values.items()):
         values[key] = _coerce(value, fields[key], f"{where}.{key}")

@@ -7,17 +7,22 @@ import torch
 from dg2bench.errors import SpecError
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → ``cuda`` if available else ``cpu``; an explicit CUDA request must be satisfiable."""
+def resolve_device(name: str, where: str = "--device") -> torch.device:
+    """``auto`` → ``cuda`` if available else ``cpu``; an explicit CUDA request must be satisfiable.
+
+    :param where: where ``name`` came from, named in errors (``--device``, or
+        ``spec.toml: benchmark.device``: :attr:`Spec.device_source`).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    fix = "use --device auto or --device cpu" if where.startswith("--") or not where else \
+        "set device = \"auto\" (or \"cpu\") there, or pass --device cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecError("--device", f"{name} requested but no CUDA device is available",
-                        "use --device auto or --device cpu")
+        raise SpecError(where or "--device", f"{name} requested but no CUDA device is available", fix)
     try:
         return torch.device(name)
     except RuntimeError:
-        raise SpecError("--device", f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from None
+        raise SpecError(where or "--device", f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from None
 
 
 def prepare_device(device: torch.device) -> None:

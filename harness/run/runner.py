@@ -217,7 +217,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
     :param on_note: called with one-line notes (a stale lock taken over, a cell restarted).
     :raises RunInterrupted: on SIGINT/SIGTERM, naming the cell and what was saved.
     """
-    device = resolve_device(spec.benchmark["device"])
+    device = resolve_device(spec.benchmark["device"], spec.device_source)
     prepare_device(device)
     planned = plan_cells(spec, only)
     summary = RunSummary(store.root)
