@@ -36,7 +36,7 @@ from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.run.cell import BASELINE
-from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name
+from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name, reset_peak_memory
 from dg2bench.run.training import ImageBanks, compile_networks, place_model, seed_everything, synchronize
 from dg2bench.spec import PluginChoice, Spec
 
@@ -146,8 +146,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
     model.setup(plan)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
     jitter = model.input_jitter()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak_memory(device)
     with FlopCounterMode(display=False) as counter:
         model.train_step(banks.batch(sampler, 0, device, jitter, plan.memory_format), 0)
     flops = float(counter.get_total_flops())

@@ -7,6 +7,7 @@ the training it produces must match the plain path's.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -169,3 +170,16 @@ def test_estimate_counts_flops_on_an_eager_step_when_networks_are_compiled(bench
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, mode=None, **k: original(self, backend="aot_eager"))
     rows = _estimate_rows(bench, write_spec, tmp_path, monkeypatch, "compile=true")
     assert all(r["compile_mode"] == "default" and r["flops_per_step"] > 0 and r["seconds_per_step"] > 0 for r in rows)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_cpu_peak_memory_is_per_measurement_not_the_process_peak():
+    from dg2bench.run.device import peak_memory_mb, reset_peak_memory
+
+    cpu = torch.device("cpu")
+    big = torch.ones(64 * 2**20)                  # 256 MB, then freed: an earlier cell's peak
+    before = peak_memory_mb(cpu)
+    del big
+    reset_peak_memory(cpu)
+    after = peak_memory_mb(cpu)
+    assert "peak_rss_mb" in after and after["peak_rss_mb"] < next(iter(before.values())) - 200

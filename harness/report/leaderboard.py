@@ -64,7 +64,10 @@ def time_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _peak(training: dict[str, Any]) -> float:
-    return training.get("cuda_peak_allocated_mb", training.get("process_peak_rss_mb", float("nan")))
+    for key in ("cuda_peak_allocated_mb", "peak_rss_mb", "process_peak_rss_mb"):
+        if key in training:
+            return training[key]
+    return float("nan")
 
 
 def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from dg2bench.data.split import Split, to_unit_range
 from dg2bench.errors import DataError, PluginContractError
 from dg2bench.metrics.quality import QualityScorer
 from dg2bench.run.augmentation import run_classifier
-from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name
+from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name, reset_peak_memory
 from dg2bench.run.fault_points import fault_point
 from dg2bench.run.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
 from dg2bench.run.interrupt import raise_if_stopped
@@ -82,8 +82,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
         generator.to(inputs.device)
         generator.load_state_dict(torch.load(weights_path, map_location=inputs.device, weights_only=False))
         return generator, json.loads(done_path.read_text())
-    if inputs.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(inputs.device)
+    reset_peak_memory(inputs.device)
 
     def on_log(step: int, losses: dict[str, float], rate: float) -> None:
         progress(ProgressEvent(str(cell), "train", step, steps, losses=losses, images_per_second=rate))

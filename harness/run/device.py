@@ -90,10 +90,46 @@ def precision_name(amp_dtype: torch.dtype | None) -> str:
     return "bf16" if amp_dtype == torch.bfloat16 else "fp32"
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory measurement: CUDA's peak stats, or on Linux the process's peak RSS.
+
+    On CPU the kernel keeps one high-water mark per process (``VmHWM``); writing ``5``
+    to ``/proc/self/clear_refs`` resets it to the current RSS, so a cell's peak is not
+    an earlier cell's. Where that is not possible (not Linux, not permitted),
+    :func:`peak_memory_mb` reports the process's peak so far, under another key.
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        _PEAK_RESET[0] = True
+    except OSError:
+        _PEAK_RESET[0] = False
+
+
+#: Whether the last :func:`reset_peak_memory` on CPU took effect.
+_PEAK_RESET = [False]
+
+
 def peak_memory_mb(device: torch.device) -> dict[str, float]:
-    """Peak memory: CUDA peak allocated on a GPU; the process's peak RSS on CPU."""
+    """Peak memory since :func:`reset_peak_memory`, under a key that says what it is.
+
+    ``cuda_peak_allocated_mb`` on a GPU; on CPU ``peak_rss_mb`` (the process's peak
+    resident memory since the reset) or, where the reset was not possible,
+    ``process_peak_rss_mb`` (the peak since the process started).
+    """
     if device.type == "cuda":
         return {"cuda_peak_allocated_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+    if _PEAK_RESET[0]:
+        try:
+            with open("/proc/self/status", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        return {"peak_rss_mb": int(line.split()[1]) / 1024}
+        except OSError:
+            pass
     import resource
 
     return {"process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
