@@ -29,7 +29,7 @@ from conftest import tiny_spec_text
 TESTS = Path(__file__).resolve().parent
 #: Timings and machine-dependent figures; everything else in a record must match.
 TIMING_KEYS = {"train_seconds", "test_seconds", "first_step_seconds", "wall_seconds_this_run", "seconds",
-               "images_per_second", "process_peak_rss_mb"}
+               "images_per_second", "process_peak_rss_mb", "peak_rss_mb"}
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,20 @@ def test_a_cuda_device_without_gpus_per_cell_is_refused_before_submitting(ray_cl
         _check_device({**spec.benchmark, "device": "cuda"})
     with pytest.raises(SpecError, match="the Ray cluster has 2 CPUs"):
         RayExecutor()._check_resources({**spec.benchmark, "cpus_per_cell": 3.0})
+
+
+def test_an_address_nothing_answers_on_is_refused_at_once(write_spec, bench, tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[test,ray]' (CI does)")
+    import socket
+
+    with socket.socket() as probe:                    # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, err = bench("run", str(write_spec()), "--results", str(tmp_path / "r"), "--executor", "ray",
+                         "--address", f"127.0.0.1:{port}")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"--address 127.0.0.1:{port}: cannot join a Ray cluster (nothing answers there" in err
+    assert not (tmp_path / "r").exists()              # refused before the driver's shared work
+    code, _, err = bench("run", str(write_spec()), "--results", str(tmp_path / "r"), "--executor", "ray",
+                         "--address", "nohost")
+    assert code == 2 and "is not HOST:PORT" in err

@@ -17,6 +17,7 @@ Ray is imported here only, and only when this executor is asked for.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -100,6 +101,7 @@ class RayExecutor:
         self.ray = import_ray()
         self.address = address
         self.max_retries = max_retries
+        _check_reachable(address)
 
     def run(self, jobs: Sequence[CellJob], store: ResultStore,
             progress: ProgressCallback) -> Iterator[tuple[CellJob, dict[str, Any]]]:
@@ -187,3 +189,27 @@ def _check_device(bench: dict[str, Any]) -> None:
     if bench["device"].startswith("cuda") and bench["gpus_per_cell"] <= 0:
         raise SpecError("benchmark.gpus_per_cell", f"is 0 but device is {bench['device']!r}, so Ray would give "
                         "each cell no GPU", "set gpus_per_cell = 1 (0.5 shares a GPU by two cells)")
+
+
+#: Seconds to wait for a TCP answer from ``--address`` before giving up.
+CONNECT_SECONDS = 5.0
+
+
+def _check_reachable(address: str | None) -> None:
+    """Refuse at once an explicit ``HOST:PORT`` (or ``ray://HOST:PORT``) that nothing answers on.
+
+    Ray itself retries an unreachable address for minutes, printing warnings, and only
+    after the driver's shared work; a plain TCP connection says it in seconds.
+    """
+    if not address or address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise BenchError("--address", f"{address!r} is not HOST:PORT",
+                         "pass e.g. 10.0.0.5:6379, ray://HOST:10001 or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise BenchError(f"--address {address}", f"cannot join a Ray cluster (nothing answers there: "
+                         f"{exc.strerror or exc})", "start one with `ray start --head` and pass the address it "
+                         "prints, or omit --address for a local cluster") from None
