@@ -67,3 +67,22 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert result.stdout.count("<table") >= 4       # environment + three leaderboards
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
+
+
+def test_report_names_every_spec_run_into_its_folder(report, tmp_path):
+    from dg2bench.report.html import build_report
+
+    results = report.parent
+    assert (results / "specs" / "tiny.toml").read_text() == (results / "spec.resolved.toml").read_text()
+    assert (results / "specs" / "tiny.run.json").exists()
+    # A second spec run into the same folder (as the Quick start's second dataset is).
+    shared = tmp_path / "shared"
+    shutil.copytree(results, shared)
+    text = (shared / "specs" / "tiny.toml").read_text().replace('name = "tiny"', 'name = "second"')
+    (shared / "specs" / "second.toml").write_text(text)
+    (shared / "specs" / "second.run.json").write_text('{"spec": "second.toml", "device": "cpu"}')
+    page = build_report(shared)
+    assert "<h1>dg2bench report: second + tiny</h1>" in page
+    assert "<h2>Resolved specs</h2>" in page and page.count("name = &quot;second&quot;") == 1 and \
+        page.count("name = &quot;tiny&quot;") == 1
+    assert "<h3>second</h3>" in page and "second.toml" in page

@@ -88,21 +88,38 @@ def _figures(results: Path, records: list[dict[str, Any]]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _read_runs(results: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(name, resolved spec text, run.json)`` of every spec run into ``results``.
+
+    From ``specs/`` (one pair per spec); results of older versions have only the last
+    run's ``spec.resolved.toml`` and ``run.json``.
+    """
+    pairs = [(path, path.with_name(path.stem + ".run.json")) for path in sorted((results / "specs").glob("*.toml"))]
+    if not pairs:
+        pairs = [(results / "spec.resolved.toml", results / "run.json")]
+    runs = []
+    for spec_path, run_path in pairs:
+        if not spec_path.exists():
+            continue
+        try:
+            text = spec_path.read_text(encoding="utf-8")
+            name = tomllib.loads(text).get("benchmark", {}).get("name", spec_path.stem)
+            run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BenchError(str(spec_path), f"is damaged, or its run.json is ({exc})",
+                             "rerun `bench run` with the same spec to rewrite them") from None
+        runs.append((name, text, run))
+    return runs
+
+
 def build_report(results: Path | str) -> str:
     """The HTML text of the report on ``results`` (a ``bench run --results`` folder)."""
     results = Path(results)
     store = ResultStore(results)
     records = store.records()
     check_comparable(store, records)
-    spec_path, run_path = results / "spec.resolved.toml", results / "run.json"
-    spec_text = spec_path.read_text(encoding="utf-8") if spec_path.exists() else ""
-    try:
-        name = tomllib.loads(spec_text).get("benchmark", {}).get("name", results.name) if spec_text else results.name
-        run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(str(results), f"holds a damaged spec.resolved.toml or run.json ({exc})",
-                         "rerun `bench run` with the same spec to rewrite them") from None
-    environment = {k: v for k, v in run.items() if k != "plugins"}
+    runs = _read_runs(results)
+    name = " + ".join(run_name for run_name, _, _ in runs) or results.name
     problems = [f"{r['cell']}: failed: {r.get('reason')}" for r in records if r.get("status") != "complete"]
     problems += [f"{cell}: partial (no record yet; `bench run` with the same spec finishes it)"
                  for cell in store.partial_cells()]
@@ -113,16 +130,21 @@ def build_report(results: Path | str) -> str:
         f'<p class="note">{len(complete)} complete cells, {len(problems)} failed or partial; '
         f"built {stamp} from {html.escape(str(results))}.</p>",
         "<h2>Environment</h2>",
-        "<table>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                            for k, v in environment.items()) + "</table>",
+        *(part for run_name, _, run in runs for part in (
+            f"<h3>{html.escape(run_name)}</h3>" if len(runs) > 1 else "",
+            "<table>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                                for k, v in run.items() if k != "plugins") + "</table>")),
         "<h2>Leaderboards</h2>", _tables(complete) if complete else "<p>No complete cell yet.</p>",
     ]
     if problems:
         body += ["<h2>Failed and partial cells</h2>", "<ul>" + "".join(
             f'<li class="failed">{html.escape(p)}</li>' for p in problems) + "</ul>"]
     body += ["<h2>Figures</h2>", _figures(results, complete),
-             "<h2>Resolved spec</h2>", f"<pre>{html.escape(spec_text)}</pre>",
-             "<h2>Plugins</h2>", "<pre>" + html.escape(json.dumps(run.get("plugins", []), indent=1)) + "</pre>"]
+             "<h2>Resolved spec" + ("s" if len(runs) > 1 else "") + "</h2>",
+             *(f"<h3>{html.escape(run_name)}</h3><pre>{html.escape(text)}</pre>" if len(runs) > 1
+               else f"<pre>{html.escape(text)}</pre>" for run_name, text, _ in runs),
+             "<h2>Plugins</h2>",
+             "<pre>" + html.escape(json.dumps(runs[-1][2].get("plugins", []) if runs else [], indent=1)) + "</pre>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>dg2bench: {html.escape(name)}</title><style>{STYLE}</style>"
             f"<script>{SCRIPT}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -186,10 +186,19 @@ def environment_info(registry: Registry, device: torch.device) -> dict[str, Any]
 
 
 def write_run_files(spec: Spec, store: ResultStore, registry: Registry, device: torch.device) -> None:
-    """Write the resolved spec (TOML) and the environment record next to the results."""
-    resolved = spec.resolved()
-    write_text_atomic(store.root / "spec.resolved.toml", tomli_w.dumps(_toml_safe(resolved)))
-    write_json_atomic(store.root / "run.json", {"spec": str(spec.path), **environment_info(registry, device)})
+    """Write the resolved spec (TOML) and the environment record next to the results.
+
+    ``specs/<name>.toml`` and ``specs/<name>.run.json`` keep every spec run into this
+    folder (two datasets' specs may share one); ``spec.resolved.toml`` and
+    ``run.json`` are the last run's.
+    """
+    text = tomli_w.dumps(_toml_safe(spec.resolved()))
+    environment = {"spec": str(spec.path), **environment_info(registry, device)}
+    specs = store.root / "specs"
+    for spec_path, run_path in ((store.root / "spec.resolved.toml", store.root / "run.json"),
+                                (specs / f"{spec.name}.toml", specs / f"{spec.name}.run.json")):
+        write_text_atomic(spec_path, text)
+        write_json_atomic(run_path, environment)
 
 
 def _toml_safe(value: Any) -> Any:

@@ -3,7 +3,8 @@
 Layout under the results folder::
 
     spec.resolved.toml        resolved config of the last run
-    run.json                  versions, device, loaded plugins
+    run.json                  versions, device, loaded plugins (of the last run)
+    specs/<name>.toml         every spec run into this folder, resolved (+ <name>.run.json)
     splits/<dataset>.csv      split manifests (+ .sha256)
     cache/features/...        real-image Inception features, keyed by manifest hash
     cells/<dataset>/<method>/seed<k>/
