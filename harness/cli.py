@@ -443,8 +443,10 @@ def fid_command(dir_a: str, dir_b: str, device: str, batch_size: int, extractor:
     # Subsets as large as both sets are the sets themselves: their std is 0, not certainty.
     whole = kid["subset_size"] >= max(result["n_a"], result["n_b"])
     spread = ("(each subset is every image: no spread to report)" if whole
-              else f"± {kid['std']:.6f} (sd over {kid['n_subsets']} subsets of {kid['subset_size']})")
-    console.print(f"FID: {result['fid']:.4f}   KID: {kid['mean']:.6f} {spread}   "
+              else f"± {kid['std'] * 1e3:.3f} (sd over {kid['n_subsets']} subsets of {kid['subset_size']})")
+    # A set against itself gives -1e-6 or so from rounding: FID is never below 0.
+    fid = 0.0 if -1e-3 < result["fid"] < 0 else result["fid"]
+    console.print(f"FID: {fid:.4f}   KID×10³: {kid['mean'] * 1e3:.3f} {spread}   "
                   f"(n = {result['n_a']} / {result['n_b']}, extractor: {result['extractor']})", highlight=False)
     for warning in result["warnings"]:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -219,11 +219,11 @@ def test_fid_between_two_folders(bench, finished_run):
     other = results / "cells/crackforest/wgan/seed0/fakes"
     code, out, err = bench("fid", str(fakes), str(other), "--device", "cpu")
     assert code == 0, err
-    assert "FID:" in out and "KID:" in out and "n = 8 / 8" in out
+    assert "FID:" in out and "KID×10³:" in out and "n = 8 / 8" in out
     # 8 images a side: every KID subset is the whole set, so no (zero) spread is claimed.
     assert "no spread to report" in out and "±" not in out
     code, out, _ = bench("fid", str(fakes), str(fakes), "--device", "cpu")
-    assert float(out.split("FID:")[1].split()[0]) == pytest.approx(0.0, abs=1e-3)
+    assert out.split("FID:")[1].split()[0] == "0.0000"          # not "-0.0000"
 
 
 def test_fakes_are_pngs_of_the_spec_size(finished_run):
