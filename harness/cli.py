@@ -18,9 +18,17 @@ from rich.markup import escape
 from dg2bench.errors import BenchError
 from dg2bench.report.leaderboard import TABLES
 
+def _width(stream) -> int | None:
+    """None (rich measures) on a terminal; piped, ``COLUMNS`` or 160, so tables in logs are not crushed to 80."""
+    if stream.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() else 160
+
+
 # soft_wrap: a line longer than the terminal stays one line (piped TOML, logs, grep); tables still fit.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, width=_width(sys.stdout))
+err_console = Console(stderr=True, soft_wrap=True, width=_width(sys.stderr))
 
 
 def _registry():
