@@ -12,10 +12,17 @@ from dg2bench.run.progress import ProgressEvent
 
 
 class ProgressBars:
-    """Turns :class:`ProgressEvent` s into rich progress bars, one per cell stage."""
+    """Turns :class:`ProgressEvent` s into rich progress bars, one per cell stage.
+
+    Piped into a log (not a terminal), live bars would only appear at the end: there
+    each stage prints a plain line when it starts, at every tenth of its work, and when
+    it ends, in the order things happen.
+    """
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self.plain = not console.is_terminal
+        self._tenths: dict[tuple[str, str], int] = {}
         self.progress = Progress(TextColumn("[bold]{task.fields[cell]}[/] {task.fields[stage]}",
                                             table_column=Column(no_wrap=True, min_width=36)),
                                  BarColumn(bar_width=16), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -25,16 +32,18 @@ class ProgressBars:
         self._tasks: dict[tuple[str, str], TaskID] = {}
 
     def __enter__(self) -> "ProgressBars":
-        self.progress.__enter__()
+        if not self.plain:
+            self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        if not self.plain:
+            self.progress.__exit__(*exc)
 
     def __call__(self, event: ProgressEvent) -> None:
         if event.stage == "done":
             style = "green" if event.message == "complete" else "red"
-            self.progress.console.print(f"[{style}]{event.cell}: {event.message}[/]")
+            self.console.print(f"[{style}]{escape(event.cell)}: {escape(event.message or '')}[/]")
             return
         key = (event.cell, event.stage)
         note = ""
@@ -42,6 +51,13 @@ class ProgressBars:
             note = " ".join(f"{k}={v:.3g}" for k, v in list(event.losses.items())[:4])
         if event.images_per_second:
             note += f"  {event.images_per_second:.0f} img/s"
+        if self.plain:
+            tenth = event.done * 10 // event.total if event.total else 10
+            if key not in self._tenths or tenth > self._tenths[key]:
+                self._tenths[key] = tenth
+                self.console.print(f"{event.cell} {event.stage} {event.done}/{event.total} {note}".rstrip(),
+                                   markup=False, highlight=False)
+            return
         if key not in self._tasks:
             self._tasks[key] = self.progress.add_task("", total=event.total, cell=event.cell, stage=event.stage,
                                                       note=note)

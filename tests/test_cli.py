@@ -244,3 +244,21 @@ def test_tables_print_brackets_literally():
     console = Console(record=True, width=200)
     console.print(rich_table(pd.DataFrame({"Summary": ["good and defect[/<type>] [bold]x"]}), "t"))
     assert "good and defect[/<type>] [bold]x" in console.export_text()
+
+
+def test_progress_piped_into_a_log_is_plain_lines_in_order():
+    import io
+
+    from rich.console import Console
+
+    from dg2bench.console import ProgressBars
+    from dg2bench.run.progress import ProgressEvent
+
+    log = io.StringIO()
+    with ProgressBars(Console(file=log, width=200)) as bars:     # a file: not a terminal
+        for step in range(0, 101, 5):
+            bars(ProgressEvent("d/m/seed0", "train", step, 100, losses={"G": 1.0}))
+        bars(ProgressEvent("d/m/seed0", "done", 1, 1, message="complete"))
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "d/m/seed0 train 0/100 G=1" and lines[-2] == "d/m/seed0 train 100/100 G=1"
+    assert len(lines) == 12 and lines[-1] == "d/m/seed0: complete"    # start, each tenth, the end
