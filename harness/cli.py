@@ -20,10 +20,10 @@ from dg2bench.report.leaderboard import TABLES
 
 def _width(stream) -> int | None:
     """None (rich measures) on a terminal; piped, ``COLUMNS`` or 160, so tables in logs are not crushed to 80."""
-    if stream.isatty():
+    if stream is not None and stream.isatty():
         return None
     columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() else 160
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 160
 
 
 # soft_wrap: a line longer than the terminal stays one line (piped TOML, logs, grep); tables still fit.

@@ -52,8 +52,8 @@ class ProgressBars:
         if event.images_per_second:
             note += f"  {event.images_per_second:.0f} img/s"
         if self.plain:
-            tenth = event.done * 10 // event.total if event.total else 10
-            if key not in self._tenths or tenth > self._tenths[key]:
+            tenth = min(10, event.done * 10 // event.total) if event.total else 10
+            if self._tenths.get(key) != tenth:       # a new tenth (or back: a retried stage)
                 self._tenths[key] = tenth
                 self.console.print(f"{event.cell} {event.stage} {event.done}/{event.total} {note}".rstrip(),
                                    markup=False, highlight=False)

@@ -193,14 +193,18 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
             row = _measure_generator(cls, choice, dataset.label, train, size, seeds, device, speed, warmup, repeats,
                                      on_method)
             out.append(row)
-        methods = [g.label for g in spec.generators]
-        baseline = BASELINE if spec.benchmark["baseline"] else None
-        extra = spec.augmentation["fakes"] + spec.augmentation["fakes_defect_free"]
+        # The fake images each method's classifier cells add: fakes, plus Table 8's
+        # defect-free fakes from the methods that can make them (the baseline: none).
+        extras = {BASELINE: 0} if spec.benchmark["baseline"] else {}
+        for choice in spec.generators:
+            makes_free = makes_defect_free(registry.get("generator", choice.plugin).cls)
+            extras[choice.label] = spec.augmentation["fakes"] + (spec.augmentation["fakes_defect_free"]
+                                                                 if makes_free else 0)
         for choice in spec.classifiers:
             cls = registry.get("classifier", choice.plugin).cls
             speed = plan_speed_options(device, spec.benchmark, choice.precision)
-            out.append(_measure_classifier(cls, choice, dataset.label, train, extra, size, seeds, methods, baseline,
-                                           device, speed, warmup, repeats, on_method))
+            out.append(_measure_classifier(cls, choice, dataset.label, train, extras, size, seeds, device, speed,
+                                           warmup, repeats, on_method))
     return out
 
 
@@ -253,25 +257,28 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
     return row
 
 
-def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: dict[str, int], extra: int, size: int,
-                        seeds: int, generators: list[str], baseline: str | None, device: torch.device,
+def makes_defect_free(cls: type[Generator]) -> bool:
+    """Whether ``cls`` can make defect-free fakes (Table 8): it overrides ``generate_defect_free``."""
+    return cls.generate_defect_free is not Generator.generate_defect_free
+
+
+def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: dict[str, int],
+                        extras: dict[str, int], size: int, seeds: int, device: torch.device,
                         speed: dict[str, Any], warmup: int, repeats: int,
                         on_method: Callable[[str], None]) -> StepEstimate:
+    """One classifier's step, projected over each method's cells (``extras``: method -> fake images added)."""
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    methods = ([baseline] if baseline else []) + generators
-    row = StepEstimate(dataset, "classifier", choice.label, 0, seeds * len(methods), 0,
+    row = StepEstimate(dataset, "classifier", choice.label, 0, seeds * len(extras), 0,
                        precision=precision_name(speed["amp_dtype"]), seeds=seeds)
     with _guarded(row, device):
         model = cls(choice.hparams, size)
         real = train["defect_free"] + train["defect"]
-        spe = model.steps_per_epoch(real + extra)
-        augmented = choice.training_length(spe)[0]          # a generator's cell: real + fakes
-        row.method_steps = {method: augmented for method in generators}
-        if baseline:                                        # the baseline's: real images only
-            row.method_steps = {baseline: choice.training_length(model.steps_per_epoch(real))[0],
-                                **row.method_steps}
-        row.steps_per_cell = max(row.method_steps.values())
+        # A cell trains on its real images plus its method's fakes: the baseline's on the real ones only.
+        row.method_steps = {method: choice.training_length(model.steps_per_epoch(real + extra))[0]
+                            for method, extra in extras.items()}
+        spe = model.steps_per_epoch(real + max(extras.values(), default=0))
+        row.steps_per_cell = max(row.method_steps.values(), default=0)
         row.images_per_step = model.batch_size
         images = _random_bank(min(4 * model.batch_size, 256), size)
         labels = torch.randint(0, 2, (len(images),))

@@ -20,12 +20,14 @@ CONFIG = {"image_size": 32, "split_seed": 0, "split_manifest_sha256": "abc", "da
           "augmentation": {"fakes": 8}, "metrics": {"quality": False}}
 
 
-def _cell(root: Path, method: str, seed: int, config: dict | None, dataset: str = "crackforest") -> None:
+def _cell(root: Path, method: str, seed: int, config: dict | None, dataset: str = "crackforest",
+          device: str = "cpu", precision: str = "fp32") -> None:
     folder = root / "cells" / dataset / method / f"seed{seed}"
     folder.mkdir(parents=True)
     record = {"cell": f"{dataset}/{method}/seed{seed}", "dataset": dataset, "method": method, "seed": seed,
-              "status": "complete",
-              "classification": {"resnet34": {"metrics": report_from_counts(5, 1, 9, 1).as_dict()}}}
+              "status": "complete", "device": device, "training": {"precision": precision},
+              "classification": {"resnet34": {"metrics": report_from_counts(5, 1, 9, 1).as_dict(),
+                                              "precision": "fp32"}}}
     (folder / "record.json").write_text(json.dumps(record))
     if config is not None:
         (folder / "config.json").write_text(json.dumps({"sha256": config_digest(config), "config": config}))
@@ -95,3 +97,30 @@ def test_leaderboard_and_report_refuse_in_one_line(bench, tmp_path):
         code, _, err = bench(*command)
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
         assert "crackforest/gan/seed1 differs from its other seeds" in err
+
+
+def test_the_data_folder_may_move_but_device_and_precision_may_not_change(tmp_path):
+    _cell(tmp_path / "moved", "gan", 0, _edited(dataset={"plugin": "crackforest", "root": "/mnt/a"}))
+    _cell(tmp_path / "moved", "gan", 1, _edited(dataset={"plugin": "crackforest", "root": "/home/me/data"}))
+    _check(tmp_path / "moved")                        # the split's hash pins the data, wherever it lies
+    _cell(tmp_path / "device", "gan", 0, CONFIG)
+    _cell(tmp_path / "device", "baseline", 0, _edited(generator=None), device="cuda")
+    _cell(tmp_path / "device", "other", 0, _edited(generator={"plugin": "other"}))
+    with pytest.raises(DataError, match=r"crackforest/baseline/seed0 differs from the rest of crackforest "
+                                        r"\(ran.device: cpu -> cuda\)"):
+        _check(tmp_path / "device")
+    for seed, precision in ((0, "fp32"), (1, "fp32"), (2, "bf16")):   # "auto": bf16 on a GPU, fp32 on a CPU
+        _cell(tmp_path / "precision", "gan", seed, CONFIG, precision=precision)
+    with pytest.raises(DataError, match=r"seed2 differs from its other seeds \(generator_precision: fp32 -> bf16\)"):
+        _check(tmp_path / "precision")
+
+
+def test_a_cell_is_named_once(tmp_path):
+    _cell(tmp_path, "baseline", 0, _edited(generator=None))
+    _cell(tmp_path, "baseline", 1, _edited(generator=None))
+    for seed in (0, 1):
+        _cell(tmp_path, "gan", seed, CONFIG)
+    _cell(tmp_path, "gan", 2, _edited(augmentation__fakes=6, generator__lr=0.0001))
+    with pytest.raises(DataError) as caught:
+        _check(tmp_path)
+    assert str(caught.value).count("crackforest/gan/seed2") == 1 and "more" not in str(caught.value)

@@ -56,3 +56,22 @@ def test_projected_total_counts_the_named_methods_and_skips_failed_rows():
     assert projected_total(rows, ("gan",)) == 0.5 * 100 * 3 + 0.1 * 30 * 3
     assert projected_total(rows, ("baseline",)) == 0.1 * 20 * 3
     assert projected_total(rows, ("other",)) == 0.1 * 30 * 3
+
+
+def test_only_methods_that_make_defect_free_fakes_count_them(bench, write_spec, tmp_path, monkeypatch):
+    from dg2bench.contracts.plugin_manager import get_registry
+    from dg2bench.estimate import makes_defect_free
+
+    registry = get_registry()
+    assert makes_defect_free(registry.get("generator", "cyclegan").cls)
+    assert not makes_defect_free(registry.get("generator", "oversample").cls)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    generators = '[generators.cyclegan]\npreset = "tiny"\nmax_steps = 2\n\n[generators.oversample]\npreset = "tiny"\n'
+    text = tiny_spec_text(generators=generators, classifier_steps=100).replace(
+        "fakes = 8", "fakes = 8\nfakes_defect_free = 8")
+    code, out, err = bench("estimate", str(write_spec(text)), "--format", "json", "--repeats", "1", "--warmup", "0")
+    assert code == 0, err
+    classifier = next(r for r in json.loads(out)["methods"] if r["role"] == "classifier")
+    # 20 real images, batch 8, 2 epochs: baseline 2 x 3; oversample (+8 fakes) 2 x 4;
+    # cyclegan (+8 fakes +8 defect-free fakes) 2 x 5.
+    assert classifier["method_steps"] == {"baseline": 6, "cyclegan": 10, "oversample": 8}

@@ -203,10 +203,13 @@ def _check_reachable(address: str | None) -> None:
     """
     if not address or address in ("auto", "local"):
         return
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit():
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme != "ray":
+        return                                          # another client scheme: Ray's to resolve
+    host, sep, port = (rest if sep else address).rstrip("/").rpartition(":")
+    if not sep or not port.isdigit() or (":" in host and not host.startswith("[")):
         raise BenchError("--address", f"{address!r} is not HOST:PORT",
-                         "pass e.g. 10.0.0.5:6379, ray://HOST:10001 or auto")
+                         "pass e.g. 10.0.0.5:6379, [::1]:6379, ray://HOST:10001 or auto")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
     except OSError as exc:

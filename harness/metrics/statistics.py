@@ -76,7 +76,8 @@ def sign_flip_p(per_image: np.ndarray, resamples: int = 10000, seed: int = 0, se
     if seeds:
         steps = np.rint(values * seeds)
         if np.allclose(steps, values * seeds, atol=1e-6):
-            return _sign_flip_exact(steps.astype(np.int64))
+            steps = steps[steps != 0]
+            return _sign_flip_exact(steps.astype(np.int64)) if steps.size else 1.0
     observed = abs(values.sum()) - 1e-9 * values.size
     if values.size <= 16:
         signs = ((np.arange(2 ** values.size)[:, None] >> np.arange(values.size)) & 1) * 2 - 1

@@ -112,6 +112,14 @@ def _read_runs(results: Path) -> list[tuple[str, str, dict[str, Any]]]:
     return runs
 
 
+def _last_run(results: Path) -> dict[str, Any]:
+    """The last run's ``run.json`` (its loaded plugins), or ``{}``."""
+    try:
+        return json.loads((results / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def build_report(results: Path | str) -> str:
     """The HTML text of the report on ``results`` (a ``bench run --results`` folder)."""
     results = Path(results)
@@ -143,8 +151,8 @@ def build_report(results: Path | str) -> str:
              "<h2>Resolved spec" + ("s" if len(runs) > 1 else "") + "</h2>",
              *(f"<h3>{html.escape(run_name)}</h3><pre>{html.escape(text)}</pre>" if len(runs) > 1
                else f"<pre>{html.escape(text)}</pre>" for run_name, text, _ in runs),
-             "<h2>Plugins</h2>",
-             "<pre>" + html.escape(json.dumps(runs[-1][2].get("plugins", []) if runs else [], indent=1)) + "</pre>"]
+             "<h2>Plugins (of the last run)</h2>",
+             "<pre>" + html.escape(json.dumps(_last_run(results).get("plugins", []), indent=1)) + "</pre>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>dg2bench: {html.escape(name)}</title><style>{STYLE}</style>"
             f"<script>{SCRIPT}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -87,7 +87,9 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row[f"{key}_image_ci_low"], _ = _mean_sd([b[0] for b in bounds])
             row[f"{key}_image_ci_high"], _ = _mean_sd([b[1] for b in bounds])
             mean, half, n = t_interval([get(q) for q in scored])
-            row[f"{key}_seed_ci_low"], row[f"{key}_seed_ci_high"] = mean - half, mean + half
+            # FID is never negative (KID, an unbiased estimate, can be).
+            row[f"{key}_seed_ci_low"] = max(mean - half, 0.0) if key == "fid" else mean - half
+            row[f"{key}_seed_ci_high"] = mean + half
             # With two or more seeds the interval must hold the seeds' spread (training
             # randomness and each seed's own fakes); with one, only the images can speak.
             kind = "seeds" if n >= 2 else "images"

@@ -184,7 +184,7 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
     record: dict[str, Any] = {"cell": str(cell), "dataset": cell.dataset, "method": cell.method, "seed": cell.seed,
                               "generator": None, "split_manifest_sha256": inputs.split.manifest_hash,
                               "split_counts": inputs.split.counts(), "provenance": inputs.provenance,
-                              "status": "complete"}
+                              "device": inputs.device.type, "status": "complete"}
     fakes = fakes_free = None
     try:
         if inputs.generator_choice is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import torch
 
 from dg2bench.errors import SpecError
@@ -130,6 +131,10 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
                         return {"peak_rss_mb": int(line.split()[1]) / 1024}
         except OSError:
             pass
-    import resource
-
-    return {"process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    try:
+        import resource
+    except ImportError:                                 # Windows: no portable peak to report
+        return {}
+    # ru_maxrss is in kB on Linux, in bytes on macOS.
+    scale = 2**20 if sys.platform == "darwin" else 2**10
+    return {"process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale}
