@@ -120,8 +120,9 @@ def test_fid_interval_holds_the_seeds_spread_and_one_seed_falls_back_to_images()
     table = build_table(records, "fid").set_index("method")
     half = 12.706204736 * (450 ** 0.5) / 2 ** 0.5          # t(0.975, 1) * sd / sqrt(2), sd = sqrt(450)
     assert table.loc["a", "fid_ci_over"] == "seeds"
-    assert table.loc["a", "fid_ci_low"] == pytest.approx(55 - half) and table.loc["a", "fid_ci_high"] == \
-        pytest.approx(55 + half)
+    assert 55 - half < 0 and table.loc["a", "fid_ci_low"] == 0.0          # FID is never negative: clipped
+    assert table.loc["a", "fid_ci_high"] == pytest.approx(55 + half)
+    assert table.loc["a", "kid_ci_low"] == pytest.approx(0.055 - half / 1000)  # KID (unbiased) is not clipped
     assert (table.loc["a", "fid_image_ci_low"], table.loc["a", "fid_image_ci_high"]) == (52.0, 58.0)
     assert "b" in table.loc["a", "fid_overlaps"].split(", ")
     assert table.loc["c", "fid_ci_over"] == "images" and table.loc["c", "fid_ci_low"] == 85.0

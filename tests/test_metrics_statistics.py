@@ -98,3 +98,8 @@ def test_sign_flip_exact_on_many_images_agrees_with_the_normal_limit():
     z = abs(nonzero.sum()) / math.sqrt((nonzero.astype(float) ** 2).sum())
     assert p == pytest.approx(2 * stats.norm.sf(z), rel=0.05) and 1e-4 < p < 0.5
     assert sign_flip_p(np.full(3000, 0.2), seeds=5) == 0.0   # 2 / 2^3000 underflows: no pattern but two
+
+
+def test_sign_flip_with_seeds_drops_values_that_round_to_zero():
+    # 1e-7 is within rounding of 0 on the 1/3 grid: left are +1 and -2 steps, so |T| >= 1 always.
+    assert sign_flip_p(np.array([1e-7, 1 / 3, -2 / 3]), seeds=3) == 1.0
