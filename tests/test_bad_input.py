@@ -59,12 +59,15 @@ SPEC_CASES = {
     "an empty name": (_edit('name = "tiny"', 'name = ""'), "benchmark.name: must be a folder name"),
     "unknown key, the table's own keys named too": (_edit("max_steps = 6", "max_steps = 6\nlamda = 1"),
                                                     "weights_path, max_steps, plugin, precision, preset"),
+    "a plugin's own check names its key": (_edit("max_steps = 6", "max_steps = 6\ndropout = 1.5"),
+                                           "classifiers.resnet34.dropout: must be in [0, 1), not 1.5"),
     "too few bootstrap resamples": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = 1"),
                                     "metrics.bootstrap: must be 0 or at least 100, not 1"),
     "bad fit": (lambda tmp: _spec(tmp, tiny_spec_text(extra=f'[datasets.folder]\nroot = "{tmp}"\nfit = "zoom"\n')),
-                "fit must be one of resize, crop"),
+                "datasets.folder.fit: must be one of resize, crop"),
     "folder option leaving the root": (lambda tmp: _spec(tmp, tiny_spec_text(
-        extra=f'[datasets.folder]\nroot = "{tmp}"\ndefect_dir = "../elsewhere"\n')), "defect_dir must be a folder inside root"),
+        extra=f'[datasets.folder]\nroot = "{tmp}"\ndefect_dir = "../elsewhere"\n')),
+        "datasets.folder.defect_dir: must be a folder inside root"),
 }
 
 

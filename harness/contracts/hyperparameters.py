@@ -94,6 +94,10 @@ def resolve_hyperparameters(cls: type, presets: Mapping[str, Mapping[str, Any]],
         try:
             validate()
         except ValueError as exc:
+            # "epochs must be >= 1" names one field: say it as spec.toml: generators.x.epochs: must be >= 1.
+            field, sep, rest = str(exc).partition(" ")
+            if sep and field in fields and rest.startswith(("must ", "is ")):
+                raise SpecError(f"{where}.{field}", rest, "fix the value") from None
             raise SpecError(where, str(exc), "fix the value") from None
     return hparams
 
