@@ -15,7 +15,7 @@ class ProgressBars:
     """Turns :class:`ProgressEvent` s into rich progress bars, one per cell stage.
 
     Piped into a log (not a terminal), live bars would only appear at the end: there
-    each stage prints a plain line when it starts, at every tenth of its work, and when
+    each stage prints a plain line at its first report, at every tenth of its work, and when
     it ends, in the order things happen.
     """
 

@@ -167,7 +167,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
         synchronize(device)
         times.append(time.perf_counter() - began)
         step += 1
-    memory = next(iter(peak_memory_mb(device).values()))
+    memory = next(iter(peak_memory_mb(device).values()), float("nan"))   # none where the OS has no figure
     return statistics.median(times), flops, memory, warmup_seconds
 
 
@@ -258,7 +258,11 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
 
 
 def makes_defect_free(cls: type[Generator]) -> bool:
-    """Whether ``cls`` can make defect-free fakes (Table 8): it overrides ``generate_defect_free``."""
+    """Whether ``cls`` can make defect-free fakes (Table 8): it overrides ``generate_defect_free``.
+
+    A plugin that overrides it but returns None in some settings is counted as making
+    them, so its classifier cells err long.
+    """
     return cls.generate_defect_free is not Generator.generate_defect_free
 
 
@@ -290,8 +294,9 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
 def estimate_cache_path(spec: Spec, device: torch.device) -> Path:
     """Where ``bench estimate`` leaves its total for ``bench run`` (a user cache, not results)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dg2bench" / "estimates"
-    # "rows": the version of the rows' fields (2: method_steps and seeds), so older files are not read.
-    key = json.dumps({"spec": spec.resolved(), "device": device.type, "rows": 2}, sort_keys=True, default=str)
+    # "rows": the version of the rows' meaning (3: method_steps per method, defect-free fakes only
+    # where made), so files of older versions are not read.
+    key = json.dumps({"spec": spec.resolved(), "device": device.type, "rows": 3}, sort_keys=True, default=str)
     return base / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 

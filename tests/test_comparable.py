@@ -111,7 +111,8 @@ def test_the_data_folder_may_move_but_device_and_precision_may_not_change(tmp_pa
         _check(tmp_path / "device")
     for seed, precision in ((0, "fp32"), (1, "fp32"), (2, "bf16")):   # "auto": bf16 on a GPU, fp32 on a CPU
         _cell(tmp_path / "precision", "gan", seed, CONFIG, precision=precision)
-    with pytest.raises(DataError, match=r"seed2 differs from its other seeds \(generator_precision: fp32 -> bf16\)"):
+    with pytest.raises(DataError, match=r"seed2 differs from its other seeds "
+                                        r"\(ran.generator.precision: fp32 -> bf16\)"):
         _check(tmp_path / "precision")
 
 
@@ -124,3 +125,19 @@ def test_a_cell_is_named_once(tmp_path):
     with pytest.raises(DataError) as caught:
         _check(tmp_path)
     assert str(caught.value).count("crackforest/gan/seed2") == 1 and "more" not in str(caught.value)
+
+
+def test_records_of_an_older_version_without_the_device_are_not_refused(tmp_path):
+    for seed in (0, 1):
+        _cell(tmp_path, "baseline", seed, _edited(generator=None))
+        _cell(tmp_path, "gan", seed, CONFIG)
+    for folder in (tmp_path / "cells" / "crackforest").glob("*/seed*"):   # recorded before `device` was
+        path = folder / "record.json"
+        path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "device"}))
+    _cell(tmp_path, "baseline", 2, _edited(generator=None))                # a new seed, recorded with it
+    _cell(tmp_path, "gan", 2, CONFIG)
+    _check(tmp_path)
+    _cell(tmp_path, "gan", 3, CONFIG, device="cuda")                       # but recorded devices must agree
+    with pytest.raises(DataError, match=r"crackforest/gan/seed3 differs from the rest of crackforest "
+                                        r"\(ran.device: cpu -> cuda\)"):
+        _check(tmp_path)

@@ -75,3 +75,15 @@ def test_only_methods_that_make_defect_free_fakes_count_them(bench, write_spec, 
     # 20 real images, batch 8, 2 epochs: baseline 2 x 3; oversample (+8 fakes) 2 x 4;
     # cyclegan (+8 fakes +8 defect-free fakes) 2 x 5.
     assert classifier["method_steps"] == {"baseline": 6, "cyclegan": 10, "oversample": 8}
+
+
+def test_estimate_without_a_memory_figure_says_so_instead_of_failing(bench, write_spec, tmp_path, monkeypatch):
+    import dg2bench.estimate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(dg2bench.estimate, "peak_memory_mb", lambda device: {})    # as on Windows
+    spec = write_spec(tiny_spec_text(generators='[generators.oversample]\npreset = "tiny"\n', classifier_steps=2))
+    code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "0")
+    assert code == 0, err
+    classifier = next(r for r in json.loads(out)["methods"] if r["role"] == "classifier")
+    assert classifier["peak_memory_mb"] is None and classifier["seconds_per_step"] > 0

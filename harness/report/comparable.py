@@ -26,28 +26,36 @@ from dg2bench.store.results import CellId, ResultStore
 SHOWN = 3
 
 
-def shared_settings(config: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """What every cell of a dataset must share: its configuration but the generator, and how it ran.
+def shared_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What every cell of a dataset must share: its configuration but the generator.
 
-    The data folder's path is left out (the split's manifest hash pins the data, wherever
-    it lies); the device type and the classifiers' precision come from the record (a
-    spec's ``precision = "auto"`` is bf16 on CUDA and fp32 on CPU).
+    The data folder's path is left out: the split's manifest hash pins the data,
+    wherever it lies.
     """
     code = {key: value for key, value in config.get("code", {}).items() if not key.startswith("generator:")}
     dataset = {key: value for key, value in (config.get("dataset") or {}).items() if key != "root"}
-    ran = {"device": record.get("device", "unrecorded"),
-           "classifier_precision": {label: result.get("precision")
-                                    for label, result in sorted(record.get("classification", {}).items())}}
     kept = {key: value for key, value in config.items() if key not in ("generator", "code", "dataset")}
-    return {**kept, "dataset": dataset, "code": code, "ran": ran}
+    return {**kept, "dataset": dataset, "code": code}
 
 
-def method_settings(config: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """What the seeds of one method must share: all of the above, its generator, and its training precision."""
-    training = record.get("training") or {}
-    return {**shared_settings(config, record), "generator": config.get("generator"),
-            "generator_code": {k: v for k, v in config.get("code", {}).items() if k.startswith("generator:")},
-            "generator_precision": training.get("precision")}
+def method_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What the seeds of one method must share: all of the above and its generator."""
+    return {**shared_settings(config), "generator": config.get("generator"),
+            "generator_code": {k: v for k, v in config.get("code", {}).items() if k.startswith("generator:")}}
+
+
+def run_facts(record: dict[str, Any], generator: bool = False) -> dict[str, Any]:
+    """How a cell ran, as far as its record says: the device type, each classifier's
+    precision (a spec's ``precision = "auto"`` is bf16 on CUDA, fp32 on CPU) and, with
+    ``generator``, the generator's. Facts a record of an older version lacks are absent,
+    and only cells that recorded a fact are compared on it.
+    """
+    facts = {"ran.device": record.get("device")}
+    for label, result in sorted((record.get("classification") or {}).items()):
+        facts[f"ran.{label}.precision"] = result.get("precision")
+    if generator:
+        facts["ran.generator.precision"] = (record.get("training") or {}).get("precision")
+    return {key: value for key, value in facts.items() if value is not None}
 
 
 def check_comparable(store: ResultStore, records: list[dict[str, Any]]) -> None:
@@ -63,19 +71,36 @@ def check_comparable(store: ResultStore, records: list[dict[str, Any]]) -> None:
     problems: list[str] = []
     for dataset in sorted({cell.dataset for cell in found}):
         cells = [cell for cell in found if cell.dataset == dataset]
-        odd = _odd_ones(cells, {cell: shared_settings(*found[cell]) for cell in cells})
-        problems += [f"{cell} differs from the rest of {dataset} ({change})" for cell, change in odd.items()]
+        odd = _odd_ones(cells, {cell: shared_settings(found[cell][0]) for cell in cells})
+        for cell, change in _odd_facts(cells, {cell: run_facts(found[cell][1]) for cell in cells}).items():
+            odd.setdefault(cell, change)
+        problems += [f"{cell} differs from the rest of {dataset} ({change})" for cell, change in sorted(
+            odd.items(), key=lambda item: str(item[0]))]
         for method in sorted({cell.method for cell in cells}):
             seeds = [cell for cell in cells if cell.method == method and cell not in odd]   # each cell named once
-            problems += [f"{cell} differs from its other seeds ({change})" for cell, change in
-                         _odd_ones(seeds, {cell: method_settings(*found[cell]) for cell in seeds}).items()]
+            differ = _odd_ones(seeds, {cell: method_settings(found[cell][0]) for cell in seeds})
+            for cell, change in _odd_facts(seeds, {cell: run_facts(found[cell][1], generator=True)
+                                                   for cell in seeds}).items():
+                differ.setdefault(cell, change)
+            problems += [f"{cell} differs from its other seeds ({change})" for cell, change in sorted(
+                differ.items(), key=lambda item: str(item[0]))]
     if problems:
         more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
         raise DataError(str(store.root), "holds cells run under different settings, which a leaderboard would "
                         f"compare: {'; '.join(problems[:SHOWN])}{more}",
-                        "move the cells you do not mean to compare out of cells/ (`bench run SPEC --on-change "
-                        "restart` reruns a spec's cells and moves the old ones to superseded/), or keep each "
-                        "configuration in its own --results folder")
+                        "move the cells you do not mean to compare out of cells/, or rerun them under the same "
+                        "settings (for a changed spec, `bench run SPEC --on-change restart` does it, moving the "
+                        "old cells to superseded/); or keep each configuration in its own --results folder")
+
+
+def _odd_facts(cells: list[CellId], facts: dict[CellId, dict[str, Any]]) -> dict[CellId, str]:
+    """Per recorded fact, the cells off its most common value (among the cells that recorded it)."""
+    odd: dict[CellId, str] = {}
+    for key in sorted({key for cell in cells for key in facts[cell]}):
+        having = [cell for cell in cells if key in facts[cell]]
+        for cell, change in _odd_ones(having, {cell: {key: facts[cell][key]} for cell in having}).items():
+            odd.setdefault(cell, change)
+    return odd
 
 
 def _odd_ones(cells: list[CellId], settings: dict[CellId, dict[str, Any]]) -> dict[CellId, str]:
