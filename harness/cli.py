@@ -105,8 +105,8 @@ def validate_command(spec: str) -> None:
         splits.append(f"{choice.label} train {counts['train']['defect_free']}/{counts['train']['defect']}, "
                       f"test {counts['test']['defect_free']}/{counts['test']['defect']} (defect-free/defect)")
     console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
-    console.print(f"[green]ok:[/] {escape(spec)} is valid: {len(plan_cells(loaded))} cells; {escape('; '.join(splits))}",
-                  highlight=False, soft_wrap=True)
+    console.print(f"[green]ok:[/] {escape(spec)} is valid: {len(plan_cells(loaded))} cells; "
+                  f"{escape('; '.join(splits))}", highlight=False)
 
 
 @cli.command("split")
@@ -474,8 +474,13 @@ def _usage_path(exc: click.UsageError, args: list[str]) -> str:
     """``bench SUBCOMMAND`` a usage error belongs to (click reports an option's error against the group)."""
     if exc.ctx is not None and exc.ctx.command is not cli:
         return exc.ctx.command_path
-    name = next((arg for arg in args if arg in cli.commands), None)
+    name = _subcommand(args)
     return f"bench {name}" if name else "bench"
+
+
+def _subcommand(args: list[str]) -> str | None:
+    """The subcommand named in ``args`` (``run``, ``split``, ...), or None."""
+    return next((arg for arg in args if arg in cli.commands), None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -508,7 +513,7 @@ def main(argv: list[str] | None = None) -> None:
         fix = STORAGE_ERRNOS.get(exc.errno, PATH_FIX)
         # Only a run has finished work to keep and resume.
         kept = " (files already written are complete and kept: rerun to resume)" \
-            if next((a for a in args if a in cli.commands), None) == "run" else ""
+            if _subcommand(args) == "run" else ""
         err_console.print(f"error: {where}: {exc.strerror or exc}; {fix}{kept}", highlight=False, markup=False,
                           soft_wrap=True)
         sys.exit(2)

@@ -52,9 +52,7 @@ class StepEstimate:
     dataset: str
     role: str               # "generator" or "classifier"
     label: str
-    steps_per_cell: int
-    cells: int
-    images_per_step: int
+    images_per_step: int = 0
     seconds_per_step: float = float("nan")
     flops_per_step: float = float("nan")
     peak_memory_mb: float = float("nan")
@@ -69,6 +67,16 @@ class StepEstimate:
     seeds: int = 1
 
     @property
+    def steps_per_cell(self) -> int:
+        """Steps of this row's longest cell."""
+        return max(self.method_steps.values(), default=0)
+
+    @property
+    def cells(self) -> int:
+        """Cells that train this row's network: one per method and seed."""
+        return len(self.method_steps) * self.seeds
+
+    @property
     def projected_seconds(self) -> float:
         """Training time of all this row's cells."""
         return projected_seconds(self.seconds_per_step, self.method_steps, self.seeds)
@@ -76,7 +84,8 @@ class StepEstimate:
     def as_dict(self, peak_tflops: float | None) -> dict[str, Any]:
         """Plain values for tables and JSON."""
         achieved = self.flops_per_step / self.seconds_per_step / 1e12 if self.seconds_per_step > 0 else float("nan")
-        return {**dataclasses.asdict(self), "projected_seconds": self.projected_seconds,
+        return {**dataclasses.asdict(self), "steps_per_cell": self.steps_per_cell, "cells": self.cells,
+                "projected_seconds": self.projected_seconds,
                 "images_per_second": self.images_per_step / self.seconds_per_step if self.seconds_per_step > 0
                 else float("nan"),
                 "achieved_tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else float("nan")}
@@ -238,7 +247,7 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
                        on_method: Callable[[str], None]) -> StepEstimate:
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "generator", choice.label, 0, seeds, 0, precision=precision_name(speed["amp_dtype"]),
+    row = StepEstimate(dataset, "generator", choice.label, precision=precision_name(speed["amp_dtype"]),
                        method_steps={choice.label: 0}, seeds=seeds)
     with _guarded(row, device):
         model = cls(choice.hparams, size)
@@ -246,7 +255,7 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
         if not model.needs_training:
             row.seconds_per_step = 0.0
             return row
-        row.steps_per_cell = row.method_steps[choice.label] = choice.training_length(spe)[0]
+        row.method_steps[choice.label] = choice.training_length(spe)[0]
         keep = 4 * model.batch_size   # enough images for distinct batches; the cost does not depend on them
         banks = {"defect": _random_bank(min(train["defect"], keep), size)}
         if model.kind == "translation":
@@ -273,8 +282,8 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
     """One classifier's step, projected over each method's cells (``extras``: method -> fake images added)."""
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
-    row = StepEstimate(dataset, "classifier", choice.label, 0, seeds * len(extras), 0,
-                       precision=precision_name(speed["amp_dtype"]), seeds=seeds)
+    row = StepEstimate(dataset, "classifier", choice.label, precision=precision_name(speed["amp_dtype"]),
+                       method_steps=dict.fromkeys(extras, 0), seeds=seeds)
     with _guarded(row, device):
         model = cls(choice.hparams, size)
         real = train["defect_free"] + train["defect"]
@@ -282,7 +291,6 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
         row.method_steps = {method: choice.training_length(model.steps_per_epoch(real + extra))[0]
                             for method, extra in extras.items()}
         spe = model.steps_per_epoch(real + max(extras.values(), default=0))
-        row.steps_per_cell = max(row.method_steps.values(), default=0)
         row.images_per_step = model.batch_size
         images = _random_bank(min(4 * model.batch_size, 256), size)
         labels = torch.randint(0, 2, (len(images),))

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from dg2bench.contracts.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters
+from dg2bench.contracts.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters, with_article
 from dg2bench.contracts.plugin_manager import PluginKind, Registry
 from dg2bench.errors import SpecError
 from dg2bench.run.device import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
@@ -214,7 +214,7 @@ def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], wh
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise SpecError(_key(where, key), f"must be {kind.__name__}, not {type(value).__name__} {value!r}",
-                            f"write {'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}")
+                            f"write {with_article(kind.__name__)}")
         out[key] = value
     return out
 
@@ -356,7 +356,8 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
     if metrics["bootstrap"] < 0 or 0 < metrics["bootstrap"] < MIN_BOOTSTRAP:
         # Fewer resamples leave one or two draws in each 2.5 % tail (1 gives a zero-width "interval").
         raise SpecError(f"{where}: metrics.bootstrap",
-                        f"must be 0 or at least {MIN_BOOTSTRAP}, not {metrics['bootstrap']}", f"use 0 (no intervals) or {MIN_BOOTSTRAP} or more (each resample costs one FID and KID)")
+                        f"must be 0 or at least {MIN_BOOTSTRAP}, not {metrics['bootstrap']}",
+                        f"use 0 (no intervals) or {MIN_BOOTSTRAP} or more (each resample costs one FID and KID)")
     if metrics["extractor"] not in ("fid-helper", "pytorch-fid"):
         raise SpecError(f"{where}: metrics.extractor", f"unknown extractor {metrics['extractor']!r}",
                         "use fid-helper or pytorch-fid")

@@ -46,14 +46,15 @@ def _coerce(value: Any, expected: type, where: str) -> Any:
         return float(value)
     if expected in (int, float, str, bool):
         if isinstance(value, bool) and expected is not bool:
-            raise SpecError(where, f"must be {expected.__name__}, not bool", f"write {_article(expected.__name__)}")
+            raise SpecError(where, f"must be {expected.__name__}, not bool", f"write {with_article(expected.__name__)}")
         if not isinstance(value, expected):
             raise SpecError(where, f"must be {expected.__name__}, not {type(value).__name__} {value!r}",
-                            f"write {_article(expected.__name__)}")
+                            f"write {with_article(expected.__name__)}")
     return value
 
 
-def _article(word: str) -> str:
+def with_article(word: str) -> str:
+    """``"an int"``, ``"a str"``: a type name for "write ..." hints."""
     return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 

@@ -92,10 +92,10 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             row[f"{key}_seed_ci_high"] = mean + half
             # With two or more seeds the interval must hold the seeds' spread (training
             # randomness and each seed's own fakes); with one, only the images can speak.
-            kind = "seeds" if n >= 2 else "images"
-            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = row[f"{key}_{kind[:-1]}_ci_low"], \
-                row[f"{key}_{kind[:-1]}_ci_high"]
-            row[f"{key}_ci_over"] = kind
+            source = "seed" if n >= 2 else "image"
+            row[f"{key}_ci_low"] = row[f"{key}_{source}_ci_low"]
+            row[f"{key}_ci_high"] = row[f"{key}_{source}_ci_high"]
+            row[f"{key}_ci_over"] = f"{source}s"
         row["kid_subset_sd"] = scored[0]["kid"]["std"]
         row["n_fake"], row["n_real"] = scored[0]["n_fake"], scored[0]["n_real"]
         row["extractor"] = scored[0]["extractor"]

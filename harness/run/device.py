@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 import torch
 
 from dg2bench.errors import SpecError
@@ -105,13 +106,15 @@ def reset_peak_memory(device: torch.device) -> None:
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
             handle.write("5")
-        _PEAK_RESET[0] = True
+        reset = True
     except OSError:
-        _PEAK_RESET[0] = False
+        reset = False
+    global _peak_reset
+    _peak_reset = reset
 
 
 #: Whether the last :func:`reset_peak_memory` on CPU took effect.
-_PEAK_RESET = [False]
+_peak_reset = False
 
 
 def peak_memory_mb(device: torch.device) -> dict[str, float]:
@@ -123,7 +126,7 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     """
     if device.type == "cuda":
         return {"cuda_peak_allocated_mb": torch.cuda.max_memory_allocated(device) / 2**20}
-    if _PEAK_RESET[0]:
+    if _peak_reset:
         try:
             with open("/proc/self/status", encoding="ascii") as handle:
                 for line in handle:

@@ -107,7 +107,8 @@ def load_png_folder(folder: Path, image_size: int | None = None) -> torch.Tensor
         arrays.append(np.asarray(image, dtype=np.uint8))
     if not arrays:
         return torch.empty((0, 3, image_size or 0, image_size or 0), dtype=torch.uint8)
-    if len({a.shape for a in arrays}) > 1:
-        raise DataError(str(folder), f"images differ in size ({len({a.shape for a in arrays})} sizes)",
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise DataError(str(folder), f"images differ in size ({len(shapes)} sizes)",
                         "resize them to one size first (the Inception resizes to 299 itself)")
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
