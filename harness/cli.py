@@ -308,9 +308,9 @@ def torch_device_name(device) -> str:
 def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
     from dg2bench.report.comparable import check_comparable
-    from dg2bench.report.leaderboard import (CLASSIFY_NOTE, COMPARE_NOTE, FID_NOTE, SIDE_BY_SIDE_NOTES, TITLES,
-                                             build_table, compare_table, display_compare, display_table,
-                                             side_by_side)
+    from dg2bench.report.leaderboard import (COMPARE_NOTE, SIDE_BY_SIDE_NOTES, TITLES, build_table,
+                                             compare_table, display_compare, display_table, side_by_side,
+                                             table_note)
     from dg2bench.store.results import ResultStore
 
     if compare and (by_dataset or table != "classify"):
@@ -346,12 +346,11 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
                     raise BenchError("--table", f"no cell in {results} has {name} results", "pick another table")
                 continue
             shown = display_table(data, name)  # type: ignore[arg-type]
+            # Side by side keeps only headline columns: a short note says what their ± mean.
+            note = SIDE_BY_SIDE_NOTES[name] if by_dataset else table_note(name, data)  # type: ignore[index,arg-type]
             if by_dataset:
                 data = side_by_side(data, name, numeric=True)  # type: ignore[arg-type]
                 shown = side_by_side(shown, name, numeric=False)  # type: ignore[arg-type]
-            # Side by side keeps only headline columns: a short note says what their ± mean.
-            full = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}.get(name, "")
-            note = SIDE_BY_SIDE_NOTES[name] if by_dataset else full  # type: ignore[index]
             frames[name if fmt in ("csv", "json") else TITLES[name]] = (data, shown, note)  # type: ignore[index]
         if not frames:
             _print_cell_notes(records, store)

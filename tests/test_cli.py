@@ -132,10 +132,10 @@ def test_leaderboard_compare_two_methods(bench, finished_run):
     _, results = finished_run
     code, out, err = bench("leaderboard", str(results), "--compare", "dg2gan", "wgan", "--format", "json")
     assert code == 0, err
-    rows = json.loads(out)
+    rows = [r for r in json.loads(out) if r["score"] == "accuracy"]
     assert {r["class"] for r in rows} == {"defect", "defect-free"}
-    assert all(0 <= r["p"] <= 1 and r["ci_low"] <= r["difference"] <= r["ci_high"] for r in rows)
-    assert len(rows[0]["mcnemar_p_per_seed"]) == 1
+    assert all(0 <= r["p"] <= 1 and r["low"] <= r["diff"] <= r["high"] for r in rows)
+    assert len(rows[0]["mcnemar_p"]) == 1 and rows[0]["level"] == "models"     # one seed: two models
     code, _, err = bench("leaderboard", str(results), "--compare", "dg2gan", "nope")
     assert code == 2 and "known: baseline, dg2gan, wgan" in err
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from dg2bench.metrics.classification import report_from_counts
@@ -124,7 +125,8 @@ def test_fid_interval_holds_the_seeds_spread_and_one_seed_falls_back_to_images()
     assert table.loc["a", "fid_ci_high"] == pytest.approx(55 + half)
     assert table.loc["a", "kid_ci_low"] == pytest.approx(0.055 - half / 1000)  # KID (unbiased) is not clipped
     assert (table.loc["a", "fid_image_ci_low"], table.loc["a", "fid_image_ci_high"]) == (52.0, 58.0)
-    assert "b" in table.loc["a", "fid_overlaps"].split(", ")
+    assert table.loc["a", "fid_group"] == table.loc["b", "fid_group"] == "a"   # seeds -22 / +6: not established
+    assert table.loc["c", "fid_group"] == "–"                                   # one seed, no replicates: untested
     assert table.loc["c", "fid_ci_over"] == "images" and table.loc["c", "fid_ci_low"] == 85.0
     shown = display_table(build_table(records, "fid"), "fid").set_index("Method")
     assert shown.loc["a", "FID 95% CI"].endswith("(seeds)") and shown.loc["c", "FID 95% CI"] == "[85.0, 95.0] (images)"
@@ -143,3 +145,98 @@ def test_precision_names_its_own_seed_count_and_small_p_is_not_zero():
     good = shown[(shown["Method"] == "good+resnet34") & (shown["Class"] == "defect")].iloc[0]
     assert good["p vs baseline (Holm)"] == "<0.001"                  # 2 x 0.5^20, not "0.000"
     assert good["Δ vs baseline (pp)"].endswith("(2 seeds)")           # the row averages 3
+
+
+def _missing(method: str, seed: int, missed: int, n: int = 100) -> dict:
+    """A record whose classifier misses the first ``missed`` of ``n`` defect test images."""
+    return _with_predictions(method, seed, set(range(missed)), n=n)
+
+
+def _defect_row(records: list[dict], method: str = "gan+resnet34"):
+    table = build_table(records, "classify")
+    return table[(table["method"] == method) & (table["class"] == "defect")].iloc[0]
+
+
+def test_seeds_that_disagree_in_sign_are_not_significant_and_are_shown():
+    # Per-seed differences +20, +16, -8 pp on 100 defect images: the image-level test
+    # called this p 0.008; over seeds (paired t, 2 df) it is nowhere near.
+    records = [_missing("baseline", s, 40) for s in range(3)]
+    records += [_missing("gan", s, m) for s, m in enumerate((20, 24, 48))]
+    row = _defect_row(records)
+    assert row["vs_baseline_per_seed"] == pytest.approx([0.20, 0.16, -0.08])
+    assert row["vs_baseline_signs_disagree"]
+    assert row["vs_baseline_level"] == "seeds"
+    from scipy import stats
+    assert row["vs_baseline_p"] == pytest.approx(stats.ttest_1samp([0.20, 0.16, -0.08], 0).pvalue)   # 0.398
+    assert row["vs_baseline_p_holm"] > 0.05
+    for fmt in ("rich", "markdown"):
+        shown = display_table(build_table(records, "classify"), "classify")
+        cell = shown[(shown["Method"] == "gan+resnet34") & (shown["Class"] == "defect")].iloc[0]
+        assert "+20.0 / +16.0 / -8.0" in cell["Δ per seed vs baseline (pp)"]
+        assert "†" in cell["Δ per seed vs baseline (pp)"]                     # the seeds disagree in sign
+        assert cell["Δ vs baseline (pp)"].endswith(" ns")
+
+
+def test_seeds_that_agree_are_significant():
+    records = [_missing("baseline", s, 40) for s in range(3)]
+    records += [_missing("gan", s, m) for s, m in enumerate((10, 12, 14))]     # +30, +28, +26
+    row = _defect_row(records)
+    assert row["vs_baseline_diff"] == pytest.approx(0.28)
+    assert row["vs_baseline_p_holm"] < 0.05 and not row["vs_baseline_signs_disagree"]
+    half = 4.302653 * 0.02 / 3 ** 0.5                                          # t(0.975, 2) * sd / sqrt(3)
+    assert (row["vs_baseline_low"], row["vs_baseline_high"]) == pytest.approx((0.28 - half, 0.28 + half), rel=1e-5)
+    shown = display_table(build_table(records, "classify"), "classify")
+    cell = shown[(shown["Method"] == "gan+resnet34") & (shown["Class"] == "defect")].iloc[0]
+    assert not cell["Δ vs baseline (pp)"].endswith("ns") and "†" not in cell["Δ per seed vs baseline (pp)"]
+
+
+def test_one_seed_compares_two_models_not_two_methods():
+    records = [_missing("baseline", 0, 40), _missing("gan", 0, 10)]
+    row = _defect_row(records)
+    assert row["vs_baseline_level"] == "models"
+    assert row["vs_baseline_p"] < 1e-6                                          # exact McNemar, 30 vs 0
+    shown = display_table(build_table(records, "classify"), "classify")
+    cell = shown[(shown["Method"] == "gan+resnet34") & (shown["Class"] == "defect")].iloc[0]
+    assert "1 seed" in cell["Δ vs baseline (pp)"] and "ns" not in cell["Δ vs baseline (pp)"]
+
+
+def test_classify_notes_name_the_minimal_detectable_effect():
+    from dg2bench.metrics.power import minimal_detectable_effect
+    from dg2bench.report.leaderboard import classify_notes
+
+    records = [_missing("baseline", s, 40) for s in range(3)]
+    records += [_missing("gan", s, m) for s, m in enumerate((20, 24, 48))]
+    records += [_missing("other", s, m) for s, m in enumerate((38, 40, 42))]
+    note = classify_notes(build_table(records, "classify"))
+    # Pooled sd of the per-seed differences: gan's (20, 16, -8) and other's (2, 0, -2).
+    import numpy as np
+    pooled = ((np.var([20, 16, -8], ddof=1) + np.var([2, 0, -2], ddof=1)) / 2) ** 0.5
+    mde = minimal_detectable_effect(pooled, 3)
+    assert f"defect vs baseline: {mde:.1f} pp (3 seeds)" in note and "80 % power" in note
+    assert "defect-free vs baseline" not in note               # no spread there: nothing to say
+
+
+def test_fid_groups_come_from_paired_tests_over_seeds_with_holm():
+    records = [_scored(m, s, fid, (0.0, 1.0)) for m, fids in
+               (("x", (50, 52, 51)), ("y", (60, 61, 63)), ("z", (61, 60, 62))) for s, fid in enumerate(fids)]
+    table = build_table(records, "fid").set_index("method")
+    assert table.loc["x", "fid_group"] == "a" and table.loc["y", "fid_group"] == table.loc["z", "fid_group"] == "b"
+    assert sorted(table.loc["x", "fid_lower_than"].split(", ")) == ["y", "z"]
+    assert table.loc["y", "fid_lower_than"] == "" and table.loc["x", "fid_pairs_level"] == "seeds"
+    shown = display_table(build_table(records, "fid"), "fid")
+    assert not any("Overlap" in column for column in shown.columns)
+
+
+def test_fid_with_one_seed_tests_the_paired_bootstrap_replicates():
+    from dg2bench.report.leaderboard import quality_difference
+
+    a, b = _scored("a", 0, 50.0, (45.0, 55.0)), _scored("b", 0, 60.0, (55.0, 65.0))
+    # Shared real resamples move both FIDs together: their difference is steady.
+    shared = np.random.default_rng(0).normal(0, 5, 200)
+    a["quality"]["fid_replicates"] = (52 + shared).tolist()
+    b["quality"]["fid_replicates"] = (62 + shared + np.random.default_rng(1).normal(0, 1, 200)).tolist()
+    test = quality_difference([a], [b], "fid")
+    assert test["level"] == "models" and test["diff"] == -10.0 and test["p"] < 1e-6
+    table = build_table([a, b], "fid").set_index("method")
+    assert table.loc["a", "fid_group"] == "a" and table.loc["b", "fid_group"] == "b"
+    assert table.loc["a", "fid_pairs_level"] == "models"

@@ -103,3 +103,47 @@ def test_sign_flip_exact_on_many_images_agrees_with_the_normal_limit():
 def test_sign_flip_with_seeds_drops_values_that_round_to_zero():
     # 1e-7 is within rounding of 0 on the 1/3 grid: left are +1 and -2 steps, so |T| >= 1 always.
     assert sign_flip_p(np.array([1e-7, 1 / 3, -2 / 3]), seeds=3) == 1.0
+
+
+def test_paired_t_against_scipy_and_edge_cases():
+    from scipy import stats as sps
+
+    from dg2bench.metrics.statistics import paired_t, signs_disagree
+
+    result = paired_t([0.15, 0.117, -0.05])
+    assert result["p"] == pytest.approx(sps.ttest_1samp([0.15, 0.117, -0.05], 0).pvalue)
+    assert result["diff"] == pytest.approx(0.0723333, rel=1e-5) and result["seeds"] == 3
+    assert result["low"] < 0 < result["high"]
+    assert math.isnan(paired_t([0.2])["p"])                       # one seed: no method-level test
+    assert paired_t([0.1, 0.1])["p"] == 0.0 and paired_t([0.0, 0.0])["p"] == 1.0
+    assert signs_disagree([0.2, -0.1]) and not signs_disagree([0.2, 0.0, 0.1])
+
+
+def test_minimal_detectable_effect_hand_values():
+    from dg2bench.metrics.power import minimal_detectable_effect, paired_t_power
+
+    # Power at the MDE is 80 %; the normal approximation (z_.975 + z_.8) sd / sqrt(n)
+    # is the large-sample limit, and with few seeds the t makes it larger.
+    mde = minimal_detectable_effect(1.0, 100)
+    assert paired_t_power(mde, 1.0, 100) == pytest.approx(0.8, abs=1e-6)
+    assert mde == pytest.approx((1.959964 + 0.841621) / 10, rel=0.01)
+    assert minimal_detectable_effect(1.0, 3) > 1.5 * (1.959964 + 0.841621) / 3 ** 0.5   # 2 df: far wider
+    assert math.isnan(minimal_detectable_effect(1.0, 1))
+
+
+def test_replicate_difference_shares_the_real_resample():
+    from dg2bench.metrics.fid import fid_from_features
+    from dg2bench.metrics.statistics import bootstrap_replicates, replicate_difference
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(40, 8))
+    a, b = rng.normal(0.3, 1, (60, 8)), rng.normal(0.6, 1, (60, 8))
+    ra = bootstrap_replicates(fid_from_features, real, a, 200)
+    rb = bootstrap_replicates(fid_from_features, real, b, 200)
+    shared = replicate_difference(fid_from_features(real, b), fid_from_features(real, a), rb, ra)
+    # Unpaired (different real resamples) the real set's noise is counted twice.
+    rb_other = bootstrap_replicates(fid_from_features, real, b, 200, real_seed=7)
+    unpaired = replicate_difference(0, 0, rb_other, ra)
+    assert shared["se"] < unpaired["se"]
+    assert shared["diff"] > 0 and shared["p"] < 0.05
+    assert math.isnan(replicate_difference(1.0, 0.0, [], [])["p"])

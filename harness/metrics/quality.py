@@ -6,7 +6,9 @@ extractor), so each method pays only for its own fakes. Sample sizes are recorde
 next to every score, with a warning where FID is computed on fewer than 2,048 images,
 and FID and KID get bootstrap 95 % intervals over fake and real images
 (``bootstrap`` resamples of the cached features; 0 turns them off; above 2,048
-images each resample runs scipy's ``sqrtm``, about a minute on 2 CPU cores).
+images each resample runs scipy's ``sqrtm``, about a minute on 2 CPU cores). The
+resampled values are kept in ``quality.json``: the real rows of resample ``b`` are the
+same for every cell of a split, so two methods' FIDs and KIDs pair by resample.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
 from dg2bench.metrics.inception import InceptionFeatures
 from dg2bench.metrics.kid import kid_from_features
 from dg2bench.metrics.prdc import prdc_from_features
-from dg2bench.metrics.statistics import bootstrap_interval
+from dg2bench.metrics.statistics import bootstrap_replicates, centred_interval
 from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.store.atomic import write_atomic, write_json_atomic
 
@@ -74,19 +76,25 @@ class QualityScorer:
                                 n_subsets=m["kid_subsets"])
         prdc = prdc_from_features(real_features, fake_features, nearest_k=m["prdc_k"])
         warning = fid_sample_size_warning(len(fake_features), len(real_features))
-        intervals = {}
+        fid = float(fid_from_features(real_features, fake_features))
+        intervals: dict[str, Any] = {}
         if m["bootstrap"]:
-            intervals["fid_ci"] = list(bootstrap_interval(fid_from_features, real_features, fake_features,
-                                                          m["bootstrap"], lower_bound=0.0))
-            intervals["kid_ci"] = list(bootstrap_interval(
-                lambda r, f: kid_from_features(r, f, subset_size=m["kid_subset_size"],
-                                               n_subsets=m["kid_subsets"]).mean,
-                real_features, fake_features, m["bootstrap"]))
+            # Replicates are kept (not only their interval): two methods scored against the
+            # same real features drew the same real resample at each index, so their
+            # difference can be tested pairwise later (``replicate_difference``).
+            def kid_mean(r: np.ndarray, f: np.ndarray) -> float:
+                return kid_from_features(r, f, subset_size=m["kid_subset_size"], n_subsets=m["kid_subsets"]).mean
+
+            for key, statistic, estimate, bound in (("fid", fid_from_features, fid, 0.0),
+                                                     ("kid", kid_mean, kid.mean, None)):
+                replicates = bootstrap_replicates(statistic, real_features, fake_features, m["bootstrap"])
+                intervals[f"{key}_ci"] = list(centred_interval(estimate, replicates, bound))
+                intervals[f"{key}_replicates"] = [round(float(v), 9) for v in replicates]
             intervals["bootstrap_resamples"] = m["bootstrap"]
         return {**intervals,
             "extractor": self.extractor.name,
             "n_fake": int(len(fake_features)), "n_real": int(len(real_features)),
-            "fid": float(fid_from_features(real_features, fake_features)),
+            "fid": fid,
             "kid": kid.as_dict(),
             "prdc": prdc.as_dict(),
             "warnings": [warning] if warning else [],

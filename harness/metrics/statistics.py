@@ -1,32 +1,36 @@
-"""Uncertainty and significance: seed intervals, paired tests, Holm, bootstrap intervals.
+"""Uncertainty and significance: seed-level tests, image-level tests, Holm, bootstrap.
 
 Which uncertainty means what (the leaderboard's notes say the same):
 
-* **Across seeds**: the mean of a metric over ``n`` seeds ± the half-width of a
-  Student-t 95 % interval, ``t_{0.975, n-1} * sd / sqrt(n)`` (:func:`t_interval`). It
-  says how much training randomness moves the number; it knows nothing of the test set.
+* **Method-level tests** (two or more seeds): training randomness is the unit of
+  replication. Seeds pair by index (seed ``s`` of both methods shares the classifier's
+  initialisation), so a method comparison is a paired t-test over the per-seed
+  differences (:func:`paired_t`): accuracy differences on the shared test images, FID
+  or KID differences against the shared real images. Its error rate holds whatever the
+  seed-to-seed spread (``benchmarks/stats/calibration.py`` measures it); with few seeds
+  it has little power, which :func:`minimal_detectable_effect` makes explicit.
+* **Model-level tests** (one seed, or per seed): about two trained models on the same
+  test images, not about two methods. An exact McNemar test per seed
+  (:func:`mcnemar_exact`) and a paired sign-flip test over test images on the
+  seed-averaged per-image differences (:func:`paired_bootstrap`, exact at any size);
+  for FID/KID one seed's difference is tested by a paired bootstrap that resamples the
+  real images once for both methods (:func:`bootstrap_replicates`,
+  :func:`replicate_difference`).
+* **Across seeds**: a metric's mean over ``n`` seeds ± the half-width of a Student-t
+  95 % interval (:func:`t_interval`).
 * **From the test set**: a Wilson 95 % interval for a proportion measured on ``n``
-  test images (``metrics.classification.wilson_interval``), with ``n`` the images of one
-  evaluation, never the pooled predictions of several seeds on the same images (those
-  are not independent trials; pooling 3 seeds would make it about sqrt(3) too narrow).
-* **Paired tests** on the same test images: an exact McNemar test per seed
-  (:func:`mcnemar_exact`: a two-sided binomial test on the discordant images), and a
-  combined verdict over seeds from the per-image accuracy difference averaged over
-  seeds (:func:`paired_bootstrap`): a bootstrap over *test images* (the same images
-  for every seed) for its interval and a paired sign-flip test for its p-value, which
-  keep the dependence between seeds that Fisher's or Stouffer's combination would
-  ignore; its null distribution is exact at any number of images (the differences
-  are multiples of 1/seeds; with one seed it is the exact McNemar test). :func:`holm`
-  corrects the p-values of one family: the methods compared with one reference on one
-  dataset, classifier and class.
-* **FID/KID**: bootstrap intervals from resampling fake and real feature rows with
-  replacement, centred on the estimate (:func:`bootstrap_interval`).
+  test images (``metrics.classification.wilson_interval``), never the pooled
+  predictions of several seeds on the same images.
+* :func:`holm` corrects the p-values of one family: the methods compared with one
+  reference on one dataset, classifier and class; or the pairs of methods of one
+  dataset for FID/KID.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import signal, stats
@@ -143,9 +147,54 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray,
-                       resamples: int = 100, seed: int = 0, lower_bound: float | None = None) -> tuple[float, float]:
-    """95 % bootstrap interval of ``statistic(real, fake)`` resampling both sets' rows, centred on the estimate.
+def paired_t(differences: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
+    """Paired t-test of ``mean(differences) = 0`` over seeds, with its t-interval.
+
+    :param differences: one difference per seed (A - B), seeds paired by index.
+    :return: ``diff`` (mean), ``low``/``high`` (Student-t interval), ``p`` (two-sided),
+        ``seeds`` and ``per_seed`` (the differences). Fewer than two seeds: no test
+        (``p``, ``low``, ``high`` NaN). Seeds that agree exactly: ``p`` 0 (or 1 when all
+        are 0), a zero-width interval: no spread is no evidence of spread.
+    """
+    d = np.asarray([v for v in differences if v is not None and not math.isnan(v)], float)
+    n = int(d.size)
+    out: dict[str, Any] = {"diff": float(d.mean()) if n else float("nan"), "low": float("nan"),
+                           "high": float("nan"), "p": float("nan"), "seeds": n, "per_seed": d.tolist()}
+    if n < 2:
+        return out
+    sd = float(d.std(ddof=1))
+    if sd <= 1e-12 * max(1.0, float(np.abs(d).max())):
+        return {**out, "low": out["diff"], "high": out["diff"], "p": 1.0 if out["diff"] == 0 else 0.0}
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
+    p = float(2 * stats.t.sf(abs(out["diff"]) / (sd / math.sqrt(n)), n - 1))
+    return {**out, "low": out["diff"] - half, "high": out["diff"] + half, "p": p}
+
+
+def signs_disagree(differences: Sequence[float]) -> bool:
+    """Whether some seeds favour A and others B (zeros favour neither)."""
+    d = np.asarray([v for v in differences if v is not None and not math.isnan(v)], float)
+    return bool((d > 0).any() and (d < 0).any())
+
+
+def bootstrap_replicates(statistic: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray,
+                         resamples: int, real_seed: int = 0, fake_seed: int = 1) -> np.ndarray:
+    """``statistic`` on ``resamples`` bootstrap resamples of the real and the fake rows.
+
+    The real rows of resample ``b`` come from their own random stream (``real_seed``),
+    so every cell scored against the same real features draws the same real resample
+    ``b``: two methods' replicates pair by index, and their difference is a paired
+    bootstrap of the difference with the real set's sampling noise shared, not
+    doubled (:func:`replicate_difference`).
+    """
+    real_rng, fake_rng = np.random.default_rng(real_seed), np.random.default_rng(fake_seed)
+    real_index = real_rng.integers(0, len(real), (resamples, len(real)))
+    fake_index = fake_rng.integers(0, len(fake), (resamples, len(fake)))
+    return np.array([statistic(real[r], fake[f]) for r, f in zip(real_index, fake_index)], float)
+
+
+def centred_interval(estimate: float, replicates: np.ndarray,
+                     lower_bound: float | None = None) -> tuple[float, float]:
+    """95 % bootstrap interval from ``replicates``, centred on ``estimate``.
 
     Resampling with replacement duplicates rows, which shifts FID (and KID) up: with
     60 images in 256 dimensions the resampled FIDs all lay above the estimate, so a
@@ -153,12 +202,38 @@ def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], rea
     of the resampled values is kept and their shift removed: ``[q_2.5, q_97.5] + (t -
     median)`` with ``t`` the estimate. ``lower_bound`` clips it (0 for FID).
     """
-    rng = np.random.default_rng(seed)
-    estimate = statistic(real, fake)
-    values = [statistic(real[rng.integers(0, len(real), len(real))], fake[rng.integers(0, len(fake), len(fake))])
-              for _ in range(resamples)]
-    shift = estimate - float(np.median(values))
-    low, high = float(np.percentile(values, 2.5)) + shift, float(np.percentile(values, 97.5)) + shift
+    shift = estimate - float(np.median(replicates))
+    low, high = float(np.percentile(replicates, 2.5)) + shift, float(np.percentile(replicates, 97.5)) + shift
     if lower_bound is not None:
         low, high = max(low, lower_bound), max(high, lower_bound)
     return low, high
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray,
+                       resamples: int = 100, seed: int = 0, lower_bound: float | None = None) -> tuple[float, float]:
+    """95 % bootstrap interval of ``statistic(real, fake)`` (:func:`centred_interval`)."""
+    replicates = bootstrap_replicates(statistic, real, fake, resamples, real_seed=seed, fake_seed=seed + 1)
+    return centred_interval(statistic(real, fake), replicates, lower_bound)
+
+
+def replicate_difference(estimate_a: float, estimate_b: float, replicates_a: Sequence[float],
+                         replicates_b: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
+    """A - B of one score from paired bootstrap replicates (same real resample at each index).
+
+    The standard error is the spread of the paired replicate differences; the interval
+    is ``diff ± z se`` and ``p`` the two-sided normal test of ``diff = 0``. A normal
+    test rather than a replicate count, because a count cannot go below ``1 / (B + 1)``
+    and Holm over many pairs would then reject nothing. NaN when a side has no
+    replicates, or their counts differ (scored with different ``bootstrap`` settings).
+    """
+    a, b = np.asarray(replicates_a, float), np.asarray(replicates_b, float)
+    diff = float(estimate_a - estimate_b)
+    out: dict[str, Any] = {"diff": diff, "low": float("nan"), "high": float("nan"), "p": float("nan"),
+                           "se": float("nan")}
+    if a.size < 2 or a.shape != b.shape:
+        return out
+    se = float((a - b).std(ddof=1))
+    if se == 0:
+        return {**out, "low": diff, "high": diff, "se": 0.0, "p": 1.0 if diff == 0 else 0.0}
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return {**out, "low": diff - z * se, "high": diff + z * se, "se": se, "p": float(2 * stats.norm.sf(abs(diff) / se))}

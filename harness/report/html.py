@@ -19,7 +19,7 @@ from typing import Any
 from dg2bench.errors import BenchError
 from dg2bench.report import figures
 from dg2bench.report.comparable import check_comparable
-from dg2bench.report.leaderboard import CLASSIFY_NOTE, FID_NOTE, TABLES, TITLES, build_table, display_table
+from dg2bench.report.leaderboard import TABLES, TITLES, build_table, display_table, table_note
 from dg2bench.store.results import ResultStore
 
 STYLE = """
@@ -52,7 +52,6 @@ def _image(png: bytes | None, alt: str) -> str:
 
 
 def _tables(records: list[dict[str, Any]]) -> str:
-    notes = {"fid": FID_NOTE, "classify": CLASSIFY_NOTE}
     parts = []
     for name in TABLES:
         numeric = build_table(records, name)
@@ -64,8 +63,8 @@ def _tables(records: list[dict[str, Any]]) -> str:
         if name == "fid":
             for warning in sorted({w for w in numeric["warning"] if w}):
                 parts.append(f'<p class="note">note: {html.escape(warning)}</p>')
-        if name in notes:
-            parts.append(f'<p class="note">{html.escape(notes[name])}</p>')
+        for line in filter(None, table_note(name, numeric).splitlines()):
+            parts.append(f'<p class="note">{html.escape(line)}</p>')
     return "\n".join(parts)
 
 

@@ -22,7 +22,10 @@ import numpy as np
 import pandas as pd
 
 from dg2bench.metrics.classification import wilson_interval
-from dg2bench.metrics.statistics import holm, mcnemar_exact, paired_bootstrap, t_interval
+from dg2bench.metrics.power import POWER, minimal_detectable_effect
+from dg2bench.metrics.statistics import (holm, mcnemar_exact, paired_bootstrap, paired_t, replicate_difference,
+                                          signs_disagree, t_interval)
+from dg2bench.report.letters import letter_groups
 
 TableName = Literal["time", "fid", "classify"]
 TABLES: tuple[TableName, ...] = ("time", "fid", "classify")
@@ -73,7 +76,8 @@ def _peak(training: dict[str, Any]) -> float:
 def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Tables 4-6's shape, plus KID, P/R/D/C and the sample sizes."""
     rows = []
-    for (dataset, method), group in _group(records).items():
+    groups = _group(records)
+    for (dataset, method), group in groups.items():
         scored = [r["quality"] for r in group if r.get("quality")]
         if not scored:
             continue
@@ -101,30 +105,76 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["extractor"] = scored[0]["extractor"]
         row["warning"] = "; ".join(sorted({w for q in scored for w in q.get("warnings", [])}))
         rows.append(row)
-    for row in rows:
-        for key in ("fid", "kid"):
-            row[f"{key}_overlaps"] = ", ".join(
-                other["method"] for other in rows
-                if other is not row and other["dataset"] == row["dataset"]
-                and _overlap((row[f"{key}_ci_low"], row[f"{key}_ci_high"]),
-                             (other[f"{key}_ci_low"], other[f"{key}_ci_high"])))
+    for dataset in dict.fromkeys(row["dataset"] for row in rows):
+        _order_established([row for row in rows if row["dataset"] == dataset], groups, dataset)
     return pd.DataFrame(rows)
 
 
-def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Whether two intervals overlap (False when either is unknown)."""
-    if any(math.isnan(v) for v in (*a, *b)):
-        return False
-    return a[0] <= b[1] and b[0] <= a[1]
+#: The two quality scores tested pairwise, and how each reads from a record's ``quality``.
+QUALITY_SCORES: dict[str, Any] = {"fid": lambda q: q["fid"], "kid": lambda q: q["kid"]["mean"]}
+
+
+def quality_difference(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """``key`` (fid or kid) of method A minus B: seed-level with two or more shared seeds.
+
+    Seeds pair by index. Two or more: a paired t over the per-seed differences (each
+    seed trained its own generator, so training randomness counts). One: a paired
+    bootstrap of that seed's two scores (``level`` ``"models"``), when both kept their
+    bootstrap replicates; otherwise no test.
+    """
+    get = QUALITY_SCORES[key]
+    mine = {r.get("seed", 0): r["quality"] for r in a if r.get("quality")}
+    theirs = {r.get("seed", 0): r["quality"] for r in b if r.get("quality")}
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        return {}
+    per_seed = [get(mine[s]) - get(theirs[s]) for s in seeds]
+    if len(seeds) > 1:
+        out = paired_t(per_seed)
+        level = "seeds"
+    else:
+        qa, qb = mine[seeds[0]], theirs[seeds[0]]
+        out = replicate_difference(get(qa), get(qb), qa.get(f"{key}_replicates", []),
+                                   qb.get(f"{key}_replicates", []))
+        level = "models"
+    return {"diff": out["diff"], "low": out["low"], "high": out["high"], "p": out["p"], "level": level,
+            "seeds": len(seeds), "per_seed": per_seed, "signs_disagree": signs_disagree(per_seed)}
+
+
+def _order_established(rows: list[dict[str, Any]], groups: dict[tuple[str, str], list[dict[str, Any]]],
+                       dataset: str) -> None:
+    """Per score, test every pair of the dataset's methods (Holm over the pairs) and letter them.
+
+    Adds ``<key>_group`` (letters: no letter in common, order established),
+    ``<key>_lower_than`` (the methods this one is established to beat: a lower FID or
+    KID) and ``<key>_pairs_level`` (``seeds``, ``models`` or ``–`` when untested).
+    """
+    for key in QUALITY_SCORES:
+        methods = [row["method"] for row in sorted(rows, key=lambda r: r[key])]
+        pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
+        tests = [quality_difference(groups[(dataset, a)], groups[(dataset, b)], key) for a, b in pairs]
+        adjusted = holm([t.get("p", float("nan")) for t in tests])
+        different = [(a, b) for (a, b), p in zip(pairs, adjusted) if p < 0.05]
+        letters = letter_groups(methods, different) if pairs else {m: "a" for m in methods}
+        levels = {t["level"] for t in tests if t and not math.isnan(t["p"])}
+        for row in rows:
+            tested = any(row["method"] in pair for pair, t in zip(pairs, tests) if t and not math.isnan(t["p"]))
+            row[f"{key}_group"] = letters[row["method"]] if tested else "–"
+            row[f"{key}_lower_than"] = ", ".join(
+                b if a == row["method"] else a for a, b in different
+                if row["method"] in (a, b) and row[key] == min(r[key] for r in rows if r["method"] in (a, b)))
+            row[f"{key}_pairs_level"] = "/".join(sorted(levels)) or "–"
 
 
 FID_NOTE = ("FID, KID, precision, recall, density, coverage: mean over seeds ± sd. 95 % CI '(seeds)', with two "
-            "or more seeds: Student-t interval over the seeds' values (training randomness and each seed's own "
-            "fakes); '(images)', with one seed: bootstrap over fake and real images (features resampled with "
-            "replacement; the spread, centred on the estimate), which knows nothing of training randomness. "
-            "'Overlaps' names the methods whose interval overlaps this one's: their order is not established; "
-            "no overlap is not a test. The oversample control's fakes are copies of the reference images, so "
-            "its FID is low by construction.")
+            "or more seeds: Student-t interval over the seeds' values; '(images)', with one seed: bootstrap over "
+            "fake and real images, which knows nothing of training randomness. Group: every pair of methods is "
+            "tested on the difference of their scores (seeds paired by index: paired t over the seeds; one seed: "
+            "paired bootstrap sharing each real resample, a test of two trained generators, not two methods), "
+            "Holm-corrected over the dataset's pairs; methods with no letter in common differ (order established), "
+            "methods sharing a letter do not, 'a' holds the best. The csv/json output names, per method, those it "
+            "is established to beat. The oversample control's fakes are copies of the reference images, so its FID "
+            "is low by construction.")
 
 
 #: Classify table headers: what the ± of each means is in the header itself.
@@ -134,30 +184,83 @@ PRECISION = "Precision ± sd"
 #: The note under a ``--by-dataset`` table (its headline columns keep their ±).
 SIDE_BY_SIDE_NOTES: dict[TableName, str] = {
     "time": "mean over seeds ± sd",
-    "fid": "mean over seeds ± sd; intervals and overlaps: the table without --by-dataset",
+    "fid": "mean over seeds ± sd; intervals and groups: the table without --by-dataset",
     "classify": "Accuracy: mean over seeds ± 95 % t-interval half-width; Precision: mean ± sd over the seeds where "
                 "it is defined; tests: the table without --by-dataset",
 }
 
 #: References every method of a classify table is paired against (when present).
 REFERENCES = ("baseline", "oversample")
+#: Per reference, the paired comparison's numeric columns (``vs_<ref>_<key>``) and the others.
+PAIRED_NUMBERS = ("diff", "low", "high", "p", "p_images", "seeds", "images")
+PAIRED_OTHERS = ("level", "per_seed", "signs_disagree", "mcnemar_p")
 
 CLASSIFY_NOTE = (
     "Accuracy: mean over seeds ± 95 % t-interval half-width (number of seeds). Precision: mean ± sd over the "
     "seeds where it is defined ('2 of 3': one seed never predicted the class). Test-set CI: Wilson 95 % "
     "interval for one evaluation on that many test images (seeds share the images, so they are not pooled). "
-    "Δ: accuracy difference to the reference on the same test images, mean over the seeds both have (named "
-    "when fewer than the row's), [95 % paired bootstrap interval over test images, not adjusted for multiple "
-    "comparisons]; p: two-sided exact paired sign-flip test on the seed-averaged per-image "
-    "differences (the exact McNemar test with one seed), Holm-corrected over the methods compared with that "
-    "reference on that dataset, classifier and class; an exact McNemar test per seed is in the csv/json output. "
-    "ns: not significant at 0.05. The test resamples test images given these training runs; the seeds' own "
-    "spread is the ± of the Accuracy column.")
+    "Δ: accuracy difference to the reference on the same test images, mean over the seeds both have (named when "
+    "fewer than the row's), seeds paired by index; with two or more seeds a method-level test: [95 % t-interval "
+    "over the per-seed differences, not adjusted for multiple comparisons] and p of a paired t-test over them, "
+    "so training randomness counts; ns: not significant at 0.05 after Holm over the methods compared with that "
+    "reference on that dataset, classifier and class. Δ per seed: each seed's difference; †: the seeds disagree "
+    "in sign. With one seed Δ compares two trained models, not two methods ('1 seed: models': interval from "
+    "test images, exact McNemar p) and nothing is marked. The csv/json output adds the image-level sign-flip p "
+    "and an exact McNemar p per seed.")
 
+#: A ``--compare`` table's note.
 COMPARE_NOTE = (
-    "Δ: accuracy difference A - B on the same test images, mean over the seeds both have, [95 % paired bootstrap "
-    "interval over test images]; p: two-sided exact paired sign-flip test (exact McNemar with one seed), not corrected "
-    "for multiple comparisons; McNemar p per seed: exact test on that seed's discordant images.")
+    "Δ: A - B on the same test images (accuracy) or against the same real images (FID, KID), seeds paired by "
+    "index. With two or more seeds: mean of the per-seed differences [95 % t-interval] and the paired t-test's p "
+    "(a method-level test); with one seed, about two trained models: accuracy [bootstrap over test images] and "
+    "exact McNemar p; FID/KID [paired bootstrap sharing each real resample] and a normal test of the "
+    "difference over its bootstrap standard error. Not corrected for multiple comparisons. †: the seeds "
+    "disagree in sign.")
+
+
+def classify_notes(table: pd.DataFrame) -> str:
+    """:data:`CLASSIFY_NOTE` and, below it, the smallest difference the table's seeds can detect.
+
+    Per dataset, classifier, class and reference: the minimal detectable effect of the
+    paired t-test at 80 % power, from the spread of the per-seed differences pooled over
+    the methods compared (``sum (n_i - 1) s_i^2 / sum (n_i - 1)``).
+    """
+    lines = [CLASSIFY_NOTE]
+    if table.empty:
+        return CLASSIFY_NOTE
+    found, single = [], False
+    for ref in REFERENCES:
+        if f"vs_{ref}_level" not in table:
+            continue
+        for (dataset, clf, cls), group in table.groupby(["dataset", "classifier", "class"], sort=False):
+            compared = group[group[f"vs_{ref}_level"].notna()]
+            single = single or bool((compared[f"vs_{ref}_level"] == "models").any())
+            spreads = [(len(v) - 1, float(np.var(v, ddof=1))) for v in compared[f"vs_{ref}_per_seed"]
+                       if isinstance(v, list) and len(v) > 1]
+            if not spreads or not sum(df for df, _ in spreads):
+                continue
+            pooled = math.sqrt(sum(df * var for df, var in spreads) / sum(df for df, _ in spreads))
+            if pooled == 0:
+                continue
+            seeds = int(compared[f"vs_{ref}_seeds"].max())
+            mde = minimal_detectable_effect(pooled * 100, seeds)
+            found.append(f"{dataset} {clf} {cls} vs {ref}: {mde:.1f} pp ({seeds} seeds)")
+    if found:
+        lines.append(f"Smallest difference detectable at {POWER * 100:.0f} % power (paired t over seeds, 0.05 "
+                     "before Holm; spread of the per-seed differences pooled over the methods): "
+                     + "; ".join(found) + ". 'ns' means smaller than about this, or no difference; "
+                     "not 'no effect'.")
+    if single:
+        lines.append("One seed: each Δ compares two trained models, not two methods; no method-level finding "
+                     "is made (run two or more seeds, e.g. --seeds 3).")
+    return "\n".join(lines)
+
+
+def table_note(table: TableName, data: pd.DataFrame) -> str:
+    """What every interval and test of ``table`` means (and, for classify, the smallest detectable effect)."""
+    if table == "classify":
+        return classify_notes(data)
+    return FID_NOTE if table == "fid" else ""
 
 
 def _correct(result: dict[str, Any], label: int) -> dict[str, bool]:
@@ -166,7 +269,13 @@ def _correct(result: dict[str, Any], label: int) -> dict[str, bool]:
 
 
 def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, Any]], label: int) -> dict[str, Any]:
-    """Paired comparison of two methods' results (by seed) on the test images of ``label``."""
+    """Paired comparison of two methods' results (seeds paired by index) on the test images of ``label``.
+
+    With two or more shared seeds the verdict is method-level (``level`` ``"seeds"``): a
+    paired t over the per-seed accuracy differences. With one it is about two trained
+    models (``"models"``): the exact McNemar test and a bootstrap over test images. The
+    image-level sign-flip p is kept either way (``p_images``), and McNemar per seed.
+    """
     seeds = sorted(set(results) & set(reference))
     if not seeds:
         return {}
@@ -176,10 +285,13 @@ def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, A
         return {}
     a = np.array([[m[i] for i in ids] for m in mine])
     b = np.array([[t[i] for i in ids] for t in theirs])
-    out = paired_bootstrap(a, b)
-    out["mcnemar_p"] = [mcnemar_exact(x, y) for x, y in zip(a, b)]
-    out["seeds"], out["images"] = len(seeds), len(ids)
-    return out
+    images = paired_bootstrap(a, b)
+    per_seed = (a.mean(axis=1) - b.mean(axis=1)).tolist()
+    out = paired_t(per_seed) if len(seeds) > 1 else images
+    return {"diff": out["diff"], "low": out["low"], "high": out["high"], "p": out["p"],
+            "level": "seeds" if len(seeds) > 1 else "models", "per_seed": per_seed,
+            "signs_disagree": signs_disagree(per_seed), "p_images": images["p"],
+            "mcnemar_p": [mcnemar_exact(x, y) for x, y in zip(a, b)], "seeds": len(seeds), "images": len(ids)}
 
 
 def _reference_methods(records: list[dict[str, Any]]) -> dict[str, str]:
@@ -229,9 +341,10 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 # The baseline is compared with nothing; a control not with itself.
                 compared = reference and method not in (ref_method, "baseline")
                 paired = _paired(results, reference, label) if compared else {}
-                for key in ("diff", "low", "high", "p", "seeds", "images"):
+                for key in PAIRED_NUMBERS:
                     row[f"vs_{ref}_{key}"] = paired.get(key, float("nan"))
-                row[f"vs_{ref}_mcnemar_p"] = paired.get("mcnemar_p")
+                for key in PAIRED_OTHERS:
+                    row[f"vs_{ref}_{key}"] = paired.get(key)
             rows.append(row)
         rows.extend(_per_type_rows(dataset, name, clf, ordered))
     table = pd.DataFrame(rows)
@@ -311,8 +424,7 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
                            for lo, hi, over in zip(df["fid_ci_low"], df["fid_ci_high"], df["fid_ci_over"])],
             "KID×10³ 95% CI": [_bracket(lo * 1e3, hi * 1e3, 2, over)
                                for lo, hi, over in zip(df["kid_ci_low"], df["kid_ci_high"], df["kid_ci_over"])],
-            "Overlaps (FID CI)": df["fid_overlaps"].replace("", "–"),
-            "Overlaps (KID CI)": df["kid_overlaps"].replace("", "–"),
+            "FID group": df["fid_group"], "KID group": df["kid_group"],
             "n fake / real": [f"{a} / {b}" for a, b in zip(df["n_fake"], df["n_real"])], "Seeds": df["seeds"]})
     shown = pd.DataFrame({
         "Dataset": df["dataset"], "Method": df["method"], "Class": df["class"],
@@ -328,7 +440,9 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
         if f"vs_{ref}_diff" in df and df[f"vs_{ref}_diff"].notna().any():
             shown[f"Δ vs {ref} (pp)"] = [_difference(*values) for values in zip(
                 df[f"vs_{ref}_diff"], df[f"vs_{ref}_low"], df[f"vs_{ref}_high"], df[f"vs_{ref}_p_holm"],
-                df[f"vs_{ref}_seeds"], df["seeds"])]
+                df[f"vs_{ref}_level"], df[f"vs_{ref}_seeds"], df["seeds"])]
+            shown[f"Δ per seed vs {ref} (pp)"] = [_per_seed(values, flag) for values, flag in zip(
+                df[f"vs_{ref}_per_seed"], df[f"vs_{ref}_signs_disagree"])]
             shown[f"p vs {ref} (Holm)"] = [_p_value(p) for p in df[f"vs_{ref}_p_holm"]]
     return shown
 
@@ -350,18 +464,30 @@ def _seed_interval(mean: float, half: float, n: int) -> str:
     return f"{text} ({n})"
 
 
-def _difference(diff: float, low: float, high: float, p_holm: float, seeds: float | None = None,
-                row_seeds: int | None = None) -> str:
+def _difference(diff: float, low: float, high: float, p_holm: float, level: str | None = "seeds",
+                seeds: float | None = None, row_seeds: int | None = None) -> str:
     """``"+6.7 [+1.7, +11.7]"`` in points, with ``ns`` when not significant after Holm.
 
-    ``" (2 seeds)"`` follows when the pair shares fewer seeds (``seeds``) than the row
-    averages (``row_seeds``): then Δ is not the difference of the two accuracies shown.
+    A one-seed comparison (``level`` ``"models"``) is about two trained models, so it
+    gets no method-level mark: ``" (1 seed: models)"`` instead. ``" (2 seeds)"`` follows
+    when the pair shares fewer seeds (``seeds``) than the row averages (``row_seeds``):
+    then Δ is not the difference of the two accuracies shown.
     """
-    if math.isnan(diff):
+    if diff is None or math.isnan(diff):
         return "–"
+    interval = f" [{low * 100:+.1f}, {high * 100:+.1f}]" if not math.isnan(low) else ""
+    if level == "models":
+        return f"{diff * 100:+.1f}{interval} (1 seed: models)"
     mark = "" if p_holm < 0.05 else " ns"
     fewer = f" ({seeds:g} seeds)" if seeds is not None and row_seeds is not None and seeds < row_seeds else ""
-    return f"{diff * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}]{mark}{fewer}"
+    return f"{diff * 100:+.1f}{interval}{mark}{fewer}"
+
+
+def _per_seed(values: list[float] | None, disagree: bool | None, scale: float = 100, digits: int = 1) -> str:
+    """``"+15.0 / +11.7 / -5.0 †"``: each seed's difference, † when their signs disagree."""
+    if not isinstance(values, list) or not values:
+        return "–"
+    return " / ".join(f"{v * scale:+.{digits}f}" for v in values) + (" †" if disagree else "")
 
 
 def _p_value(p: float) -> str:
@@ -372,21 +498,19 @@ def _p_value(p: float) -> str:
 
 
 def compare_table(records: list[dict[str, Any]], a: str, b: str) -> pd.DataFrame:
-    """Method ``a`` against method ``b`` on the same test images (and their FIDs).
+    """Method ``a`` against method ``b``: accuracy per class, and FID/KID, as paired differences.
 
-    One row per dataset × classifier × class: both accuracies (mean over the seeds
-    both have), the paired difference with its 95 % bootstrap interval and p, and the
-    per-seed exact McNemar p-values; plus the FID of each (mean over seeds) when scored.
+    One row per dataset × classifier × class (``score`` ``accuracy``), plus one per
+    dataset for each of FID and KID when both methods were scored (``classifier`` and
+    ``class`` empty). Each row: both means over the shared seeds, the difference A - B,
+    its 95 % interval and p (seed-level with two or more shared seeds, ``level``), the
+    per-seed differences, and for accuracy the exact McNemar p per seed.
     """
+    complete = [r for r in records if r.get("status") == "complete"]
     by_seed: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
-    fids: dict[tuple[str, str], list[float]] = {}
-    for record in records:
-        if record.get("status") != "complete":
-            continue
+    for record in complete:
         for clf, result in record.get("classification", {}).items():
             by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
-        if record.get("quality"):
-            fids.setdefault((record["dataset"], record["method"]), []).append(record["quality"]["fid"])
     rows = []
     for (dataset, method, clf), results in by_seed.items():
         other = by_seed.get((dataset, b, clf))
@@ -398,30 +522,41 @@ def compare_table(records: list[dict[str, Any]], a: str, b: str) -> pd.DataFrame
                 continue
             seeds = sorted(set(results) & set(other))
             key = cls_name.replace("-", "_")
-            rows.append({"dataset": dataset, "classifier": clf, "class": cls_name, "seeds": len(seeds),
-                         f"{a} accuracy": float(np.mean([results[s]["metrics"]["per_class"][key]["accuracy"]
-                                                         for s in seeds])),
-                         f"{b} accuracy": float(np.mean([other[s]["metrics"]["per_class"][key]["accuracy"]
-                                                         for s in seeds])),
-                         "difference": paired["diff"], "ci_low": paired["low"], "ci_high": paired["high"],
-                         "p": paired["p"], "mcnemar_p_per_seed": paired["mcnemar_p"],
-                         f"{a} FID": _mean_sd(fids.get((dataset, a), []))[0],
-                         f"{b} FID": _mean_sd(fids.get((dataset, b), []))[0]})
-    return pd.DataFrame(rows)
+            rows.append({"dataset": dataset, "score": "accuracy", "classifier": clf, "class": cls_name,
+                         "a": float(np.mean([results[s]["metrics"]["per_class"][key]["accuracy"] for s in seeds])),
+                         "b": float(np.mean([other[s]["metrics"]["per_class"][key]["accuracy"] for s in seeds])),
+                         **{k: paired[k] for k in ("diff", "low", "high", "p", "level", "seeds", "per_seed",
+                                                    "signs_disagree", "mcnemar_p")}})
+    groups = _group(complete)
+    for dataset in dict.fromkeys(r["dataset"] for r in complete):
+        for key, get in QUALITY_SCORES.items():
+            test = quality_difference(groups.get((dataset, a), []), groups.get((dataset, b), []), key)
+            if not test:
+                continue
+            means = [_mean_sd([get(r["quality"]) for r in groups[(dataset, m)] if r.get("quality")])[0] for m in (a, b)]
+            rows.append({"dataset": dataset, "score": key, "classifier": "", "class": "", "a": means[0],
+                         "b": means[1], **test, "mcnemar_p": None})
+    return pd.DataFrame(rows).rename(columns={"a": f"{a} mean", "b": f"{b} mean"})
+
+
+#: How each score of a ``--compare`` row is shown: label, scale, digits.
+COMPARE_SCORES = {"accuracy": ("accuracy (%)", 100, 1), "fid": ("FID", 1, 1), "kid": ("KID×10³", 1e3, 2)}
 
 
 def display_compare(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     """Readable strings for :func:`compare_table`."""
-    return pd.DataFrame({
-        "Dataset": df["dataset"], "Classifier": df["classifier"], "Class": df["class"], "Seeds": df["seeds"],
-        f"{a} acc. (%)": [_fmt(v, None, 1, 100) for v in df[f"{a} accuracy"]],
-        f"{b} acc. (%)": [_fmt(v, None, 1, 100) for v in df[f"{b} accuracy"]],
-        "Δ (pp) [95% CI]": [_difference(d, lo, hi, p) for d, lo, hi, p in
-                            zip(df["difference"], df["ci_low"], df["ci_high"], df["p"])],
-        "p (sign-flip)": [_p_value(v) for v in df["p"]],
-        "McNemar p per seed": [", ".join(_p_value(p) for p in ps) for ps in df["mcnemar_p_per_seed"]],
-        f"{a} FID": [_fmt(v, None, 1) for v in df[f"{a} FID"]], f"{b} FID": [_fmt(v, None, 1) for v in df[f"{b} FID"]],
-    })
+    rows = []
+    for row in df.to_dict("records"):
+        label, scale, digits = COMPARE_SCORES[row["score"]]
+        interval = "" if math.isnan(row["low"]) else f" [{row['low'] * scale:+.{digits}f}, {row['high'] * scale:+.{digits}f}]"
+        level = "1 seed: models" if row["level"] == "models" else f"{row['seeds']} seeds"
+        rows.append({"Dataset": row["dataset"], "Score": " ".join(filter(None, (label, row["classifier"], row["class"]))),
+                     a: _fmt(row[f"{a} mean"], None, digits, scale), b: _fmt(row[f"{b} mean"], None, digits, scale),
+                     "Δ A - B [95% CI]": f"{row['diff'] * scale:+.{digits}f}{interval}",
+                     "p": _p_value(row["p"]), "Test": level,
+                     "Δ per seed": _per_seed(row["per_seed"], row["signs_disagree"], scale, digits),
+                     "McNemar p per seed": ", ".join(_p_value(p) for p in row["mcnemar_p"] or []) or "–"})
+    return pd.DataFrame(rows)
 
 
 #: Per table, the columns shown per dataset by :func:`side_by_side`: (display, numeric).
