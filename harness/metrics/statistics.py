@@ -170,6 +170,32 @@ def paired_t(differences: Sequence[float], confidence: float = 0.95) -> dict[str
     return {**out, "low": out["diff"] - half, "high": out["diff"] + half, "p": p}
 
 
+def paired_accuracy(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any]:
+    """Accuracy of A - B on the same images, seeds paired by index: the leaderboard's verdict.
+
+    :param correct_a: bool ``(seeds, images)``: whether A got each image right, per seed.
+    :param correct_b: the same for B (seed ``s`` of B paired with seed ``s`` of A).
+    :return: ``diff``, ``low``/``high`` (95 %), ``p``, ``level`` and the details. Two or
+        more seeds: ``level`` ``"seeds"``, a method-level test: :func:`paired_t` over the
+        per-seed accuracy differences, so training randomness counts. One seed:
+        ``"models"``, a test of two trained models on these images (bootstrap interval
+        over test images, exact McNemar p). Always: ``per_seed``, ``signs_disagree``,
+        ``p_images`` (the image-level sign-flip test on the seed-averaged differences)
+        and ``mcnemar_p`` per seed.
+    """
+    a, b = np.atleast_2d(np.asarray(correct_a, bool)), np.atleast_2d(np.asarray(correct_b, bool))
+    if a.shape != b.shape or a.shape[1] == 0:
+        raise ValueError("the two classifiers must be judged on the same, non-empty set of images")
+    per_seed = (a.mean(axis=1) - b.mean(axis=1)).tolist()
+    seeds = a.shape[0]
+    p_images = sign_flip_p((a.astype(float) - b).mean(axis=0), seeds=seeds)
+    verdict = paired_t(per_seed) if seeds > 1 else paired_bootstrap(a, b)
+    return {"diff": verdict["diff"], "low": verdict["low"], "high": verdict["high"], "p": verdict["p"],
+            "level": "seeds" if seeds > 1 else "models", "per_seed": per_seed,
+            "signs_disagree": signs_disagree(per_seed), "p_images": p_images,
+            "mcnemar_p": [mcnemar_exact(x, y) for x, y in zip(a, b)], "seeds": seeds, "images": a.shape[1]}
+
+
 def signs_disagree(differences: Sequence[float]) -> bool:
     """Whether some seeds favour A and others B (zeros favour neither)."""
     d = np.asarray([v for v in differences if v is not None and not math.isnan(v)], float)

@@ -23,8 +23,8 @@ import pandas as pd
 
 from dg2bench.metrics.classification import wilson_interval
 from dg2bench.metrics.power import POWER, minimal_detectable_effect
-from dg2bench.metrics.statistics import (holm, mcnemar_exact, paired_bootstrap, paired_t, replicate_difference,
-                                          signs_disagree, t_interval)
+from dg2bench.metrics.statistics import (holm, paired_accuracy, paired_t, replicate_difference, signs_disagree,
+                                          t_interval)
 from dg2bench.report.letters import letter_groups
 
 TableName = Literal["time", "fid", "classify"]
@@ -271,10 +271,8 @@ def _correct(result: dict[str, Any], label: int) -> dict[str, bool]:
 def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, Any]], label: int) -> dict[str, Any]:
     """Paired comparison of two methods' results (seeds paired by index) on the test images of ``label``.
 
-    With two or more shared seeds the verdict is method-level (``level`` ``"seeds"``): a
-    paired t over the per-seed accuracy differences. With one it is about two trained
-    models (``"models"``): the exact McNemar test and a bootstrap over test images. The
-    image-level sign-flip p is kept either way (``p_images``), and McNemar per seed.
+    See :func:`dg2bench.metrics.statistics.paired_accuracy`: method-level (paired t over
+    seeds) with two or more shared seeds, about two trained models with one.
     """
     seeds = sorted(set(results) & set(reference))
     if not seeds:
@@ -285,13 +283,7 @@ def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, A
         return {}
     a = np.array([[m[i] for i in ids] for m in mine])
     b = np.array([[t[i] for i in ids] for t in theirs])
-    images = paired_bootstrap(a, b)
-    per_seed = (a.mean(axis=1) - b.mean(axis=1)).tolist()
-    out = paired_t(per_seed) if len(seeds) > 1 else images
-    return {"diff": out["diff"], "low": out["low"], "high": out["high"], "p": out["p"],
-            "level": "seeds" if len(seeds) > 1 else "models", "per_seed": per_seed,
-            "signs_disagree": signs_disagree(per_seed), "p_images": images["p"],
-            "mcnemar_p": [mcnemar_exact(x, y) for x, y in zip(a, b)], "seeds": len(seeds), "images": len(ids)}
+    return paired_accuracy(a, b)
 
 
 def _reference_methods(records: list[dict[str, Any]]) -> dict[str, str]:
