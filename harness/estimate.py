@@ -35,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.run.augmentation import schedule_images
 from dg2bench.run.cell import BASELINE
 from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name, reset_peak_memory
 from dg2bench.run.training import ImageBanks, compile_networks, place_model, seed_everything, synchronize
@@ -213,7 +214,7 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
             cls = registry.get("classifier", choice.plugin).cls
             speed = plan_speed_options(device, spec.benchmark, choice.precision)
             out.append(_measure_classifier(cls, choice, dataset.label, train, extras, size, seeds, device, speed,
-                                           warmup, repeats, on_method))
+                                           warmup, repeats, on_method, spec.augmentation))
     return out
 
 
@@ -278,8 +279,9 @@ def makes_defect_free(cls: type[Generator]) -> bool:
 def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: dict[str, int],
                         extras: dict[str, int], size: int, seeds: int, device: torch.device,
                         speed: dict[str, Any], warmup: int, repeats: int,
-                        on_method: Callable[[str], None]) -> StepEstimate:
+                        on_method: Callable[[str], None], augmentation: dict[str, Any] | None = None) -> StepEstimate:
     """One classifier's step, projected over each method's cells (``extras``: method -> fake images added)."""
+    augmentation = augmentation or {}
     on_method(f"{dataset}/{choice.label}")
     seed_everything(0)
     row = StepEstimate(dataset, "classifier", choice.label, precision=precision_name(speed["amp_dtype"]),
@@ -288,8 +290,8 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
         model = cls(choice.hparams, size)
         real = train["defect_free"] + train["defect"]
         # A cell trains on its real images plus its method's fakes: the baseline's on the real ones only.
-        row.method_steps = {method: choice.training_length(model.steps_per_epoch(real + extra))[0]
-                            for method, extra in extras.items()}
+        row.method_steps = {method: choice.training_length(model.steps_per_epoch(
+            schedule_images(real, extra, augmentation)))[0] for method, extra in extras.items()}
         spe = model.steps_per_epoch(real + max(extras.values(), default=0))
         row.images_per_step = model.batch_size
         images = _random_bank(min(4 * model.batch_size, 256), size)

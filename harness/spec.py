@@ -45,7 +45,12 @@ AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
     "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
     "fakes_defect_free": (int, 0, "fake defect-free images added to training (Table 8: 600 for MVTec); made by "
                           "translation methods' defect -> defect-free generator, none by unconditional ones"),
+    "classifier_schedule": (str, "epochs", "epochs (the paper: every cell trains its classifiers' epochs, so augmented "
+                            "cells take more optimiser steps) | steps (every cell of a dataset trains as many steps "
+                            "as an augmented cell: real + fakes + fakes_defect_free images, for the epochs)"),
 }
+#: ``[augmentation] classifier_schedule`` values.
+CLASSIFIER_SCHEDULES = ("epochs", "steps")
 #: A benchmark name: the folder ``results/<name>`` (no path separators, no "..").
 BENCHMARK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -352,6 +357,9 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
         raise SpecError(f"{where}: augmentation.fakes", "must be >= 1", "use e.g. 600 (Table 7)")
     if augmentation["fakes_defect_free"] < 0:
         raise SpecError(f"{where}: augmentation.fakes_defect_free", "must be >= 0", "use 0 or e.g. 600 (Table 8)")
+    if augmentation["classifier_schedule"] not in CLASSIFIER_SCHEDULES:
+        raise SpecError(f"{where}: augmentation.classifier_schedule",
+                        f"unknown schedule {augmentation['classifier_schedule']!r}", "use epochs or steps")
     metrics = _typed_table(_table(raw.get("metrics", {}), f"{where}: metrics"), METRICS_KEYS, f"{where}: metrics")
     if metrics["bootstrap"] < 0 or 0 < metrics["bootstrap"] < MIN_BOOTSTRAP:
         # Fewer resamples leave one or two draws in each 2.5 % tail (1 gives a zero-width "interval").

@@ -63,6 +63,11 @@ SPEC_CASES = {
                                            "classifiers.resnet34.dropout: must be in [0, 1), not 1.5"),
     "too few bootstrap resamples": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = 1"),
                                     "metrics.bootstrap: must be 0 or at least 100, not 1"),
+    "a DJS term in the no-DJS ablation": (lambda tmp: _spec(tmp, tiny_spec_text(
+        generators='[generators.dg2gan-no-djs]\npreset = "tiny"\nmu = 0.05\n')),
+        "generators.dg2gan-no-djs.mu: must be 0 in dg2gan-no-djs"),
+    "an unknown classifier schedule": (_edit("fakes = 8", 'fakes = 8\nclassifier_schedule = "time"'),
+                                       "augmentation.classifier_schedule: unknown schedule 'time'"),
     "bad fit": (lambda tmp: _spec(tmp, tiny_spec_text(extra=f'[datasets.folder]\nroot = "{tmp}"\nfit = "zoom"\n')),
                 "datasets.folder.fit: must be one of resize, crop"),
     "folder option leaving the root": (lambda tmp: _spec(tmp, tiny_spec_text(

@@ -141,3 +141,12 @@ def test_records_of_an_older_version_without_the_device_are_not_refused(tmp_path
     with pytest.raises(DataError, match=r"crackforest/gan/seed3 differs from the rest of crackforest "
                                         r"\(ran.device: cpu -> cuda\)"):
         _check(tmp_path)
+
+
+def test_cells_trained_under_another_classifier_schedule_are_refused(tmp_path):
+    _cell(tmp_path, "baseline", 0, _edited(generator=None, augmentation__classifier_schedule="steps"))
+    _cell(tmp_path, "gan", 0, CONFIG)                     # before the option: the epochs schedule
+    with pytest.raises(DataError) as caught:
+        _check(tmp_path)
+    assert "augmentation.classifier_schedule: <absent> -> steps" in str(caught.value) \
+        or "augmentation.classifier_schedule: steps -> <absent>" in str(caught.value)

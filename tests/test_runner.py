@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from dg2bench import hookimpl
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.run.runner import run_benchmark
 from dg2bench.spec import load_spec
+from dg2bench.store.cell_config import read_cell_config
 from dg2bench.store.results import ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
@@ -166,3 +168,21 @@ def test_a_changed_split_refuses_to_mix_with_old_cells(tmp_path, write_spec, mon
     monkeypatch.undo()
     with pytest.raises(SpecError, match="different configuration"):
         run_benchmark(spec, registry, store)
+
+
+@pytest.mark.parametrize("schedule, baseline_steps", [("epochs", 6), ("steps", 8)])
+def test_classifier_schedule_steps_trains_every_cell_as_long_as_an_augmented_one(tmp_path, write_spec, schedule,
+                                                                                  baseline_steps):
+    # tiny resnet34: batch 8, 2 epochs; 20 real images -> 3 steps an epoch, 28 with 8 fakes -> 4.
+    text = tiny_spec_text(generators="[generators.oversample]\npreset = \"tiny\"\n", classifier_steps=100)
+    registry = get_registry()
+    spec = load_spec(write_spec(text.replace("fakes = 8", f"fakes = 8\nclassifier_schedule = \"{schedule}\"")),
+                     registry)
+    store = ResultStore(tmp_path / "results")
+    run_benchmark(spec, registry, store)
+    results = {r["method"]: r["classification"]["resnet34"] for r in store.records()}
+    assert results["oversample"]["steps"] == 8 and results["baseline"]["steps"] == baseline_steps
+    assert results["baseline"]["schedule"] == schedule
+    assert results["baseline"]["epochs"] == pytest.approx(baseline_steps / 3)
+    configs = [read_cell_config(store.root / "cells" / "crackforest" / m / "seed0") for m in ("baseline", "oversample")]
+    assert all(("classifier_schedule" in c["augmentation"]) == (schedule == "steps") for c in configs)

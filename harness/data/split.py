@@ -74,7 +74,12 @@ class Split:
 
 
     def load_masks(self, items: Sequence[SplitItem], image_size: int) -> torch.Tensor | None:
-        """Masks of ``items`` resized (nearest) to ``image_size``: bool ``(N, 1, S, S)``.
+        """Masks of ``items`` resized to ``image_size``: bool ``(N, 1, S, S)``.
+
+        Not nearest-neighbour: binarised, then an area (BOX) resize, and an output pixel
+        is defect where any defect pixel falls inside it. Nearest sampling would break a
+        1-2 px crack into dashes or drop it; the price is a crack up to one output pixel
+        wider than its exact area share.
 
         None when the dataset gives no mask at all; an item without a mask gets an
         all-False one.

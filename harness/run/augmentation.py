@@ -48,6 +48,20 @@ def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor 
     return torch.cat(parts), torch.cat(labels).long()
 
 
+def schedule_images(real: int, added: int, augmentation: dict[str, Any]) -> int:
+    """The training-set size a classifier cell's ``epochs`` are counted over.
+
+    ``classifier_schedule = "epochs"`` (the paper): the cell's own images, so a cell with
+    fakes trains more optimiser steps than the baseline. ``"steps"``: an augmented cell's
+    (``real`` + ``fakes`` + ``fakes_defect_free``) for every cell, baseline included, so
+    every cell of a dataset trains the same number of steps and a gain cannot come from
+    training longer.
+    """
+    if augmentation.get("classifier_schedule", "epochs") == "steps":
+        return real + augmentation["fakes"] + augmentation["fakes_defect_free"]
+    return real + added
+
+
 def per_type_recall(items: list, predictions: list[int]) -> dict[str, dict[str, int]]:
     """Defect test images found per defect type: ``{type: {"correct": k, "total": n}}``.
 
@@ -79,7 +93,11 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
     classifier = cls(choice.hparams, size)
     train_images, train_labels = augmented_training_set(inputs.images, fakes, fakes_defect_free)
     spe = classifier.steps_per_epoch(len(train_images))
-    steps, epochs = choice.training_length(spe)
+    real = len(inputs.images["train_defect_free"]) + len(inputs.images["train_defect"])
+    schedule = inputs.spec.augmentation["classifier_schedule"]
+    steps, _ = choice.training_length(classifier.steps_per_epoch(
+        schedule_images(real, len(train_images) - real, inputs.spec.augmentation)))
+    epochs = steps / spe     # passes over this cell's own images
     plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
                      batch_size=classifier.batch_size, device=inputs.device,
                      **plan_speed_options(inputs.device, inputs.spec.benchmark, choice.precision))
@@ -105,7 +123,7 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
                          "real_defect": len(inputs.images["train_defect"]),
                          "fake_defect": 0 if fakes is None else len(fakes),
                          "fake_defect_free": 0 if fakes_defect_free is None else len(fakes_defect_free)},
-        "steps": outcome.steps, "epochs": epochs, "train_seconds": outcome.wall_seconds,
+        "schedule": schedule, "steps": outcome.steps, "epochs": epochs, "train_seconds": outcome.wall_seconds,
         "precision": precision_name(plan.amp_dtype), **speed_record(plan, outcome),
         "test_seconds": time.perf_counter() - began,
         "metrics": classification_report(y_true, y_pred).as_dict(),

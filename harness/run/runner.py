@@ -124,7 +124,18 @@ def cell_config(spec: Spec, planned: PlannedCell, split_hash: str, code: dict[st
             "dataset": planned.dataset.resolved(),
             "generator": planned.generator.resolved() if planned.generator else None,
             "classifiers": {c.label: c.resolved() for c in spec.classifiers},
-            "augmentation": spec.augmentation, "metrics": spec.metrics}
+            "augmentation": augmentation_config(spec.augmentation), "metrics": spec.metrics}
+
+
+def augmentation_config(augmentation: dict[str, Any]) -> dict[str, Any]:
+    """``[augmentation]`` as a cell's configuration holds it.
+
+    The default classifier schedule (``epochs``, the only one before it became an
+    option) is left out, so cells run before it existed still match their config.
+    """
+    if augmentation.get("classifier_schedule", "epochs") == "epochs":
+        return {key: value for key, value in augmentation.items() if key != "classifier_schedule"}
+    return dict(augmentation)
 
 
 ON_CHANGE = ("refuse", "restart")

@@ -191,9 +191,16 @@ class Dg2GanHyperparameters:
 
 @dataclasses.dataclass(frozen=True)
 class Dg2GanNoDjsHyperparameters(Dg2GanHyperparameters):
-    """DG2GAN's hyperparameters with the DJS term off by default (``mu = 0``)."""
+    """DG2GAN's hyperparameters with the DJS term off (``mu = 0``, and only 0)."""
 
     mu: float = 0.0
+
+    def validate(self) -> None:
+        """As DG2GAN's, and ``mu`` must stay 0: with a DJS critic this would be DG2GAN."""
+        super().validate()
+        if self.mu != 0:
+            raise ValueError(f"mu must be 0 in dg2gan-no-djs (the ablation without the DJS term), not {self.mu}; "
+                             "for a DJS term use plugin = \"dg2gan\"")
 
 
 _PAPER_SIZES = {"ngf": 64, "ndf": 64, "n_res_blocks": 9, "djs_width": 288, "load_crop_flip": True}
