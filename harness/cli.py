@@ -227,10 +227,12 @@ def _print_known_estimate(spec, only: tuple[str, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True)
 @click.option("--repeats", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed steps per method.")
 @click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True, help="Untimed steps first.")
+@click.option("--seed-sd", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seed-to-seed sd of a classifier's accuracy (pp) assumed for the smallest detectable difference.")
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), default=None,
               help="The device's peak TFLOP/s for MFU [default: a table of known GPUs].")
 @SET_OPTION
-def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warmup: int,
+def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warmup: int, seed_sd: float,
                      peak_tflops: float | None, settings: tuple[str, ...]) -> None:
     """Time a few real steps of every method of SPEC and project the training time of the run."""
     import datetime
@@ -241,6 +243,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     from dg2bench.run.device import amp_dtype_for, precision_name, prepare_device, resolve_device
     from dg2bench.estimate import (estimate_cache_path, estimate_spec, format_duration, peak_tflops_for,
                                    projected_total, strict_json)
+    from dg2bench.metrics.power import POWER, detectable_differences
     from dg2bench.run.runner import build_split
 
     loaded, registry = _load(spec)
@@ -259,8 +262,12 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     total = projected_total(data)
     name = torch_device_name(target)
     precision = precision_name(amp_dtype_for(target, loaded.benchmark["precision"]))
+    detectable = {label: detectable_differences(c["test"], len(loaded.seeds), seed_sd / 100)
+                  for label, c in counts.items()}
     summary = {"spec": str(loaded.path), "device": name, "precision": precision,
-               "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data}
+               "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data,
+               "detectable_difference": {"power": POWER, "seeds": len(loaded.seeds), "seed_sd": seed_sd / 100,
+                                         "by_dataset": detectable}}
     cache = estimate_cache_path(loaded, target)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
@@ -281,6 +288,21 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     console.print(rich_table(shown, f"Estimate for {loaded.name} on {name}"))
     console.print(f"total: about {format_duration(total)} of training ({summary['precision']}); generation, "
                   f"scoring and testing not included", highlight=False)
+    for label, by_class in detectable.items():
+        console.print(detectable_line(label, by_class, counts[label]["test"], len(loaded.seeds), seed_sd),
+                      highlight=False, soft_wrap=True)
+
+
+def detectable_line(dataset: str, by_class: dict[str, float], tests: dict[str, int], seeds: int,
+                    seed_sd: float) -> str:
+    """``"crackforest: smallest accuracy difference detectable ..."`` for ``bench estimate`` and ``bench run``."""
+    if seeds < 2:
+        return (f"{dataset}: one seed: the classify table can compare two trained models, not two methods; "
+                "run two or more seeds (e.g. --seeds 3) for a method-level test")
+    parts = ", ".join(f"{cls.replace('_', '-')} {value * 100:.1f} pp ({tests[cls]} test images)"
+                      for cls, value in by_class.items())
+    return (f"{dataset}: smallest accuracy difference detectable at 80 % power with {seeds} seeds (paired t, "
+            f"0.05; assuming a seed-to-seed sd of {seed_sd:g} pp, --seed-sd): {parts}")
 
 
 def _number(value: float, pattern: str) -> str:

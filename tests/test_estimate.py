@@ -87,3 +87,27 @@ def test_estimate_without_a_memory_figure_says_so_instead_of_failing(bench, writ
     assert code == 0, err
     classifier = next(r for r in json.loads(out)["methods"] if r["role"] == "classifier")
     assert classifier["peak_memory_mb"] is None and classifier["seconds_per_step"] > 0
+
+
+def test_estimate_names_the_smallest_detectable_difference_and_the_steps_schedule(bench, write_spec, tmp_path,
+                                                                                  monkeypatch):
+    from dg2bench.metrics.power import assumed_difference_sd, minimal_detectable_effect
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = tiny_spec_text(generators="[generators.oversample]\npreset = \"tiny\"\n", classifier_steps=100, seeds=3)
+    spec = write_spec(text.replace("fakes = 8", 'fakes = 8\nclassifier_schedule = "steps"'))
+    code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "0",
+                           "--seed-sd", "7.5")
+    assert code == 0, err
+    result = json.loads(out)
+    detectable = result["detectable_difference"]
+    assert detectable["seeds"] == 3 and detectable["seed_sd"] == 0.075
+    # The tiny split tests 6 defect images: sqrt(2 * 0.075^2 + 2 * 0.75 * 0.25 / 6).
+    expected = minimal_detectable_effect(assumed_difference_sd(6, 0.075), 3)
+    assert detectable["by_dataset"]["crackforest"]["defect"] == pytest.approx(expected)
+    # With classifier_schedule = "steps" the baseline trains as long as an augmented cell.
+    classifier = next(r for r in result["methods"] if r["role"] == "classifier")
+    assert classifier["method_steps"] == {"baseline": 8, "oversample": 8}
+    code, out, _ = bench("estimate", str(spec), "--repeats", "1", "--warmup", "0")
+    assert code == 0 and "smallest accuracy difference detectable at 80 % power with 3 seeds" in out
+    assert f"defect {minimal_detectable_effect(assumed_difference_sd(6, 0.05), 3) * 100:.1f} pp (6 test images)" in out

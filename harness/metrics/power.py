@@ -56,3 +56,19 @@ def assumed_difference_sd(test_images: int, seed_sd: float, accuracy: float = 0.
     if test_images < 1:
         return float("nan")
     return math.sqrt(2 * seed_sd ** 2 + 2 * accuracy * (1 - accuracy) / test_images)
+
+
+#: The seed-to-seed standard deviation of a classifier's accuracy ``bench estimate`` assumes
+#: by default (``--seed-sd``): the review that introduced seed-level tests measured 5-7 pp.
+DEFAULT_SEED_SD = 0.05
+
+
+def detectable_differences(test_counts: dict[str, int], seeds: int,
+                           seed_sd: float = DEFAULT_SEED_SD) -> dict[str, float]:
+    """Per class (``defect``, ``defect_free``), the minimal detectable accuracy difference of a spec.
+
+    :param test_counts: the split's test images per class (``Split.counts()["test"]``).
+    :param seeds: seeds per cell; fewer than two give NaN (no method-level test).
+    """
+    return {cls: minimal_detectable_effect(assumed_difference_sd(n, seed_sd), seeds)
+            for cls, n in test_counts.items()}
