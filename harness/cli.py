@@ -326,13 +326,20 @@ def torch_device_name(device) -> str:
 @click.option("--by-dataset", is_flag=True,
               help="Datasets side by side (one row per method, headline columns per dataset).")
 @click.option("--compare", nargs=2, metavar="A B", default=None,
-              help="Method A against method B on the same test images: paired difference, interval, p.")
-def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None) -> None:
+              help="Method A against method B: accuracy, FID and KID as paired differences, interval, p.")
+@click.option("--sort", "order", type=click.Choice(["best", "spec"]), default="best", show_default=True,
+              help="best: each dataset's best method first (lowest FID, highest defect accuracy, shortest "
+                   "training); spec: the spec's order.")
+@click.option("--wide", is_flag=True, help="In a terminal, every column (csv, json, markdown and LaTeX always "
+                                           "have them all).")
+def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None,
+                        order: str, wide: bool) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
     from dg2bench.report.comparable import check_comparable
     from dg2bench.report.leaderboard import (COMPARE_NOTE, SIDE_BY_SIDE_NOTES, TITLES, build_table,
                                              compare_table, display_compare, display_table, side_by_side,
                                              table_note)
+    from dg2bench.report.terminal import compact_tables, sort_best
     from dg2bench.store.results import ResultStore
 
     if compare and (by_dataset or table != "classify"):
@@ -367,9 +374,16 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
                 if table != "all" and not all_failed:
                     raise BenchError("--table", f"no cell in {results} has {name} results", "pick another table")
                 continue
+            if order == "best":
+                data = sort_best(data, name)  # type: ignore[arg-type]
             shown = display_table(data, name)  # type: ignore[arg-type]
             # Side by side keeps only headline columns: a short note says what their ± mean.
             note = SIDE_BY_SIDE_NOTES[name] if by_dataset else table_note(name, data)  # type: ignore[index,arg-type]
+            if fmt == "rich" and not wide and not by_dataset:
+                parts = compact_tables(data, name, TITLES[name])  # type: ignore[arg-type]
+                for k, (title, part) in enumerate(parts):
+                    frames[title] = (data, part, note if k == len(parts) - 1 else "")
+                continue
             if by_dataset:
                 data = side_by_side(data, name, numeric=True)  # type: ignore[arg-type]
                 shown = side_by_side(shown, name, numeric=False)  # type: ignore[arg-type]
@@ -381,7 +395,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
                                  "fix the cause and rerun with `bench run SPEC --retry-failed`")
             raise BenchError(results, "holds no complete cell with results for any table",
                              "run `bench run` on it first")
-    _print_frames(frames, fmt)
+    _print_frames(frames, fmt, no_wrap=not wide)
     _print_cell_notes(records, store)
 
 
@@ -396,8 +410,12 @@ def _print_cell_notes(records: list[dict], store) -> None:
                           highlight=False, markup=False, soft_wrap=True)
 
 
-def _print_frames(frames: dict, fmt: str) -> None:
-    """Print ``{title: (numeric, shown, note)}`` in ``fmt``; csv/json stay machine-readable."""
+def _print_frames(frames: dict, fmt: str, no_wrap: bool = True) -> None:
+    """Print ``{title: (numeric, shown, note)}`` in ``fmt``; csv/json stay machine-readable.
+
+    ``no_wrap``: rich cells on one line (the terminal layouts fit 120 columns); ``--wide``
+    tables may be wider than the terminal, so their cells wrap instead.
+    """
     import pandas as pd
 
     from dg2bench.console import rich_table
@@ -422,11 +440,12 @@ def _print_frames(frames: dict, fmt: str) -> None:
         elif fmt == "latex":
             click.echo((f"% {title}\n" if titled else "") + to_latex(shown) + (f"% note: {note}\n" if note else ""))
         else:
-            console.print(rich_table(shown, title))
+            console.print(rich_table(shown, title, no_wrap=no_wrap))
+            # Notes wrap at the terminal's width (the console keeps long lines whole elsewhere).
             for warning in sorted({w for w in data.get("warning", []) if w}):
-                console.print(f"[yellow]note:[/] {warning}", highlight=False)
-            if note:
-                console.print(f"[dim]note: {note}[/]", highlight=False)
+                console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False, soft_wrap=False)
+            for line in filter(None, note.splitlines()):
+                console.print(f"[dim]note: {escape(line)}[/]", highlight=False, soft_wrap=False)
 
 
 @cli.command("report")

@@ -64,12 +64,16 @@ class ProgressBars:
         self.progress.update(self._tasks[key], completed=event.done, total=event.total, note=note)
 
 
-def rich_table(df: pd.DataFrame, title: str) -> Table:
-    """A rich table of string cells, numbers right-aligned."""
+def rich_table(df: pd.DataFrame, title: str, no_wrap: bool = False) -> Table:
+    """A rich table of string cells, numbers right-aligned.
+
+    ``no_wrap``: every cell on one line (leaderboards, laid out to fit 120 columns, so
+    an interval or a method name is never broken); otherwise long cells wrap.
+    """
     table = Table(title=title, header_style="bold")
     for column in df.columns:
-        numeric = column not in ("Dataset", "Method", "Class", "Name", "Package", "Kind", "Summary", "Built-in")
-        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+        numeric = column not in ("Dataset", "Method", "Class", "Name", "Package", "Kind", "Summary", "Built-in", "vs")
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold", no_wrap=no_wrap)
     for row in df.itertuples(index=False):
         # Cells are data (plugin summaries, ids, paths), never markup: "[/x]" prints as is.
         table.add_row(*(escape(str(v)) for v in row))

@@ -262,3 +262,58 @@ def test_progress_piped_into_a_log_is_plain_lines_in_order():
     lines = log.getvalue().splitlines()
     assert lines[0] == "d/m/seed0 train 0/100 G=1" and lines[-2] == "d/m/seed0 train 100/100 G=1"
     assert len(lines) == 12 and lines[-1] == "d/m/seed0: complete"    # start, each tenth, the end
+
+
+def _render_at_120(bench, monkeypatch, *args):
+    import io
+
+    from rich.console import Console
+
+    import dg2bench.cli as cli
+
+    console = Console(width=120, record=True, file=io.StringIO(), soft_wrap=True)
+    monkeypatch.setattr(cli, "console", console)
+    code, _, err = bench(*args)
+    assert code == 0, err
+    return console.export_text()
+
+
+def _assert_fits_120_unbroken(text: str, records: list[dict], tables: tuple[str, ...]):
+    from dg2bench.report.leaderboard import TITLES, build_table
+    from dg2bench.report.terminal import compact_tables, sort_best
+
+    assert max(len(line) for line in text.splitlines()) <= 120, text
+    for name in tables:
+        data = sort_best(build_table(records, name), name)
+        for _, shown in compact_tables(data, name, TITLES[name]):
+            for value in shown.astype(str).to_numpy().ravel():
+                assert value in text, (name, value)          # whole: no word broken over two lines
+
+
+def test_every_table_fits_a_120_column_terminal(bench, finished_run, monkeypatch):
+    _, results = finished_run
+    text = _render_at_120(bench, monkeypatch, "leaderboard", str(results), "--table", "all")
+    _assert_fits_120_unbroken(text, ResultStore(results).records(), ("time", "fid", "classify"))
+    assert "note: Accuracy: mean over seeds" in text
+
+
+def test_five_seeds_and_both_references_fit_120_columns_best_first(bench, monkeypatch, tmp_path):
+    from test_leaderboard import _with_predictions
+
+    folder = tmp_path / "results"
+    records = []
+    for method, missed in (("baseline", 9), ("dg2gan-no-djs", 3), ("oversample", 8), ("cyclegan", 6)):
+        for seed in range(5):
+            record = _with_predictions(method, seed, set(range(missed + seed % 3 - 1)), n=60)
+            record["cell"] = f"crackforest/{method}/seed{seed}"
+            records.append(record)
+            cell = folder / "cells" / "crackforest" / method / f"seed{seed}"
+            cell.mkdir(parents=True)
+            (cell / "record.json").write_text(json.dumps(record))
+    text = _render_at_120(bench, monkeypatch, "leaderboard", str(folder), "--table", "classify")
+    _assert_fits_120_unbroken(text, records, ("classify",))
+    methods = [line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 3]
+    assert methods[0] == "dg2gan-no-djs"                               # best defect accuracy first
+    wide = _render_at_120(bench, monkeypatch, "leaderboard", str(folder), "--table", "classify", "--sort", "spec",
+                          "--wide")
+    assert wide.splitlines()[1].count("┳") > text.splitlines()[1].count("┳") + 5     # every column, wrapped

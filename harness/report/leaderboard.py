@@ -240,7 +240,7 @@ def classify_notes(table: pd.DataFrame) -> str:
             if not spreads or not sum(df for df, _ in spreads):
                 continue
             pooled = math.sqrt(sum(df * var for df, var in spreads) / sum(df for df, _ in spreads))
-            if pooled == 0:
+            if pooled < 1e-9:           # no spread (or rounding of none): nothing to say
                 continue
             seeds = int(compared[f"vs_{ref}_seeds"].max())
             mde = minimal_detectable_effect(pooled * 100, seeds)
