@@ -8,11 +8,20 @@ the cell aside and run it afresh.
 
 from __future__ import annotations
 
+import json
+import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+
+from dg2bench.contracts.trainable import TrainPlan
+from dg2bench.errors import UnsafeCheckpointError
+from dg2bench.run.training import ImageBanks, capture_rng_state, restore_rng_state, train
+
+from scalar_generator import ScalarGenerator
 
 from conftest import tiny_spec_text
 
@@ -113,3 +122,50 @@ def test_on_change_restart_moves_a_cell_with_a_planted_pickle_aside_and_runs_it_
     assert len(old) == 1 and (old[0] / "checkpoint.pt").exists(), "nothing is deleted"
     record = (results / CELL / "record.json").read_text()
     assert '"status": "complete"' in record and '"resumed_from_step": 0' in record
+
+
+@pytest.mark.slow
+def test_retry_failed_checks_the_failed_cell_it_reruns_and_a_skipped_cell_is_not_read(bench, interrupted, tmp_path):
+    spec, results, marker = _copy_and_plant(interrupted, tmp_path, "generator.pt")
+    (results / CELL / "record.json").write_text(json.dumps({"cell": "crackforest/dg2gan/seed0", "status": "failed",
+                                                             "reason": "an earlier failure"}))
+    code, err = _bench(bench, "run", str(spec), "--results", str(results))
+    assert code == 0 and "pickle" not in err, err   # skipped: its files are not loaded, so not checked
+    code, err = _bench(bench, "run", str(spec), "--results", str(results), "--retry-failed")
+    assert not marker.exists()
+    assert code == 2 and err.startswith(f"error: {results / CELL / 'generator.pt'}: needs a full pickle load"), err
+
+
+# --- the loop's own guard and RNG states, without a run -----------------------
+
+
+def _scalar_plan(steps: int) -> TrainPlan:
+    return TrainPlan(image_size=8, total_steps=steps, steps_per_epoch=steps, epochs=1, batch_size=2,
+                     device=torch.device("cpu"))
+
+
+def _scalar_banks() -> ImageBanks:
+    return ImageBanks({"defect": torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)})
+
+
+def test_the_training_loop_loads_checkpoints_weights_only_whoever_calls_it(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"model": Planted(marker), "step": 1}, tmp_path / "checkpoint.pt")
+    generator = ScalarGenerator(ScalarGenerator.Hyperparameters(), 8)
+    with pytest.raises(UnsafeCheckpointError) as refused:
+        train(generator, _scalar_banks(), _scalar_plan(3), seed=0, checkpoint_path=tmp_path / "checkpoint.pt")
+    assert not marker.exists()
+    message = str(refused.value)
+    assert "\n" not in message and "it names io.open" in message and "--on-change restart" in message
+
+
+def test_rng_states_survive_a_weights_only_round_trip_exactly(tmp_path):
+    random.seed(3)
+    np.random.seed(4)
+    random.gauss(0, 1), np.random.standard_normal()   # leave a cached Gaussian in both
+    torch.save(capture_rng_state(), tmp_path / "rng.pt")
+    expected = (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3))
+    random.seed(99), np.random.seed(99), torch.manual_seed(99)
+    restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
+    again = (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3))
+    assert expected[:3] == again[:3] and torch.equal(expected[3], again[3])

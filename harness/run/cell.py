@@ -32,6 +32,7 @@ from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progre
 from dg2bench.run.training import ImageBanks, NonFiniteLossError, seed_everything, speed_record, train
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.store.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
+from dg2bench.store.checkpoints import load_checkpoint
 from dg2bench.store.results import CellId, ResultStore
 
 BASELINE = "baseline"
@@ -80,7 +81,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     weights_path = folder / "generator.pt"
     if done_path.exists():
         generator.to(inputs.device)
-        generator.load_state_dict(torch.load(weights_path, map_location=inputs.device, weights_only=False))
+        generator.load_state_dict(load_checkpoint(weights_path, inputs.device))
         return generator, json.loads(done_path.read_text())
     reset_peak_memory(inputs.device)
 
