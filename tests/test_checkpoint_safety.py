@@ -8,6 +8,7 @@ the cell aside and run it afresh.
 
 from __future__ import annotations
 
+import collections
 import json
 import random
 import shutil
@@ -17,8 +18,9 @@ import numpy as np
 import pytest
 import torch
 
+from dg2bench.contracts.contract import check_state
 from dg2bench.contracts.trainable import TrainPlan
-from dg2bench.errors import UnsafeCheckpointError
+from dg2bench.errors import PluginContractError, UnsafeCheckpointError
 from dg2bench.run.training import ImageBanks, capture_rng_state, restore_rng_state, train
 
 from scalar_generator import ScalarGenerator
@@ -136,7 +138,7 @@ def test_retry_failed_checks_the_failed_cell_it_reruns_and_a_skipped_cell_is_not
     assert code == 2 and err.startswith(f"error: {results / CELL / 'generator.pt'}: needs a full pickle load"), err
 
 
-# --- the loop's own guard and RNG states, without a run -----------------------
+# --- the loop's own guard, RNG states and plugin state, without a run -----------------------
 
 
 def _scalar_plan(steps: int) -> TrainPlan:
@@ -169,3 +171,37 @@ def test_rng_states_survive_a_weights_only_round_trip_exactly(tmp_path):
     restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
     again = (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3))
     assert expected[:3] == again[:3] and torch.equal(expected[3], again[3])
+
+
+class NumpyStateGenerator(ScalarGenerator):
+    """Keeps a numpy array in its extra state: a checkpoint of it would need pickle."""
+
+    name = "numpystate"
+
+    def extra_state(self):
+        return {**super().extra_state(), "counts": np.zeros(3)}
+
+
+def test_a_plugin_state_that_is_not_plain_data_breaks_rule_state_at_the_first_checkpoint(tmp_path):
+    generator = NumpyStateGenerator(ScalarGenerator.Hyperparameters(), 8)
+    with pytest.raises(PluginContractError) as broken:
+        train(generator, _scalar_banks(), _scalar_plan(4), seed=0, checkpoint_path=tmp_path / "checkpoint.pt",
+              checkpoint_every=2, log_every=2)
+    assert broken.value.rule == "state"
+    assert "state_dict()['extra']['counts'] is a numpy.ndarray" in str(broken.value)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("state", [{"a": [1, 2.5, "x", None, True, (torch.zeros(2), torch.float32)]},
+                                   collections.OrderedDict(w=torch.ones(1)), {"size": torch.Size([2, 3])}])
+def test_plain_state_passes_rule_state(state):
+    check_state(ScalarGenerator, state)
+
+
+@pytest.mark.parametrize("state, place", [({"x": np.float64(1.0)}, "state_dict()['x'] is a numpy.float64"),
+                                         ({"p": Path("a")}, "state_dict()['p'] is a pathlib."),
+                                         ({1.5j: 0}, "a key of state_dict() is a builtins.complex")])
+def test_state_that_needs_pickle_breaks_rule_state(state, place):
+    with pytest.raises(PluginContractError, match="rule state") as broken:
+        check_state(ScalarGenerator, state)
+    assert place in str(broken.value)

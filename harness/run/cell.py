@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
+from dg2bench.contracts.contract import check_state
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.data.split import Split, to_unit_range
@@ -91,7 +92,9 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
                     checkpoint_every=spec.benchmark["checkpoint_every"], log_every=spec.benchmark["log_every"],
                     on_log=on_log)
-    torch_save_atomic(weights_path, generator.state_dict())
+    weights = generator.state_dict()
+    check_state(generator, weights)
+    torch_save_atomic(weights_path, weights)
     _write_losses_csv(folder / "losses.csv", outcome.history)
     data_volume = sum(len(v) for v in banks.values())
     report = {

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dg2bench.contracts.contract import check_losses
+from dg2bench.contracts.contract import check_losses, check_state
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
@@ -251,8 +251,14 @@ def save_checkpoint(path: Path, model: Trainable, step: int, history: list[dict[
                     wall_seconds: float, pending_log: dict[str, Any] | None = None) -> None:
     """Write model state, step, loss history, wall-clock so far and RNG states atomically.
 
+    Everything in it is plain data (see :mod:`dg2bench.store.checkpoints`); a plugin state
+    that is not fails the cell here, at its first checkpoint.
+
     :param pending_log: loss sums since the last log (a stop between two logs).
+    :raises dg2bench.errors.PluginContractError: when the model's state is not plain data.
     """
-    torch_save_atomic(path, {"model": model.state_dict(), "step": step, "history": history,
+    state = model.state_dict()
+    check_state(model, state)
+    torch_save_atomic(path, {"model": state, "step": step, "history": history,
                              "wall_seconds": wall_seconds, "rng": capture_rng_state(),
                              "pending_log": pending_log or {}})
