@@ -43,3 +43,17 @@ class PluginContractError(PluginError):
 
     def __reduce__(self):
         return type(self), (self.where, self.rule, self.detail, self.remedy)
+
+
+class UnsafeCheckpointError(BenchError):
+    """A ``.pt`` file in a results folder needs a full pickle load, so it is never loaded.
+
+    ``path`` is the refused file; the runner uses it to name what made a cell restart.
+    """
+
+    def __init__(self, path: str, problem: str, remedy: str) -> None:
+        super().__init__(path, problem, remedy)
+        self.path = path
+
+    def __reduce__(self):
+        return type(self), (self.path, self.problem, self.remedy)

@@ -117,7 +117,7 @@ def _assert_nothing_half_written(results: Path) -> None:
         if path.suffix == ".json":
             json.loads(path.read_text())
         elif path.suffix == ".pt":
-            torch.load(path, map_location="cpu", weights_only=False)
+            torch.load(path, map_location="cpu", weights_only=True)   # results folders hold plain data only
         elif path.suffix == ".png":
             with Image.open(path) as image:
                 image.load()

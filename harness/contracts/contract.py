@@ -5,15 +5,17 @@ Two kinds of check:
 * **registration checks** (:func:`class_violations`) look at a class when a plugin
   registers it: attributes, ``kind``, the hyperparameter/option dataclass, presets.
   The registry disables a class that breaks a rule and warns once.
-* **boundary checks** (:func:`check_losses`, :func:`check_generated`) look at what a
-  plugin hands back during a run and raise :class:`~dg2bench.errors.PluginContractError`;
-  the cell fails with that reason and the other cells go on.
+* **boundary checks** (:func:`check_losses`, :func:`check_generated`, :func:`check_state`)
+  look at what a plugin hands back during a run and raise
+  :class:`~dg2bench.errors.PluginContractError`; the cell fails with that reason and the
+  other cells go on.
 
 README's "Plugin contract rules" table lists :data:`RULES` (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import importlib.metadata
@@ -60,6 +62,8 @@ RULES: tuple[Rule, ...] = (
     Rule("unique-name", "one name per kind across all packages; a built-in keeps its name"),
     Rule("losses", "`train_step` returns a non-empty mapping of str to 0-d floating-point tensors "
                    "(not Python floats)"),
+    Rule("state", "`state_dict()` (network states and `extra_state()`) holds only tensors, numbers, strings, "
+                  "bools, None, and lists, tuples and dicts of them (checkpoints load with `weights_only=True`)"),
     Rule("generate-count", "`generate(n, source)` returns exactly n images"),
     Rule("generate-shape", "generated images have shape (n, 3, S, S), S the benchmark's image_size"),
     Rule("generate-dtype", "generated images are a floating-point torch tensor on the CPU"),
@@ -193,6 +197,47 @@ def check_losses(plugin: Any, losses: Any) -> None:
             problem = f"loss {key!r} has dtype {value.dtype}, not a floating-point dtype"
         if problem is not None:
             raise contract_error(plugin, violation("losses", problem, fix))
+
+
+#: Exact types of the plain values a checkpoint may hold (subclasses such as numpy's
+#: float64 would need a full pickle load) and of the containers around them.
+STATE_VALUES = (bool, int, float, str, type(None), torch.dtype, torch.device, torch.Tensor, torch.nn.Parameter)
+STATE_CONTAINERS = (dict, collections.OrderedDict, list, tuple, torch.Size)
+
+
+def check_state(plugin: Any, state: Any) -> None:
+    """Raise :class:`PluginContractError` unless ``state`` (a ``state_dict()``) is plain data.
+
+    Called before every checkpoint is written, so a plugin whose state would need a
+    full pickle load fails its cell at the first checkpoint, not when someone resumes.
+    """
+    place = _first_unsafe_value(state, "state_dict()")
+    if place is not None:
+        raise contract_error(plugin, violation(
+            "state", place, "keep only tensors, numbers, strings, bools, None, and lists, tuples and dicts of "
+                            "them in extra_state() (an ndarray as torch.from_numpy(a), an object as a dict)"))
+
+
+def _first_unsafe_value(value: Any, place: str) -> str | None:
+    """``state_dict()['extra']['pool'] is a numpy.ndarray`` for the first non-plain value, or None."""
+    kind = type(value)
+    if kind in STATE_VALUES:
+        return None
+    if kind not in STATE_CONTAINERS:
+        return f"{place} is a {_type_name(kind)}"
+    keyed = isinstance(value, dict)
+    for key, item in value.items() if keyed else enumerate(value):
+        if keyed and type(key) not in STATE_VALUES:
+            return f"a key of {place} is a {_type_name(type(key))}"
+        found = _first_unsafe_value(item, f"{place}[{key!r}]")
+        if found is not None:
+            return found
+    return None
+
+
+def _type_name(kind: type) -> str:
+    """``numpy.ndarray``: where a type comes from, as the weights-only unpickler would name it."""
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def check_generated(plugin: Any, images: Any, n: int, image_size: int,

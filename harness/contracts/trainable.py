@@ -90,6 +90,7 @@ class Trainable(abc.ABC):
         self.image_size = image_size
         #: Objects with ``state_dict``/``load_state_dict`` (optimizers, LR schedulers,
         #: image pools) that :meth:`setup` creates; checkpoints save and restore them.
+        #: Their states must be plain data, as for :meth:`extra_state`.
         self.stateful: dict[str, Any] = {}
 
     @abc.abstractmethod
@@ -135,6 +136,12 @@ class Trainable(abc.ABC):
         """Training state besides network weights: every object in :attr:`stateful`.
 
         Override (calling ``super()``) to add plain values such as step counters.
+        Everything here must be plain data: tensors, numbers, strings, bools, None, and
+        lists, tuples and dicts of them (a numpy array as ``torch.from_numpy(a)``, an
+        object as a dict of its fields). Checkpoints load with ``torch.load(...,
+        weights_only=True)``, which refuses anything else (a results folder is data, not
+        code), so the harness checks it before every checkpoint: other values break the
+        contract's rule ``state`` and fail the cell.
         """
         return {key: obj.state_dict() for key, obj in self.stateful.items()}
 

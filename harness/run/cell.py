@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
+from dg2bench.contracts.contract import check_state
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.data.split import Split, to_unit_range
@@ -32,6 +33,7 @@ from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progre
 from dg2bench.run.training import ImageBanks, NonFiniteLossError, seed_everything, speed_record, train
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.store.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
+from dg2bench.store.checkpoints import load_checkpoint
 from dg2bench.store.results import CellId, ResultStore
 
 BASELINE = "baseline"
@@ -80,7 +82,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     weights_path = folder / "generator.pt"
     if done_path.exists():
         generator.to(inputs.device)
-        generator.load_state_dict(torch.load(weights_path, map_location=inputs.device, weights_only=False))
+        generator.load_state_dict(load_checkpoint(weights_path, inputs.device))
         return generator, json.loads(done_path.read_text())
     reset_peak_memory(inputs.device)
 
@@ -90,7 +92,9 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
                     checkpoint_every=spec.benchmark["checkpoint_every"], log_every=spec.benchmark["log_every"],
                     on_log=on_log)
-    torch_save_atomic(weights_path, generator.state_dict())
+    weights = generator.state_dict()
+    check_state(generator, weights)
+    torch_save_atomic(weights_path, weights)
     _write_losses_csv(folder / "losses.csv", outcome.history)
     data_volume = sum(len(v) for v in banks.values())
     report = {

@@ -21,7 +21,7 @@ from dg2bench import __version__
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.data.split import Split
-from dg2bench.errors import DataError, SpecError
+from dg2bench.errors import DataError, SpecError, UnsafeCheckpointError
 from dg2bench.executors import CellJob, Executor
 from dg2bench.executors.local import LocalExecutor
 from dg2bench.metrics.quality import QualityScorer
@@ -32,6 +32,7 @@ from dg2bench.run.progress import ProgressCallback, ignore_progress
 from dg2bench.spec import DatasetChoice, PluginChoice, Spec
 from dg2bench.store.atomic import write_json_atomic, write_text_atomic
 from dg2bench.store.cell_config import CONFIG_NAME, config_digest, describe_changes
+from dg2bench.store.checkpoints import check_folder_checkpoints
 from dg2bench.store.results import CellId, ResultStore
 
 
@@ -173,6 +174,36 @@ def check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str
     return note
 
 
+def check_cell_checkpoints(store: ResultStore, planned: PlannedCell, on_change: str = "refuse") -> str | None:
+    """Make sure every ``.pt`` file in ``planned``'s folder loads without a full pickle load.
+
+    Checked before any cell runs, like the configuration, so that a refusal stops the run
+    before it starts and ``--on-change restart`` (the refusal's advice) can act on it:
+    ``"refuse"`` raises :class:`~dg2bench.errors.UnsafeCheckpointError`; ``"restart"``
+    moves the folder below ``superseded/`` (nothing is deleted, nothing unpickled) and
+    returns a note saying so. Call it before :func:`check_cell_config`, which then writes
+    the new folder's ``config.json``.
+    """
+    folder = store.cell_dir(planned.cell)
+    try:
+        check_folder_checkpoints(folder)
+    except UnsafeCheckpointError as exc:
+        if on_change == "refuse":
+            raise
+        moved = store.supersede(planned.cell)
+        store.cell_dir(planned.cell)
+        refused = Path(exc.path).relative_to(folder).as_posix()
+        return f"{planned.cell}: {refused} needs pickle to load; old cell moved to {moved}, starting afresh"
+    return None
+
+
+def will_run(store: ResultStore, cell: CellId, retry_failed: bool) -> bool:
+    """True unless ``cell`` is complete (and not a failed one that ``retry_failed`` reruns)."""
+    if not store.is_complete(cell):
+        return True
+    return retry_failed and store.read_record(cell).get("status") == "failed"
+
+
 def _provenance(registry: Registry, spec: Spec, planned: PlannedCell) -> dict[str, Any]:
     """Which package (and version) provided each plugin a cell uses."""
     used = [("dataset", planned.dataset.plugin)] + [("classifier", c.plugin) for c in spec.classifiers]
@@ -228,12 +259,15 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
 
     The shared work (run files, splits and manifests, real-image features, config
     checks) is done here, once; then ``executor`` runs the cells (in this process by
-    default). Every cell's configuration is checked before any cell runs (see
-    :func:`check_cell_config`), so a refused change stops the run before it starts.
+    default). Every cell's configuration, and every checkpoint a cell to run would load,
+    is checked before any cell runs (see :func:`check_cell_config` and
+    :func:`check_cell_checkpoints`), so a refused change or checkpoint stops the run
+    before it starts.
 
     :param retry_failed: also rerun cells whose record says they failed (their stage
         files are kept, so finished stages are reused).
-    :param on_change: ``refuse`` or ``restart`` a cell whose folder holds another configuration.
+    :param on_change: ``refuse`` or ``restart`` a cell whose folder holds another configuration
+        or a checkpoint that needs a full pickle load.
     :param on_note: called with one-line notes (a stale lock taken over, a cell restarted).
     :raises RunInterrupted: on SIGINT/SIGTERM, naming the cell and what was saved.
     """
@@ -257,8 +291,11 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
         for item in planned:
             split, provenances[item.cell] = splits[item.dataset.label], _provenance(registry, spec, item)
             code = {k: v for k, v in provenances[item.cell].items() if k != "torch"}
-            note = check_cell_config(store, item, cell_config(spec, item, split.manifest_hash, code), on_change)
-            if note:
+            notes = []
+            if will_run(store, item.cell, retry_failed):   # a skipped cell loads none of its files
+                notes.append(check_cell_checkpoints(store, item, on_change))
+            notes.append(check_cell_config(store, item, cell_config(spec, item, split.manifest_hash, code), on_change))
+            for note in filter(None, notes):
                 on_note(note)
         for item in planned:
             split, provenance = splits[item.dataset.label], provenances[item.cell]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dg2bench.contracts.contract import check_losses
+from dg2bench.contracts.contract import check_losses, check_state
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
@@ -28,6 +28,7 @@ from dg2bench.run.fault_points import fault_point
 from dg2bench.run.interrupt import RunInterrupted, stop_requested
 from dg2bench.run.jitter import LoadCropFlip
 from dg2bench.store.atomic import torch_save_atomic
+from dg2bench.store.checkpoints import load_checkpoint
 
 
 class NonFiniteLossError(RuntimeError):
@@ -83,20 +84,33 @@ def speed_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """Every global RNG a plugin may draw from: torch (CPU and CUDA), python, numpy."""
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    """Every global RNG a plugin may draw from: torch (CPU and CUDA), python, numpy.
+
+    As tensors, lists and numbers only, so a checkpoint holding it loads with
+    ``weights_only=True`` (python's and numpy's own states are a tuple and an ndarray).
+    """
+    version, internal, gauss_next = random.getstate()
+    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+             "numpy": {"name": str(name), "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
+                       "cached_gaussian": float(cached_gaussian)}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def restore_rng_state(state: Mapping[str, Any]) -> None:
-    """Undo :func:`capture_rng_state`."""
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    """Undo :func:`capture_rng_state` exactly."""
+    # A checkpoint loaded with map_location=cuda holds the RNG tensors there; the setters take CPU bytes.
+    torch.set_rng_state(state["torch"].cpu())
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss_next"]))
+    numpy = state["numpy"]
+    np.random.set_state((numpy["name"], np.asarray(numpy["keys"], dtype=np.uint32), numpy["pos"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([cuda.cpu() for cuda in state["cuda"]])
 
 
 def seed_everything(seed: int) -> None:
@@ -164,6 +178,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.run.interrupt`), with a
         checkpoint of the last finished step saved.
     :raises dg2bench.errors.PluginContractError: when ``train_step`` returns anything but 0-d float tensors.
+    :raises dg2bench.errors.UnsafeCheckpointError: when the checkpoint needs a full pickle load.
     """
     banks = banks.to(plan.device)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
@@ -171,7 +186,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     model.setup(plan)
     start, history, earlier_wall = 0, [], 0.0
     if checkpoint_path is not None and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=plan.device, weights_only=False)
+        state = load_checkpoint(checkpoint_path, plan.device)
         model.load_state_dict(state["model"])
         restore_rng_state(state["rng"])
         start, history = int(state["step"]), list(state["history"])
@@ -236,8 +251,14 @@ def save_checkpoint(path: Path, model: Trainable, step: int, history: list[dict[
                     wall_seconds: float, pending_log: dict[str, Any] | None = None) -> None:
     """Write model state, step, loss history, wall-clock so far and RNG states atomically.
 
+    Everything in it is plain data (see :mod:`dg2bench.store.checkpoints`); a plugin state
+    that is not fails the cell here, at its first checkpoint.
+
     :param pending_log: loss sums since the last log (a stop between two logs).
+    :raises dg2bench.errors.PluginContractError: when the model's state is not plain data.
     """
-    torch_save_atomic(path, {"model": model.state_dict(), "step": step, "history": history,
+    state = model.state_dict()
+    check_state(model, state)
+    torch_save_atomic(path, {"model": state, "step": step, "history": history,
                              "wall_seconds": wall_seconds, "rng": capture_rng_state(),
                              "pending_log": pending_log or {}})
