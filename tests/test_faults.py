@@ -65,12 +65,12 @@ def _run(spec: Path, results: Path, *extra: str, env: dict[str, str] | None = No
                           timeout=600)
 
 
-def _start_stalled(spec: Path, results: Path, point: str, tmp_path: Path) -> subprocess.Popen:
-    """``bench run`` stalled at ``point`` (returns once it is there)."""
+def _start_stalled(spec: Path, results: Path, point: str, tmp_path: Path, **env: str) -> subprocess.Popen:
+    """``bench run`` stalled at ``point`` (returns once it is there); ``env``: more variables."""
     ready = tmp_path / f"ready-{re.sub(r'[^a-z0-9]', '_', point)}"
     ready.unlink(missing_ok=True)
     process = subprocess.Popen(_bench_command(spec, results), env=_env(DG2BENCH_STALL_AT=point,
-                                                                       DG2BENCH_STALL_READY=str(ready)),
+                                                                       DG2BENCH_STALL_READY=str(ready), **env),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not ready.exists():

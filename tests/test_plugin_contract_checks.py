@@ -334,6 +334,88 @@ def test_float_losses_fail_the_cell(tmp_path, write_spec):
     assert "rule losses:" in reason and "float" in reason
 
 
+@dataclasses.dataclass(frozen=True)
+class _RaiseHp(_Hp):
+    raise_in: str = "generate"
+
+
+class RaisingGenerator(GoodGenerator):
+    """Raises (a two-line message) in the method ``hparams.raise_in`` names, from a helper."""
+
+    name = "raisegan"
+    Hyperparameters = _RaiseHp
+
+    def _fail_in(self, method):
+        if self.hparams.raise_in == method:
+            raise ValueError(f"{method} went wrong\nsecond line")
+
+    def setup(self, plan):
+        self._fail_in("setup")
+        super().setup(plan)
+
+    def train_step(self, batch, step):
+        self._fail_in("train_step")
+        return super().train_step(batch, step)
+
+    @torch.no_grad()
+    def generate(self, n, source):
+        self._fail_in("generate")
+        return super().generate(n, source)
+
+
+RAISING_RUN = """
+[generators.good]
+plugin = "goodgan"
+
+[generators.in-setup]
+plugin = "raisegan"
+raise_in = "setup"
+
+[generators.in-step]
+plugin = "raisegan"
+raise_in = "train_step"
+
+[generators.in-generate]
+plugin = "raisegan"
+raise_in = "generate"
+"""
+
+
+@pytest.mark.slow
+def test_a_plugin_that_raises_fails_its_cell_with_one_line_and_the_run_goes_on(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Register(GoodGenerator, RaisingGenerator)])
+    spec = load_spec(write_spec(generators=RAISING_RUN, fakes=3, classifier_steps=2), registry)
+    store = ResultStore(tmp_path / "results")
+    summary = run_benchmark(spec, registry, store)
+    assert sorted(summary.failed) == [f"crackforest/in-{m}/seed0" for m in ("generate", "setup", "step")]
+    assert sorted(summary.ran) == ["crackforest/baseline/seed0", "crackforest/good/seed0"]
+    records = {r["method"]: r for r in store.records()}
+    for label, method in (("in-setup", "setup"), ("in-step", "train_step"), ("in-generate", "generate")):
+        reason = records[label]["reason"]
+        assert records[label]["status"] == "failed" and "\n" not in reason, reason
+        assert reason.startswith("generator 'raisegan' (package ") and \
+            f": {method} raised ValueError: {method} went wrong; fix the plugin" in reason, reason
+        folder = tmp_path / "results" / "cells" / "crackforest" / label / "seed0"
+        assert "second line" in (folder / "traceback.txt").read_text()
+    assert records["good"]["status"] == "complete"
+
+
+def test_a_harness_error_is_not_blamed_on_a_plugin():
+    from dg2bench.contracts.contract import plugin_raised
+
+    def harness_code():
+        raise KeyError("a harness bug")
+
+    try:
+        harness_code()
+    except KeyError as exc:
+        assert plugin_raised(exc, [RaisingGenerator, None]) is None
+    try:
+        RaisingGenerator(_RaiseHp(raise_in="setup"), 8).setup(None)
+    except ValueError as exc:
+        assert "setup raised ValueError: setup went wrong;" in str(plugin_raised(exc, [None, RaisingGenerator]))
+
+
 # --- the command line --------------------------------------------------------------------
 
 
