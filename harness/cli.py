@@ -159,6 +159,10 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 
     SIGINT (Ctrl-C) or SIGTERM stops after the current step with a checkpoint saved;
     rerunning the same command resumes.
+
+    Exit status: 0 when every cell is complete; 3 when a cell failed (in this run, or in
+    an earlier one and skipped), each listed with its reason; 2 on bad input or a
+    storage error; 130 / 143 when stopped by SIGINT / SIGTERM.
     """
     import shlex
 
@@ -204,8 +208,22 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
                if summary.skipped_failed else "")
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete{earlier}, "
                   f"{len(summary.failed)} failed; results in {summary.results}", markup=False)
+    _print_failed_cells(summary)
+    if summary.failed or summary.skipped_failed:
+        sys.exit(FAILED_CELLS_EXIT)
+
+
+#: ``bench run``'s exit status when a cell of the run failed (now, or earlier and skipped).
+FAILED_CELLS_EXIT = 3
+
+
+def _print_failed_cells(summary) -> None:
+    """One line per failed cell, with the reason its record gives."""
     for cell in summary.failed:
-        console.print(f"[red]failed:[/] {escape(cell)} (see its record.json; `--retry-failed` reruns it)")
+        console.print(f"[red]failed:[/] {escape(cell)}: {escape(summary.reasons.get(cell, ''))}", highlight=False)
+    for cell in summary.skipped_failed:
+        console.print(f"[red]failed earlier:[/] {escape(cell)}: {escape(summary.reasons.get(cell, ''))} "
+                      f"(`--retry-failed` reruns it)", highlight=False)
 
 
 def _print_known_estimate(spec, only: tuple[str, ...]) -> None:

@@ -262,3 +262,43 @@ def test_progress_piped_into_a_log_is_plain_lines_in_order():
     lines = log.getvalue().splitlines()
     assert lines[0] == "d/m/seed0 train 0/100 G=1" and lines[-2] == "d/m/seed0 train 100/100 G=1"
     assert len(lines) == 12 and lines[-1] == "d/m/seed0: complete"    # start, each tenth, the end
+
+
+BROKEN_PLUGIN = """\
+    from dg2bench import hookimpl
+    from scalar_generator import ScalarGenerator
+
+    class Broken(ScalarGenerator):
+        name = "brokengan"
+
+        def generate(self, n, source):
+            return (super().generate(n, source) + 1) * 127.5   # [0, 255]: breaks rule generate-range
+
+    @hookimpl
+    def register_generators(register):
+        register(Broken)
+    """
+
+
+def test_a_failed_cell_prints_its_reason_and_the_run_exits_3(bench, write_spec, tmp_path, monkeypatch):
+    from third_party import install_distribution
+
+    from dg2bench.cli import FAILED_CELLS_EXIT
+
+    install_distribution(tmp_path, "broken-pkg", "broken_module", "brokengan", BROKEN_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "broken_module", raising=False)
+    spec = write_spec(generators="[generators.broken]\nplugin = \"brokengan\"\n", fakes=3, classifier_steps=2)
+    results = str(tmp_path / "results")
+    code, out, err = bench("run", str(spec), "--results", results, "--only", "broken")
+    assert FAILED_CELLS_EXIT == 3 and code == 3, out + err
+    lines = [line for line in out.splitlines() if line.startswith("failed: ")]
+    assert len(lines) == 1 and "Traceback" not in out + err, out
+    assert lines[0].startswith("failed: crackforest/broken/seed0: generator 'brokengan' (package broken-pkg 1.0): "
+                               "breaks rule generate-range:"), lines[0]
+    # Rerun without --retry-failed: skipped, but still failed: the reason again, and exit 3.
+    code, out, _ = bench("run", str(spec), "--results", results, "--only", "broken")
+    assert code == 3 and "failed earlier: crackforest/broken/seed0: generator 'brokengan'" in out, out
+    assert "--retry-failed" in out
+    code, out, _ = bench("run", "--help")
+    assert "3 when a cell failed" in " ".join(out.split())
