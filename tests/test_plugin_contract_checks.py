@@ -491,3 +491,60 @@ def test_a_hook_that_raises_disables_its_plugin_only():
     registry, lines = _registry_with(Raises())
     assert len(lines) == 1 and "rule hooks:" in lines[0] and "RuntimeError: bad" in lines[0], lines
     assert "\n" not in lines[0] and "dg2gan" in registry.names("generator")
+
+
+LONE_PLUGIN = """\
+    import dataclasses
+    from dg2bench import Generator, hookimpl
+
+    @dataclasses.dataclass(frozen=True)
+    class Hp:
+        batch_size: int = 1
+        epochs: int = 1
+
+    class LoneGan(Generator):
+        name = "lonegan"
+        summary = "a plugin package installed without its entry-point table"
+        kind = "unconditional"
+        Hyperparameters = Hp
+        def networks(self): return {}
+        def setup(self, plan): pass
+        def train_step(self, batch, step): return {}
+        def generate(self, n, source): return None
+
+    @hookimpl
+    def register_generators(register):
+        register(LoneGan)
+    """
+
+
+@pytest.fixture
+def lone_distribution(tmp_path, monkeypatch):
+    """A package that requires dg2bench and defines a generator but lists no dg2bench entry point."""
+    import textwrap
+
+    info = tmp_path / "lone_pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lone-pkg\nVersion: 1.0\nRequires-Dist: dg2bench\n")
+    (info / "top_level.txt").write_text("lone_module\n")
+    (tmp_path / "lone_module.py").write_text(textwrap.dedent(LONE_PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("lone_module", None)
+
+
+def test_a_package_without_its_entry_point_is_named_with_the_table_to_add(lone_distribution, write_spec, bench):
+    code, _, err = bench("validate", str(write_spec(generators="[generators.lonegan]\n")))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "generators.lonegan: unknown generator plugin 'lonegan'" in lines[0]
+    assert "package lone-pkg 1.0 defines it (lone_module.LoneGan) but lists no dg2bench entry point" in lines[0]
+    assert '[project.entry-points.dg2bench] lonegan = "lone_module"' in lines[0] and "pip install" in lines[0]
+
+
+def test_an_unknown_plugin_says_how_a_plugin_is_registered(write_spec, bench):
+    code, _, err = bench("validate", str(write_spec(generators="[generators.nosuchgan]\n")))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert "unknown generator plugin 'nosuchgan'" in lines[0] and "installed: " in lines[0] and "dg2gan" in lines[0]
+    assert "[project.entry-points.dg2bench]" in lines[0] and "pip install" in lines[0]
