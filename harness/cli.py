@@ -92,8 +92,10 @@ def plugins_command(hooks: bool) -> None:
 
 @cli.command("validate")
 @click.argument("spec", type=click.Path(dir_okay=False))
-def validate_command(spec: str) -> None:
-    """Load and validate SPEC (its datasets' splits too); print the resolved config."""
+@click.option("--show", is_flag=True,
+              help="After the verdict, print the resolved spec (every default filled in) as TOML.")
+def validate_command(spec: str, show: bool) -> None:
+    """Load and validate SPEC (its datasets' splits too): one verdict line; --show adds the resolved spec."""
     import tomli_w
 
     from dg2bench.run.runner import _toml_safe, build_split, plan_cells
@@ -104,9 +106,16 @@ def validate_command(spec: str) -> None:
         counts = build_split(choice, registry, loaded.benchmark["split_seed"], loaded.path).counts()
         splits.append(f"{choice.label} train {counts['train']['defect_free']}/{counts['train']['defect']}, "
                       f"test {counts['test']['defect_free']}/{counts['test']['defect']} (defect-free/defect)")
-    console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
+    # The verdict first: the resolved spec runs to hundreds of lines and would bury it.
     console.print(f"[green]ok:[/] {escape(spec)} is valid: {len(plan_cells(loaded))} cells; "
                   f"{escape('; '.join(splits))}", highlight=False)
+    if show:
+        # A TOML comment: everything after the verdict line still parses as TOML.
+        console.print(f"# resolved spec (every default filled in)\n{tomli_w.dumps(_toml_safe(loaded.resolved()))}",
+                      highlight=False, markup=False)
+    else:
+        console.print(f"[dim]the resolved spec, every default filled in: bench validate {escape(spec)} --show[/]",
+                      highlight=False)
 
 
 @cli.command("split")
