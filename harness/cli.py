@@ -192,7 +192,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     runner = get_executor(executor, address, max_retries)
     plan_cells(loaded, only)   # an unknown --only name stops here, before the estimate line
-    _print_known_estimate(loaded, only)
+    _print_known_estimate(loaded, only, spec)
     resume = " ".join(shlex.quote(a) for a in ["bench", "run", spec, "--results", str(store.root),
                                                  *(["--device", device] if device else []),
                                                  *(f"--only={o}" for o in only),
@@ -235,17 +235,25 @@ def _print_failed_cells(summary) -> None:
                       f"(`--retry-failed` reruns it)", highlight=False)
 
 
-def _print_known_estimate(spec, only: tuple[str, ...]) -> None:
-    """One line with ``bench estimate``'s projected total for this spec and device (and ``--only``), if it was run."""
+def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
+    """The run's first line: ``bench estimate``'s projected total for this spec and device (and
+    ``--only``), or, where none was made, how to get one (timing steps here would delay the run)."""
+    import shlex
+
     from dg2bench.run.device import resolve_device
     from dg2bench.estimate import estimate_cache_path, format_duration, projected_total
 
-    path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"], spec.device_source))
-    if path.exists():
-        known = json.loads(path.read_text(encoding="utf-8"))
-        scope = f" for --only {', '.join(only)}" if only else ""
-        console.print(f"estimate: about {format_duration(projected_total(known['methods'], only))} of training"
-                      f"{scope} on {known['device']} (bench estimate, {known['date']})", highlight=False)
+    device = resolve_device(spec.benchmark["device"], spec.device_source)
+    path = estimate_cache_path(spec, device)
+    if not path.exists():
+        console.print(f"estimate: none yet for this spec and settings on {device.type}; `bench estimate "
+                      f"{shlex.quote(spec_arg)}` projects the training time (then shown here)", highlight=False,
+                      markup=False)
+        return
+    known = json.loads(path.read_text(encoding="utf-8"))
+    scope = f" for --only {', '.join(only)}" if only else ""
+    console.print(f"estimate: about {format_duration(projected_total(known['methods'], only))} of training"
+                  f"{scope} on {known['device']} (bench estimate, {known['date']})", highlight=False)
 
 
 @cli.command("estimate")

@@ -7,6 +7,9 @@ import json
 import os
 import re
 import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -102,8 +105,42 @@ epochs = 3
 README_KILL_CHAIN = ["train:3", "generate", "score", "classify", "classify-resnet34:3", "write:record.json"]
 
 
+def _readme_plugin_pyproject() -> str:
+    """The README's complete ``pyproject.toml`` of the example package."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```toml", readme.index("its complete `pyproject.toml`")) + len("```toml")
+    return readme[start:readme.index("```", start)]
+
+
+@pytest.fixture(scope="module")
+def readme_plugin_site(tmp_path_factory) -> Path:
+    """The README's example package (its code and ``pyproject.toml``) pip-installed into a folder.
+
+    ``--no-deps`` (dg2bench and torch are installed already) and no build isolation
+    (setuptools comes with the test extra): no network needed.
+    """
+    package = tmp_path_factory.mktemp("my-gan")
+    (package / "pyproject.toml").write_text(_readme_plugin_pyproject())
+    (package / "my_gan").mkdir()
+    (package / "my_gan" / "__init__.py").write_text(_readme_plugin_code())
+    site = tmp_path_factory.mktemp("site")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
+                           "--target", str(site), str(package)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return site
+
+
+def test_readme_plugin_pyproject_is_complete_and_installs_the_entry_point(readme_plugin_site):
+    pyproject = tomllib.loads(_readme_plugin_pyproject())
+    assert pyproject["build-system"]["build-backend"] and pyproject["project"]["name"] == "my-gan"
+    assert pyproject["project"]["version"] and "dg2bench" in pyproject["project"]["dependencies"]
+    entry_points = next(readme_plugin_site.glob("my_gan-*.dist-info")) / "entry_points.txt"
+    assert "[dg2bench]\nnoisegan = my_gan" in entry_points.read_text()
+
+
 @pytest.mark.faults
-def test_readme_plugin_killed_at_every_stage_boundary_resumes_to_the_uninterrupted_records(tmp_path):
+def test_readme_plugin_killed_at_every_stage_boundary_resumes_to_the_uninterrupted_records(tmp_path,
+                                                                                           readme_plugin_site):
     """Installed beside the built-ins as the README says, killed at each stage boundary in turn.
 
     Each rerun resumes from the boundary the previous one was killed at (a trained
@@ -112,11 +149,7 @@ def test_readme_plugin_killed_at_every_stage_boundary_resumes_to_the_uninterrupt
     """
     from test_faults import _env, _kill, _records, _run, _start_stalled
 
-    from third_party import install_distribution
-
-    (tmp_path / "site").mkdir()
-    install_distribution(tmp_path / "site", "my-gan", "my_gan", "noisegan", _readme_plugin_code())
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")]))}
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(readme_plugin_site), os.environ.get("PYTHONPATH")]))}
     spec = tmp_path / "spec.toml"
     spec.write_text(tiny_spec_text(generators=README_PLUGIN_SPEC, quality=True, fakes=8)
                     .replace("seeds = 1", "seeds = 1\nbaseline = false"))

@@ -87,3 +87,13 @@ def test_estimate_without_a_memory_figure_says_so_instead_of_failing(bench, writ
     assert code == 0, err
     classifier = next(r for r in json.loads(out)["methods"] if r["role"] == "classifier")
     assert classifier["peak_memory_mb"] is None and classifier["seconds_per_step"] > 0
+
+
+def test_run_without_an_estimate_says_how_to_get_one_in_its_first_line(bench, write_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # no `bench estimate` made yet
+    spec = write_spec(tiny_spec_text(classifier_steps=2))
+    code, out, err = bench("run", str(spec), "--results", str(tmp_path / "results"), "--only", "baseline")
+    assert code == 0, out + err
+    first = out.splitlines()[0]
+    assert first.startswith("estimate: none yet for this spec and settings on cpu; `bench estimate ") and \
+        str(spec) in first, out
