@@ -270,6 +270,26 @@ def test_progress_piped_into_a_log_is_plain_lines_in_order():
     assert len(lines) == 12 and lines[-1] == "d/m/seed0: complete"    # start, each tenth, the end
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_resumed_stage_says_so_in_one_line(terminal):
+    import io
+
+    from rich.console import Console
+
+    from dg2bench.console import ProgressBars
+    from dg2bench.run.progress import ProgressEvent
+
+    log = io.StringIO()
+    with ProgressBars(Console(file=log, width=200, force_terminal=terminal)) as bars:
+        bars(ProgressEvent("d/m/seed0", "train", 40, 100, message="resumed from step 40 of 100 (checkpoint)"))
+        bars(ProgressEvent("d/m/seed0", "train", 50, 100, losses={"G": 1.0}))
+    text = log.getvalue()
+    assert text.count("d/m/seed0 train: resumed from step 40 of 100 (checkpoint)") == 1, text
+    if not terminal:
+        assert text.splitlines() == ["d/m/seed0 train: resumed from step 40 of 100 (checkpoint)",
+                                     "d/m/seed0 train 50/100 G=1"]
+
+
 BROKEN_PLUGIN = """\
     from dg2bench import hookimpl
     from scalar_generator import ScalarGenerator

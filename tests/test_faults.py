@@ -150,6 +150,10 @@ def test_sigkill_at_any_point_then_rerun_completes_without_redoing_or_damage(ref
     train = json.loads((results / "cells" / "crackforest" / "dg2gan" / "seed0" / "train.json").read_text())
     if point == "train:5":
         assert train["resumed_from_step"] == 4   # the checkpoint of step 4 (6 steps, checkpoint_every = 2)
+        assert "crackforest/dg2gan/seed0 train: resumed from step 4 of 6 (checkpoint)" in done.stdout, done.stdout
+    if point in ("generate", "score"):
+        assert "crackforest/dg2gan/seed0 train: finished in an earlier run; loading generator.pt" in done.stdout, \
+            done.stdout
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

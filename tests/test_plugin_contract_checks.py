@@ -286,6 +286,15 @@ def test_check_generated_names_the_rule(output, rule, hint):
     assert f"breaks rule {rule}:" in message and hint in message and "\n" not in message, message
 
 
+def test_a_range_error_says_its_fix_once():
+    generator = _generator("bytes")
+    with pytest.raises(PluginContractError) as caught:
+        check_generated(generator, generator.generate(6, None), 6, 8)
+    message = str(caught.value)
+    assert message.count("return images") == 1 and message.count("127.5") == 1, message
+    assert message.endswith("; return images / 127.5 - 1 (the harness expects [-1, 1])"), message
+
+
 def test_check_generated_accepts_good_output_a_constant_image_and_a_few_bright_ones():
     generator = _generator()
     reference = torch.randint(0, 256, (600, 3, 8, 8), dtype=torch.uint8)

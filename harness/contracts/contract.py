@@ -238,8 +238,10 @@ def generated_violation(images: Any, n: int, image_size: int,
                          "fix the generator (a diverged network or a division by zero)")
     low, high = float(images.min()), float(images.max())
     if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
-        hint = "; they look like [0, 255]: return images / 127.5 - 1" if low >= 0 and high > 2 else ""
-        return violation("generate-range", f"values span [{low:.3g}, {high:.3g}]{hint}",
+        if low >= 0 and high > 2:   # bytes: one precise fix, not a second, generic one beside it
+            return violation("generate-range", f"values span [{low:.3g}, {high:.3g}] and look like [0, 255]",
+                             "return images / 127.5 - 1 (the harness expects [-1, 1])")
+        return violation("generate-range", f"values span [{low:.3g}, {high:.3g}]",
                          "return images in [-1, 1] (e.g. a tanh output)")
     if reference is not None and low >= 0 and high > low and _looks_unit_range(images, reference):
         return violation("generate-range", f"values span [{low:.3g}, {high:.3g}] and look like [0, 1] "

@@ -30,7 +30,7 @@ from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_na
 from dg2bench.run.fault_points import fault_point
 from dg2bench.run.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
 from dg2bench.run.interrupt import RunInterrupted, raise_if_stopped
-from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress
+from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress, resumed_at
 from dg2bench.run.training import (ImageBanks, NonFiniteLossError, place_model, seed_everything, speed_record,
                                   train)
 from dg2bench.spec import PluginChoice, Spec
@@ -94,6 +94,8 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     done_path = folder / "train.json"
     weights_path = folder / "generator.pt"
     if done_path.exists():
+        progress(ProgressEvent(str(cell), "train", steps, steps, message="finished in an earlier run; "
+                               "loading generator.pt"))
         _as_after_training(generator, plan)   # trained in an earlier process: set up as train() leaves it
         generator.to(inputs.device)
         generator.load_state_dict(torch.load(weights_path, map_location=inputs.device, weights_only=False))
@@ -105,7 +107,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
 
     outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
                     checkpoint_every=spec.benchmark["checkpoint_every"], log_every=spec.benchmark["log_every"],
-                    on_log=on_log)
+                    on_log=on_log, on_resume=resumed_at(progress, str(cell), "train", steps))
     torch_save_atomic(weights_path, generator.state_dict())
     _write_losses_csv(folder / "losses.csv", outcome.history)
     data_volume = sum(len(v) for v in banks.values())
