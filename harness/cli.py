@@ -96,6 +96,8 @@ def plugins_command(hooks: bool) -> None:
               help="After the verdict, print the resolved spec (every default filled in) as TOML.")
 def validate_command(spec: str, show: bool) -> None:
     """Load and validate SPEC (its datasets' splits too): one verdict line; --show adds the resolved spec."""
+    import shlex
+
     import tomli_w
 
     from dg2bench.run.runner import _toml_safe, build_split, plan_cells
@@ -114,8 +116,8 @@ def validate_command(spec: str, show: bool) -> None:
         console.print(f"# resolved spec (every default filled in)\n{tomli_w.dumps(_toml_safe(loaded.resolved()))}",
                       highlight=False, markup=False)
     else:
-        console.print(f"[dim]the resolved spec, every default filled in: bench validate {escape(spec)} --show[/]",
-                      highlight=False)
+        console.print(f"[dim]the resolved spec, every default filled in: bench validate "
+                      f"{escape(shlex.quote(spec))} --show[/]", highlight=False)
 
 
 @cli.command("split")
