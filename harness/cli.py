@@ -92,8 +92,12 @@ def plugins_command(hooks: bool) -> None:
 
 @cli.command("validate")
 @click.argument("spec", type=click.Path(dir_okay=False))
-def validate_command(spec: str) -> None:
-    """Load and validate SPEC (its datasets' splits too); print the resolved config."""
+@click.option("--show", is_flag=True,
+              help="After the verdict, print the resolved spec (every default filled in) as TOML.")
+def validate_command(spec: str, show: bool) -> None:
+    """Load and validate SPEC (its datasets' splits too): one verdict line; --show adds the resolved spec."""
+    import shlex
+
     import tomli_w
 
     from dg2bench.run.runner import _toml_safe, build_split, plan_cells
@@ -104,9 +108,16 @@ def validate_command(spec: str) -> None:
         counts = build_split(choice, registry, loaded.benchmark["split_seed"], loaded.path).counts()
         splits.append(f"{choice.label} train {counts['train']['defect_free']}/{counts['train']['defect']}, "
                       f"test {counts['test']['defect_free']}/{counts['test']['defect']} (defect-free/defect)")
-    console.print(tomli_w.dumps(_toml_safe(loaded.resolved())), highlight=False, markup=False)
+    # The verdict first: the resolved spec runs to hundreds of lines and would bury it.
     console.print(f"[green]ok:[/] {escape(spec)} is valid: {len(plan_cells(loaded))} cells; "
                   f"{escape('; '.join(splits))}", highlight=False)
+    if show:
+        # A TOML comment: everything after the verdict line still parses as TOML.
+        console.print(f"# resolved spec (every default filled in)\n{tomli_w.dumps(_toml_safe(loaded.resolved()))}",
+                      highlight=False, markup=False)
+    else:
+        console.print(f"[dim]the resolved spec, every default filled in: bench validate "
+                      f"{escape(shlex.quote(spec))} --show[/]", highlight=False)
 
 
 @cli.command("split")
@@ -159,6 +170,10 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
 
     SIGINT (Ctrl-C) or SIGTERM stops after the current step with a checkpoint saved;
     rerunning the same command resumes.
+
+    Exit status: 0 when every cell is complete; 3 when a cell failed (in this run, or in
+    an earlier one and skipped), each listed with its reason; 2 on bad input or a
+    storage error; 130 / 143 when stopped by SIGINT / SIGTERM.
     """
     import shlex
 
@@ -179,7 +194,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     runner = get_executor(executor, address, max_retries)
     plan_cells(loaded, only)   # an unknown --only name stops here, before the estimate line
-    _print_known_estimate(loaded, only)
+    _print_known_estimate(loaded, only, spec)
     resume = " ".join(shlex.quote(a) for a in ["bench", "run", spec, "--results", str(store.root),
                                                  *(["--device", device] if device else []),
                                                  *(f"--only={o}" for o in only),
@@ -204,21 +219,43 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
                if summary.skipped_failed else "")
     console.print(f"ran {len(summary.ran)} cells, skipped {len(summary.skipped)} complete{earlier}, "
                   f"{len(summary.failed)} failed; results in {summary.results}", markup=False)
+    _print_failed_cells(summary)
+    if summary.failed or summary.skipped_failed:
+        sys.exit(FAILED_CELLS_EXIT)
+
+
+#: ``bench run``'s exit status when a cell of the run failed (now, or earlier and skipped).
+FAILED_CELLS_EXIT = 3
+
+
+def _print_failed_cells(summary) -> None:
+    """One line per failed cell, with the reason its record gives."""
     for cell in summary.failed:
-        console.print(f"[red]failed:[/] {escape(cell)} (see its record.json; `--retry-failed` reruns it)")
+        console.print(f"[red]failed:[/] {escape(cell)}: {escape(summary.reasons.get(cell, ''))}", highlight=False)
+    for cell in summary.skipped_failed:
+        console.print(f"[red]failed earlier:[/] {escape(cell)}: {escape(summary.reasons.get(cell, ''))} "
+                      f"(`--retry-failed` reruns it)", highlight=False)
 
 
-def _print_known_estimate(spec, only: tuple[str, ...]) -> None:
-    """One line with ``bench estimate``'s projected total for this spec and device (and ``--only``), if it was run."""
+def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
+    """The run's first line: ``bench estimate``'s projected total for this spec and device (and
+    ``--only``), or, where none was made, how to get one (timing steps here would delay the run)."""
+    import shlex
+
     from dg2bench.run.device import resolve_device
     from dg2bench.estimate import estimate_cache_path, format_duration, projected_total
 
-    path = estimate_cache_path(spec, resolve_device(spec.benchmark["device"], spec.device_source))
-    if path.exists():
-        known = json.loads(path.read_text(encoding="utf-8"))
-        scope = f" for --only {', '.join(only)}" if only else ""
-        console.print(f"estimate: about {format_duration(projected_total(known['methods'], only))} of training"
-                      f"{scope} on {known['device']} (bench estimate, {known['date']})", highlight=False)
+    device = resolve_device(spec.benchmark["device"], spec.device_source)
+    path = estimate_cache_path(spec, device)
+    if not path.exists():
+        console.print(f"estimate: none yet for this spec and settings on {device.type}; `bench estimate "
+                      f"{shlex.quote(spec_arg)}` projects the training time (then shown here)", highlight=False,
+                      markup=False)
+        return
+    known = json.loads(path.read_text(encoding="utf-8"))
+    scope = f" for --only {', '.join(only)}" if only else ""
+    console.print(f"estimate: about {format_duration(projected_total(known['methods'], only))} of training"
+                  f"{scope} on {known['device']} (bench estimate, {known['date']})", highlight=False)
 
 
 @cli.command("estimate")

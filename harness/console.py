@@ -46,6 +46,13 @@ class ProgressBars:
             self.console.print(f"[{style}]{escape(event.cell)}: {escape(event.message or '')}[/]")
             return
         key = (event.cell, event.stage)
+        if event.message:
+            # A note on the stage (resumed from a checkpoint, done in an earlier run): one line,
+            # piped or not; the bar, if any, goes on from there.
+            self.console.print(f"{event.cell} {event.stage}: {event.message}", markup=False, highlight=False)
+            if self.plain:
+                self._tenths[key] = min(10, event.done * 10 // event.total) if event.total else 10
+                return
         note = ""
         if event.losses:
             note = " ".join(f"{k}={v:.3g}" for k, v in list(event.losses.items())[:4])

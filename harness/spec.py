@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dg2bench.contracts.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters, with_article
-from dg2bench.contracts.plugin_manager import PluginKind, Registry
+from dg2bench.contracts.plugin_manager import PluginKind, Registry, find_unlisted_plugin
 from dg2bench.errors import SpecError
 from dg2bench.run.device import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 
@@ -268,8 +268,13 @@ def _check_plugin_known(registry: Registry, kind: PluginKind, plugin: Any, where
     disabled = registry.disabled(kind, plugin) or registry.disabled("plugin", plugin)
     if disabled:
         raise SpecError(where, disabled[0].statement, disabled[0].fix)
+    unlisted = find_unlisted_plugin(kind, plugin) if isinstance(plugin, str) else None
+    if unlisted is not None:   # installed, but without the entry-point table that makes it a plugin
+        raise SpecError(where, f"unknown {kind} plugin {plugin!r}: {unlisted.problem}", unlisted.fix)
     raise SpecError(where, f"unknown {kind} plugin {plugin!r}",
-                    f"installed: {', '.join(registry.names(kind)) or 'none'} (see `bench plugins`)")
+                    f"installed: {', '.join(registry.names(kind)) or 'none'} (see `bench plugins`); a plugin "
+                    f"package names its module in its pyproject.toml under [project.entry-points.dg2bench] "
+                    f"(<name> = \"<module>\"), then pip install -e . (README: Writing a plugin)")
 
 
 def _plugin_choices(raw: Any, kind: PluginKind, registry: Registry, where: str) -> tuple[PluginChoice, ...]:

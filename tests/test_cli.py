@@ -53,10 +53,16 @@ def test_plugins_lists_every_kind(bench):
 def test_validate_shipped_specs(bench, spec):
     code, out, _ = bench("validate", str(REPO / "benchmarks" / spec))
     assert code == 0, out
-    assert "[generators.dg2gan]" in out and "is valid" in out
+    # The verdict alone; the resolved spec only when asked for.
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("ok: ") and "is valid" in lines[0] and len(lines) <= 2, out
+    assert "[generators.dg2gan]" not in out and "--show" in out
+    code, out, _ = bench("validate", str(REPO / "benchmarks" / spec), "--show")
+    verdict, resolved_text = out.split("\n", 1)
+    assert code == 0 and verdict.startswith("ok: ") and "is valid" in verdict, out
     # Piped, the resolved config is TOML as it stands: long lines (the description) are not wrapped.
-    resolved = tomllib.loads(out.rsplit("ok:", 1)[0])
-    assert resolved["benchmark"]["name"] == spec.removesuffix(".toml")
+    resolved = tomllib.loads(resolved_text)
+    assert resolved["benchmark"]["name"] == spec.removesuffix(".toml") and "dg2gan" in resolved["generators"]
 
 
 def test_split_prints_counts_and_writes_manifest(bench, tmp_path):
@@ -317,3 +323,63 @@ def test_five_seeds_and_both_references_fit_120_columns_best_first(bench, monkey
     wide = _render_at_120(bench, monkeypatch, "leaderboard", str(folder), "--table", "classify", "--sort", "spec",
                           "--wide")
     assert wide.splitlines()[1].count("┳") > text.splitlines()[1].count("┳") + 5     # every column, wrapped
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_resumed_stage_says_so_in_one_line(terminal):
+    import io
+
+    from rich.console import Console
+
+    from dg2bench.console import ProgressBars
+    from dg2bench.run.progress import ProgressEvent
+
+    log = io.StringIO()
+    with ProgressBars(Console(file=log, width=200, force_terminal=terminal)) as bars:
+        bars(ProgressEvent("d/m/seed0", "train", 40, 100, message="resumed from step 40 of 100 (checkpoint)"))
+        bars(ProgressEvent("d/m/seed0", "train", 50, 100, losses={"G": 1.0}))
+    text = log.getvalue()
+    assert text.count("d/m/seed0 train: resumed from step 40 of 100 (checkpoint)") == 1, text
+    if not terminal:
+        assert text.splitlines() == ["d/m/seed0 train: resumed from step 40 of 100 (checkpoint)",
+                                     "d/m/seed0 train 50/100 G=1"]
+
+
+BROKEN_PLUGIN = """\
+    from dg2bench import hookimpl
+    from scalar_generator import ScalarGenerator
+
+    class Broken(ScalarGenerator):
+        name = "brokengan"
+
+        def generate(self, n, source):
+            return (super().generate(n, source) + 1) * 127.5   # [0, 255]: breaks rule generate-range
+
+    @hookimpl
+    def register_generators(register):
+        register(Broken)
+    """
+
+
+def test_a_failed_cell_prints_its_reason_and_the_run_exits_3(bench, write_spec, tmp_path, monkeypatch):
+    from third_party import install_distribution
+
+    from dg2bench.cli import FAILED_CELLS_EXIT
+
+    install_distribution(tmp_path, "broken-pkg", "broken_module", "brokengan", BROKEN_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "broken_module", raising=False)
+    spec = write_spec(generators="[generators.broken]\nplugin = \"brokengan\"\n", fakes=3, classifier_steps=2)
+    results = str(tmp_path / "results")
+    code, out, err = bench("run", str(spec), "--results", results, "--only", "broken")
+    assert FAILED_CELLS_EXIT == 3 and code == 3, out + err
+    lines = [line for line in out.splitlines() if line.startswith("failed: ")]
+    assert len(lines) == 1 and "Traceback" not in out + err, out
+    assert lines[0].startswith("failed: crackforest/broken/seed0: generator 'brokengan' (package broken-pkg 1.0): "
+                               "breaks rule generate-range:"), lines[0]
+    # Rerun without --retry-failed: skipped, but still failed: the reason again, and exit 3.
+    code, out, _ = bench("run", str(spec), "--results", results, "--only", "broken")
+    assert code == 3 and "failed earlier: crackforest/broken/seed0: generator 'brokengan'" in out, out
+    assert "--retry-failed" in out
+    code, out, _ = bench("run", "--help")
+    assert "3 when a cell failed" in " ".join(out.split())

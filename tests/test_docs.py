@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
 import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
 
 from dg2bench.contracts import hookspecs
 
-from conftest import REPO
+from conftest import REPO, tiny_spec_text
 
 
 def _hook_names() -> list[str]:
@@ -32,6 +39,13 @@ def test_changelog_has_an_unreleased_or_version_section():
     assert "## [" in text and "Keep a Changelog" in text
 
 
+def _readme_plugin_code() -> str:
+    """The README's example generator package (``my_gan/__init__.py``), as it stands there."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python", readme.index("A complete generator package")) + len("```python")
+    return readme[start:readme.index("```", start)]
+
+
 def test_readme_plugin_example_works(tmp_path, monkeypatch):
     """The README's generator example registers and trains through the harness loop."""
     import types
@@ -42,12 +56,9 @@ def test_readme_plugin_example_works(tmp_path, monkeypatch):
     from dg2bench.contracts.trainable import TrainPlan
     from dg2bench.run.training import ImageBanks, train
 
-    readme = (REPO / "README.md").read_text()
-    start = readme.index("```python", readme.index("A complete generator package")) + len("```python")
-    code = readme[start:readme.index("```", start)]
     module = types.ModuleType("readme_example")
     monkeypatch.setitem(__import__("sys").modules, "readme_example", module)
-    exec(compile(code, "README.md", "exec"), module.__dict__)
+    exec(compile(_readme_plugin_code(), "README.md", "exec"), module.__dict__)
     registry = get_registry(extra_plugins=[module])
     info = registry.get("generator", "noisegan")
     assert not info.builtin
@@ -82,3 +93,109 @@ def test_every_path_the_readme_names_is_in_the_repository():
         untracked = [p for p in sorted(paths) if not subprocess.run(
             ["git", "ls-files", "--", p], cwd=REPO, capture_output=True, text=True).stdout.strip()]
         assert not untracked, f"README names paths git does not track (ignored or not added): {untracked}"
+
+
+#: The README plugin's cell, run with a quality score and one classifier: every stage.
+README_PLUGIN_SPEC = """
+[generators.noisegan]
+preset = "tiny"
+epochs = 3
+"""
+#: Stage boundaries in the order a run meets them; each run of the chain resumes from the last.
+README_KILL_CHAIN = ["train:3", "generate", "score", "classify", "classify-resnet34:3", "write:record.json"]
+
+
+def _readme_plugin_pyproject() -> str:
+    """The README's complete ``pyproject.toml`` of the example package."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```toml", readme.index("its complete `pyproject.toml`")) + len("```toml")
+    return readme[start:readme.index("```", start)]
+
+
+@pytest.fixture(scope="module")
+def readme_plugin_site(tmp_path_factory) -> Path:
+    """The README's example package (its code and ``pyproject.toml``) pip-installed into a folder.
+
+    ``--no-deps`` (dg2bench and torch are installed already) and no build isolation
+    (setuptools comes with the test extra): no network needed.
+    """
+    package = tmp_path_factory.mktemp("my-gan")
+    (package / "pyproject.toml").write_text(_readme_plugin_pyproject())
+    (package / "my_gan").mkdir()
+    (package / "my_gan" / "__init__.py").write_text(_readme_plugin_code())
+    site = tmp_path_factory.mktemp("site")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
+                           "--target", str(site), str(package)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return site
+
+
+def test_readme_plugin_pyproject_is_complete_and_installs_the_entry_point(readme_plugin_site):
+    pyproject = tomllib.loads(_readme_plugin_pyproject())
+    assert pyproject["build-system"]["build-backend"] and pyproject["project"]["name"] == "my-gan"
+    assert pyproject["project"]["version"] and "dg2bench" in pyproject["project"]["dependencies"]
+    entry_points = next(readme_plugin_site.glob("my_gan-*.dist-info")) / "entry_points.txt"
+    assert "[dg2bench]\nnoisegan = my_gan" in entry_points.read_text()
+
+
+@pytest.mark.faults
+def test_readme_plugin_killed_at_every_stage_boundary_resumes_to_the_uninterrupted_records(tmp_path,
+                                                                                           readme_plugin_site):
+    """Installed beside the built-ins as the README says, killed at each stage boundary in turn.
+
+    Each rerun resumes from the boundary the previous one was killed at (a trained
+    generator loaded from ``generator.pt``, fakes read back, ...) and must reach the
+    next; the last completes with the records of an uninterrupted run.
+    """
+    from test_faults import _env, _kill, _records, _run, _start_stalled
+
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(readme_plugin_site), os.environ.get("PYTHONPATH")]))}
+    spec = tmp_path / "spec.toml"
+    spec.write_text(tiny_spec_text(generators=README_PLUGIN_SPEC, quality=True, fakes=8)
+                    .replace("seeds = 1", "seeds = 1\nbaseline = false"))
+    reference = _run(spec, tmp_path / "reference", env=_env(**env))
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    results = tmp_path / "results"
+    record = results / "cells" / "crackforest" / "noisegan" / "seed0" / "record.json"
+    for point in README_KILL_CHAIN:
+        _kill(_start_stalled(spec, results, point, tmp_path, **env))
+        assert not record.exists(), f"killed at {point}: {record.read_text()}"
+    done = _run(spec, results, env=_env(**env))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert _records(results) == _records(tmp_path / "reference")
+    assert json.loads(record.read_text())["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_readme_plugin_fixed_and_retried_completes_as_an_uninterrupted_run(tmp_path, monkeypatch, write_spec):
+    """Its ``generate`` raises: the cell fails with one line; fixed, ``--retry-failed`` reuses the training."""
+    import types
+
+    from test_faults import _records
+
+    from dg2bench.contracts.plugin_manager import get_registry
+    from dg2bench.run.runner import run_benchmark
+    from dg2bench.spec import load_spec
+    from dg2bench.store.results import ResultStore
+
+    module = types.ModuleType("readme_example")
+    monkeypatch.setitem(__import__("sys").modules, "readme_example", module)
+    exec(compile(_readme_plugin_code(), "README.md", "exec"), module.__dict__)
+    registry = get_registry(extra_plugins=[module])
+    spec = load_spec(write_spec(tiny_spec_text(generators=README_PLUGIN_SPEC, classifier_steps=2)
+                                .replace("seeds = 1", "seeds = 1\nbaseline = false")), registry)
+    run_benchmark(spec, registry, ResultStore(tmp_path / "reference"))
+
+    def generate(self, n, source):
+        raise RuntimeError("a bug in generate")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(module.NoiseGan, "generate", generate)
+        failed = run_benchmark(spec, registry, ResultStore(tmp_path / "results"))
+    assert failed.failed == ["crackforest/noisegan/seed0"]
+    reason = ResultStore(tmp_path / "results").records()[0]["reason"]
+    assert "generator 'noisegan'" in reason and "generate raised RuntimeError: a bug in generate" in reason
+    retried = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), retry_failed=True)
+    assert retried.ran == ["crackforest/noisegan/seed0"] and not retried.failed, \
+        ResultStore(tmp_path / "results").records()[0].get("reason")
+    assert _records(tmp_path / "results") == _records(tmp_path / "reference")

@@ -111,3 +111,13 @@ def test_estimate_names_the_smallest_detectable_difference_and_the_steps_schedul
     code, out, _ = bench("estimate", str(spec), "--repeats", "1", "--warmup", "0")
     assert code == 0 and "smallest accuracy difference detectable at 80 % power with 3 seeds" in out
     assert f"defect {minimal_detectable_effect(assumed_difference_sd(6, 0.05), 3) * 100:.1f} pp (6 test images)" in out
+
+
+def test_run_without_an_estimate_says_how_to_get_one_in_its_first_line(bench, write_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # no `bench estimate` made yet
+    spec = write_spec(tiny_spec_text(classifier_steps=2))
+    code, out, err = bench("run", str(spec), "--results", str(tmp_path / "results"), "--only", "baseline")
+    assert code == 0, out + err
+    first = out.splitlines()[0]
+    assert first.startswith("estimate: none yet for this spec and settings on cpu; `bench estimate ") and \
+        str(spec) in first, out

@@ -65,12 +65,12 @@ def _run(spec: Path, results: Path, *extra: str, env: dict[str, str] | None = No
                           timeout=600)
 
 
-def _start_stalled(spec: Path, results: Path, point: str, tmp_path: Path) -> subprocess.Popen:
-    """``bench run`` stalled at ``point`` (returns once it is there)."""
+def _start_stalled(spec: Path, results: Path, point: str, tmp_path: Path, **env: str) -> subprocess.Popen:
+    """``bench run`` stalled at ``point`` (returns once it is there); ``env``: more variables."""
     ready = tmp_path / f"ready-{re.sub(r'[^a-z0-9]', '_', point)}"
     ready.unlink(missing_ok=True)
     process = subprocess.Popen(_bench_command(spec, results), env=_env(DG2BENCH_STALL_AT=point,
-                                                                       DG2BENCH_STALL_READY=str(ready)),
+                                                                       DG2BENCH_STALL_READY=str(ready), **env),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not ready.exists():
@@ -150,6 +150,10 @@ def test_sigkill_at_any_point_then_rerun_completes_without_redoing_or_damage(ref
     train = json.loads((results / "cells" / "crackforest" / "dg2gan" / "seed0" / "train.json").read_text())
     if point == "train:5":
         assert train["resumed_from_step"] == 4   # the checkpoint of step 4 (6 steps, checkpoint_every = 2)
+        assert "crackforest/dg2gan/seed0 train: resumed from step 4 of 6 (checkpoint)" in done.stdout, done.stdout
+    if point in ("generate", "score"):
+        assert "crackforest/dg2gan/seed0 train: finished in an earlier run; loading generator.pt" in done.stdout, \
+            done.stdout
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -286,6 +286,15 @@ def test_check_generated_names_the_rule(output, rule, hint):
     assert f"breaks rule {rule}:" in message and hint in message and "\n" not in message, message
 
 
+def test_a_range_error_says_its_fix_once():
+    generator = _generator("bytes")
+    with pytest.raises(PluginContractError) as caught:
+        check_generated(generator, generator.generate(6, None), 6, 8)
+    message = str(caught.value)
+    assert message.count("return images") == 1 and message.count("127.5") == 1, message
+    assert message.endswith("; return images / 127.5 - 1 (the harness expects [-1, 1])"), message
+
+
 def test_check_generated_accepts_good_output_a_constant_image_and_a_few_bright_ones():
     generator = _generator()
     reference = torch.randint(0, 256, (600, 3, 8, 8), dtype=torch.uint8)
@@ -332,6 +341,88 @@ def test_float_losses_fail_the_cell(tmp_path, write_spec):
     assert summary.failed == ["crackforest/floatloss/seed0"]
     reason = ResultStore(tmp_path / "results").records()[0]["reason"]
     assert "rule losses:" in reason and "float" in reason
+
+
+@dataclasses.dataclass(frozen=True)
+class _RaiseHp(_Hp):
+    raise_in: str = "generate"
+
+
+class RaisingGenerator(GoodGenerator):
+    """Raises (a two-line message) in the method ``hparams.raise_in`` names, from a helper."""
+
+    name = "raisegan"
+    Hyperparameters = _RaiseHp
+
+    def _fail_in(self, method):
+        if self.hparams.raise_in == method:
+            raise ValueError(f"{method} went wrong\nsecond line")
+
+    def setup(self, plan):
+        self._fail_in("setup")
+        super().setup(plan)
+
+    def train_step(self, batch, step):
+        self._fail_in("train_step")
+        return super().train_step(batch, step)
+
+    @torch.no_grad()
+    def generate(self, n, source):
+        self._fail_in("generate")
+        return super().generate(n, source)
+
+
+RAISING_RUN = """
+[generators.good]
+plugin = "goodgan"
+
+[generators.in-setup]
+plugin = "raisegan"
+raise_in = "setup"
+
+[generators.in-step]
+plugin = "raisegan"
+raise_in = "train_step"
+
+[generators.in-generate]
+plugin = "raisegan"
+raise_in = "generate"
+"""
+
+
+@pytest.mark.slow
+def test_a_plugin_that_raises_fails_its_cell_with_one_line_and_the_run_goes_on(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Register(GoodGenerator, RaisingGenerator)])
+    spec = load_spec(write_spec(generators=RAISING_RUN, fakes=3, classifier_steps=2), registry)
+    store = ResultStore(tmp_path / "results")
+    summary = run_benchmark(spec, registry, store)
+    assert sorted(summary.failed) == [f"crackforest/in-{m}/seed0" for m in ("generate", "setup", "step")]
+    assert sorted(summary.ran) == ["crackforest/baseline/seed0", "crackforest/good/seed0"]
+    records = {r["method"]: r for r in store.records()}
+    for label, method in (("in-setup", "setup"), ("in-step", "train_step"), ("in-generate", "generate")):
+        reason = records[label]["reason"]
+        assert records[label]["status"] == "failed" and "\n" not in reason, reason
+        assert reason.startswith("generator 'raisegan' (package ") and \
+            f": {method} raised ValueError: {method} went wrong; fix the plugin" in reason, reason
+        folder = tmp_path / "results" / "cells" / "crackforest" / label / "seed0"
+        assert "second line" in (folder / "traceback.txt").read_text()
+    assert records["good"]["status"] == "complete"
+
+
+def test_a_harness_error_is_not_blamed_on_a_plugin():
+    from dg2bench.contracts.contract import plugin_raised
+
+    def harness_code():
+        raise KeyError("a harness bug")
+
+    try:
+        harness_code()
+    except KeyError as exc:
+        assert plugin_raised(exc, [RaisingGenerator, None]) is None
+    try:
+        RaisingGenerator(_RaiseHp(raise_in="setup"), 8).setup(None)
+    except ValueError as exc:
+        assert "setup raised ValueError: setup went wrong;" in str(plugin_raised(exc, [None, RaisingGenerator]))
 
 
 # --- the command line --------------------------------------------------------------------
@@ -409,3 +500,60 @@ def test_a_hook_that_raises_disables_its_plugin_only():
     registry, lines = _registry_with(Raises())
     assert len(lines) == 1 and "rule hooks:" in lines[0] and "RuntimeError: bad" in lines[0], lines
     assert "\n" not in lines[0] and "dg2gan" in registry.names("generator")
+
+
+LONE_PLUGIN = """\
+    import dataclasses
+    from dg2bench import Generator, hookimpl
+
+    @dataclasses.dataclass(frozen=True)
+    class Hp:
+        batch_size: int = 1
+        epochs: int = 1
+
+    class LoneGan(Generator):
+        name = "lonegan"
+        summary = "a plugin package installed without its entry-point table"
+        kind = "unconditional"
+        Hyperparameters = Hp
+        def networks(self): return {}
+        def setup(self, plan): pass
+        def train_step(self, batch, step): return {}
+        def generate(self, n, source): return None
+
+    @hookimpl
+    def register_generators(register):
+        register(LoneGan)
+    """
+
+
+@pytest.fixture
+def lone_distribution(tmp_path, monkeypatch):
+    """A package that requires dg2bench and defines a generator but lists no dg2bench entry point."""
+    import textwrap
+
+    info = tmp_path / "lone_pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lone-pkg\nVersion: 1.0\nRequires-Dist: dg2bench\n")
+    (info / "top_level.txt").write_text("lone_module\n")
+    (tmp_path / "lone_module.py").write_text(textwrap.dedent(LONE_PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("lone_module", None)
+
+
+def test_a_package_without_its_entry_point_is_named_with_the_table_to_add(lone_distribution, write_spec, bench):
+    code, _, err = bench("validate", str(write_spec(generators="[generators.lonegan]\n")))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "generators.lonegan: unknown generator plugin 'lonegan'" in lines[0]
+    assert "package lone-pkg 1.0 defines it (lone_module.LoneGan) but lists no dg2bench entry point" in lines[0]
+    assert '[project.entry-points.dg2bench] lonegan = "lone_module"' in lines[0] and "pip install" in lines[0]
+
+
+def test_an_unknown_plugin_says_how_a_plugin_is_registered(write_spec, bench):
+    code, _, err = bench("validate", str(write_spec(generators="[generators.nosuchgan]\n")))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert "unknown generator plugin 'nosuchgan'" in lines[0] and "installed: " in lines[0] and "dg2gan" in lines[0]
+    assert "[project.entry-points.dg2bench]" in lines[0] and "pip install" in lines[0]

@@ -10,6 +10,9 @@ Two kinds of check:
   :class:`~dg2bench.errors.PluginContractError`; the cell fails with that reason and the
   other cells go on.
 
+An exception raised in a plugin's own code during a run (:func:`plugin_raised`) fails
+its cell the same way, with one line naming the plugin and the method.
+
 README's "Plugin contract rules" table lists :data:`RULES` (a test keeps the two equal).
 """
 
@@ -20,8 +23,9 @@ import dataclasses
 import functools
 import importlib.metadata
 import inspect
+import traceback
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -30,13 +34,18 @@ from dg2bench.contracts.classifier import Classifier
 from dg2bench.contracts.dataset import Dataset
 from dg2bench.contracts.generator import Generator
 from dg2bench.contracts.hyperparameters import coerce_value, hyperparameter_fields
-from dg2bench.errors import PluginContractError, SpecError
+from dg2bench.contracts.trainable import Trainable
+from dg2bench.errors import PluginContractError, PluginError, SpecError
 
 #: Allowed values of ``Generator.kind``.
 GENERATOR_KINDS = ("translation", "unconditional")
 #: Slack on the [-1, 1] range of generated images (float rounding of a tanh output).
 RANGE_TOLERANCE = 1e-3
 BASES: dict[str, type] = {"generator": Generator, "classifier": Classifier, "dataset": Dataset}
+#: The contract's own classes: their code is the harness's, not a plugin's.
+HARNESS_CLASSES = (Trainable, Generator, Classifier)
+#: Where a cell whose plugin raised keeps the traceback (beside ``record.json``).
+TRACEBACK_NAME = "traceback.txt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,8 +283,10 @@ def generated_violation(images: Any, n: int, image_size: int,
                          "fix the generator (a diverged network or a division by zero)")
     low, high = float(images.min()), float(images.max())
     if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
-        hint = "; they look like [0, 255]: return images / 127.5 - 1" if low >= 0 and high > 2 else ""
-        return violation("generate-range", f"values span [{low:.3g}, {high:.3g}]{hint}",
+        if low >= 0 and high > 2:   # bytes: one precise fix, not a second, generic one beside it
+            return violation("generate-range", f"values span [{low:.3g}, {high:.3g}] and look like [0, 255]",
+                             "return images / 127.5 - 1 (the harness expects [-1, 1])")
+        return violation("generate-range", f"values span [{low:.3g}, {high:.3g}]",
                          "return images in [-1, 1] (e.g. a tanh output)")
     if reference is not None and low >= 0 and high > low and _looks_unit_range(images, reference):
         return violation("generate-range", f"values span [{low:.3g}, {high:.3g}] and look like [0, 1] "
@@ -307,6 +318,46 @@ def contract_error(plugin: Any, found: Violation) -> PluginContractError:
     kind = next((k for k, base in BASES.items() if issubclass(cls, base)), "plugin")
     where = describe_plugin(kind, str(getattr(cls, "name", cls.__name__)), package_of(cls))
     return PluginContractError(where, found.rule.id, found.detail, found.fix)
+
+
+def plugin_raised(exc: BaseException, classes: Iterable[type | None]) -> PluginError | None:
+    """The one-line error for ``exc`` if it came out of the code of one of the plugin ``classes``, else None.
+
+    It did when its traceback passes through a method of the class (or of a base below
+    the contract's ``Generator`` / ``Classifier``); the method named is the outermost
+    such frame, the one the harness called (``generate``, not the helper that raised).
+    An exception whose traceback holds no such frame is the harness's own: None, so
+    that it is not passed off as the plugin's fault.
+    """
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    for cls in filter(None, classes):
+        codes = _method_codes(cls)
+        called = next((f for f in frames if f.f_code in codes), None)
+        if called is not None:
+            kind = next((k for k, base in BASES.items() if issubclass(cls, base)), "plugin")
+            where = describe_plugin(kind, str(getattr(cls, "name", cls.__name__)), package_of(cls))
+            message = (str(exc).strip().splitlines() or [""])[0]
+            return PluginError(where, f"{called.f_code.co_name} raised {type(exc).__name__}"
+                                      f"{': ' + message if message else ''}",
+                               f"fix the plugin (the traceback is in {TRACEBACK_NAME} in the cell folder)")
+    return None
+
+
+def _method_codes(cls: type) -> set[Any]:
+    """The code objects of every method ``cls`` and its plugin-side bases define (decorators unwrapped)."""
+    codes = set()
+    for owner in cls.__mro__:
+        if owner in HARNESS_CLASSES or not issubclass(owner, Trainable):
+            continue
+        for value in vars(owner).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            elif isinstance(value, property):
+                value = value.fget
+            code = getattr(inspect.unwrap(value), "__code__", None) if callable(value) else None
+            if code is not None:
+                codes.add(code)
+    return codes
 
 
 #: Package (and version) of each class the registry accepted, so run-time errors name it.

@@ -48,6 +48,34 @@ class Generator(Trainable):
     ``"defect_free"`` and ``"defect"`` float tensors of shape ``(B, 3, S, S)`` in
     ``[-1, 1]`` on the plan's device (unconditional methods get only ``"defect"``).
     Batch sizes may differ between the two keys on the last wrap of a small domain.
+
+    What a plugin can rely on in each method, on every path a cell takes: run fresh,
+    resumed at any stage after a kill, or rerun with ``--retry-failed`` (each stage a
+    process finds done is read back, not redone):
+
+    * ``__init__(hparams, image_size)``: torch's global RNG is seeded with the cell's
+      seed; nothing else has run. Build the networks here (on the CPU).
+    * :meth:`prepare`: once per process, right after ``__init__``, on every path.
+    * ``setup(plan)``: once per process, after :meth:`prepare`, with every network
+      already on ``plan.device`` (memory format, compiled if asked); before the first
+      ``train_step`` **and before** :meth:`generate`, also when training finished in an
+      earlier process and this one runs no step (same plan: ``total_steps`` is the whole
+      training's). Attributes set here (``self.device``, optimizers) exist in every
+      later method.
+    * ``load_state_dict``: after ``setup``: a checkpoint's state before ``train_step``
+      resumes, or the trained weights before :meth:`generate`.
+    * ``input_jitter``, ``train_step(batch, step)``: after ``setup`` (and a restored
+      checkpoint); ``step`` goes on from the resumed step.
+    * :meth:`generate`, :meth:`generate_defect_free`: after ``setup``, with the trained
+      weights loaded; torch's global RNG seeded by the harness alike on every path, so a
+      resumed cell makes the images an uninterrupted one does. State that only
+      ``train_step`` sets is **not** there when the cell resumes after training: keep
+      what generation needs in the networks, in ``stateful`` or ``extra_state``, or
+      set it in ``setup``.
+
+    An exception from any of these methods fails the cell with one line naming the
+    plugin and the method (the traceback goes to ``traceback.txt`` in the cell folder);
+    the other cells go on.
     """
 
     kind: ClassVar[GeneratorKind]
@@ -55,8 +83,9 @@ class Generator(Trainable):
     needs_training: ClassVar[bool] = True
 
     def prepare(self, data: RealTrainingData) -> None:
-        """Called once before training (and before generating, on resume) with the real
-        training images. The default ignores them; training-free methods keep them."""
+        """Called once per process with the real training images, before ``setup``, on
+        every path (fresh, resumed, retried). The default ignores them; training-free
+        methods keep them."""
 
     def steps_per_epoch(self, n_defect_free: int, n_defect: int) -> int:
         """Steps in one epoch; the default follows CycleGAN (the larger domain, once)."""

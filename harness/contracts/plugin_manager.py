@@ -7,7 +7,10 @@ register in-process plugins without reload tricks.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.metadata
+import re
+import sys
 import types
 import warnings
 from collections.abc import Iterable
@@ -323,6 +326,77 @@ def _normalized(package: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class UnlistedPlugin:
+    """A class an installed distribution defines under a requested name, but never lists as a plugin."""
+
+    kind: PluginKind
+    requested: str
+    package: str
+    module: str
+    cls: type
+
+    @property
+    def problem(self) -> str:
+        """``package my-gan 1.0 defines it (my_gan.NoiseGan) but lists no dg2bench entry point``."""
+        named = "" if self.cls.name == self.requested else f", whose name is {self.cls.name!r}"
+        return (f"package {self.package} defines it ({self.module}.{self.cls.__name__}{named}) but lists no "
+                f"{ENTRY_POINT_GROUP} entry point")
+
+    @property
+    def fix(self) -> str:
+        """The entry-point table to add (and the hook, where the module has none), and the reinstall."""
+        hook = _HOOKS[self.kind]
+        missing = "" if callable(getattr(sys.modules.get(self.module), hook, None)) else \
+            f" and a @dg2bench.hookimpl {hook}(register) that calls register({self.cls.__name__})"
+        return (f"add to its pyproject.toml: [project.entry-points.{ENTRY_POINT_GROUP}] {self.cls.name} = "
+                f"\"{self.module}\"{missing}, then install it again (pip install -e .)")
+
+
+def find_unlisted_plugin(kind: PluginKind, name: str) -> UnlistedPlugin | None:
+    """A ``kind`` class named ``name`` (its ``name``, or its class name in lower case) in an
+    installed distribution without ``dg2bench`` entry points.
+
+    Only on an error path (a spec names an unknown plugin). Imports the top-level modules of
+    distributions that list no ``dg2bench`` entry point but require dg2bench or are
+    named like ``name``: plugin packages whose author left out the entry-point table;
+    any other package is not imported.
+    """
+    modules_of: dict[str, list[str]] = {}
+    for module, packages in importlib.metadata.packages_distributions().items():
+        for package in packages:
+            modules_of.setdefault(_normalized(package), []).append(module)
+    for dist in importlib.metadata.distributions():
+        package = dist.metadata["name"] or ""
+        if any(ep.group == ENTRY_POINT_GROUP for ep in dist.entry_points) or not _may_be_plugin(dist, name):
+            continue
+        for module_name in sorted(set(modules_of.get(_normalized(package), []))):
+            found = _class_named(module_name, _BASES[kind], name)
+            if found is not None:
+                return UnlistedPlugin(kind, name, _labelled(package, dist.version), module_name, found)
+    return None
+
+
+def _may_be_plugin(dist: importlib.metadata.Distribution, name: str) -> bool:
+    """True when ``dist`` requires dg2bench or is named like the plugin ``name`` (``noisegan``, ``noisegan-plugin``)."""
+    requires = [re.split(r"[\s;<>=!~\[(]", line, maxsplit=1)[0] for line in dist.requires or []]
+    package = _normalized(dist.metadata["name"] or "")
+    return BUILTIN_DISTRIBUTION in map(_normalized, requires) or _normalized(name) in (package, *package.split("-"))
+
+
+def _class_named(module_name: str, base: type, name: str) -> type | None:
+    """The ``base`` subclass that module ``module_name`` defines named ``name`` (or ``Name``), if it imports."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # noqa: BLE001 - foreign code on an error path: no hint, no crash
+        return None
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, base) and value is not base \
+                and name in (getattr(value, "name", None), value.__name__.lower()):
+            return value
+    return None
 
 
 def get_registry(load_entry_points: bool = True, extra_plugins: Iterable[object] = ()) -> Registry:

@@ -114,7 +114,12 @@ class Trainable(abc.ABC):
 
     @abc.abstractmethod
     def setup(self, plan: TrainPlan) -> None:
-        """Create optimizers and LR schedules for ``plan``; called once before training."""
+        """Create optimizers and LR schedules for ``plan``.
+
+        Called once per process, with the networks already on ``plan.device``, before the
+        first ``train_step`` and before a generator's ``generate`` (also when its training
+        finished in an earlier process), and before ``load_state_dict``.
+        """
 
     @abc.abstractmethod
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:

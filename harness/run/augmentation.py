@@ -22,7 +22,7 @@ from dg2bench.metrics.classification import classification_report
 from dg2bench.run.device import plan_speed_options, precision_name
 from dg2bench.run.fault_points import fault_point
 from dg2bench.run.generation import save_png_folder
-from dg2bench.run.progress import ProgressCallback, ProgressEvent
+from dg2bench.run.progress import ProgressCallback, ProgressEvent, resumed_at
 from dg2bench.run.training import ImageBanks, seed_everything, speed_record, train
 from dg2bench.store.atomic import write_json_atomic
 from dg2bench.store.results import CellId
@@ -109,7 +109,8 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
     outcome = train(classifier, ImageBanks({"images": train_images}, {"images": train_labels}), plan,
                     seed=cell.seed, checkpoint_path=sub / "checkpoint.pt",
                     checkpoint_every=inputs.spec.benchmark["checkpoint_every"],
-                    log_every=inputs.spec.benchmark["log_every"], on_log=on_log, label=f"classify-{choice.label}")
+                    log_every=inputs.spec.benchmark["log_every"], on_log=on_log, label=f"classify-{choice.label}",
+                    on_resume=resumed_at(progress, str(cell), stage, steps))
     began = time.perf_counter()
     test_free, test_defect = inputs.split.select("test", DEFECT_FREE), inputs.split.select("test", DEFECT)
     test_images = torch.cat([inputs.images["test_defect_free"], inputs.images["test_defect"]])

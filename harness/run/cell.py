@@ -2,9 +2,9 @@
 
 Each stage leaves a done-file in the cell folder; a rerun skips finished stages and
 resumes an interrupted training from its checkpoint. The final ``record.json`` is
-written last. A cell whose losses turn non-finite, or whose plugin hands back output that
-breaks the plugin contract, records the reason and stops; the runner goes on with the
-other cells.
+written last. A cell whose losses turn non-finite, whose plugin hands back output that breaks the
+plugin contract, or whose plugin raises, records the reason (one line) and stops; the
+runner goes on with the other cells.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
-from dg2bench.contracts.contract import check_state
+from dg2bench.contracts.contract import TRACEBACK_NAME, check_state, plugin_raised
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.data.split import Split, to_unit_range
@@ -28,9 +29,10 @@ from dg2bench.run.augmentation import run_classifier
 from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name, reset_peak_memory
 from dg2bench.run.fault_points import fault_point
 from dg2bench.run.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
-from dg2bench.run.interrupt import raise_if_stopped
-from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress
-from dg2bench.run.training import ImageBanks, NonFiniteLossError, seed_everything, speed_record, train
+from dg2bench.run.interrupt import RunInterrupted, raise_if_stopped
+from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress, resumed_at
+from dg2bench.run.training import (ImageBanks, NonFiniteLossError, place_model, seed_everything, speed_record,
+                                  train)
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.store.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
 from dg2bench.store.checkpoints import load_checkpoint
@@ -63,6 +65,18 @@ def _write_losses_csv(path: Path, history: list[dict[str, float]]) -> None:
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
+def _as_after_training(generator: Generator, plan: TrainPlan) -> None:
+    """Give a generator whose training finished in an earlier process the state ``train`` leaves.
+
+    The contract promises a plugin ``prepare``, then ``setup(plan)`` with its networks on
+    the plan's device, before ``generate``, whether the cell runs fresh, resumes at any
+    stage or is retried (the README's example keeps its device from ``setup``). The
+    trained weights (and optimizer state, into what ``setup`` made) load after this.
+    """
+    place_model(generator, plan)
+    generator.setup(plan)
+
+
 def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: ProgressCallback) -> tuple[Generator, dict]:
     choice, spec = inputs.generator_choice, inputs.spec
     size = spec.benchmark["image_size"]
@@ -81,7 +95,9 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     done_path = folder / "train.json"
     weights_path = folder / "generator.pt"
     if done_path.exists():
-        generator.to(inputs.device)
+        progress(ProgressEvent(str(cell), "train", steps, steps, message="finished in an earlier run; "
+                               "loading generator.pt"))
+        _as_after_training(generator, plan)   # trained in an earlier process: set up as train() leaves it
         generator.load_state_dict(load_checkpoint(weights_path, inputs.device))
         return generator, json.loads(done_path.read_text())
     reset_peak_memory(inputs.device)
@@ -91,7 +107,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
 
     outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
                     checkpoint_every=spec.benchmark["checkpoint_every"], log_every=spec.benchmark["log_every"],
-                    on_log=on_log)
+                    on_log=on_log, on_resume=resumed_at(progress, str(cell), "train", steps))
     weights = generator.state_dict()
     check_state(generator, weights)
     torch_save_atomic(weights_path, weights)
@@ -190,6 +206,7 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
                               "split_counts": inputs.split.counts(), "provenance": inputs.provenance,
                               "device": inputs.device.type, "status": "complete"}
     fakes = fakes_free = None
+    (folder / TRACEBACK_NAME).unlink(missing_ok=True)   # an earlier try's, now retried
     try:
         if inputs.generator_choice is not None:
             record["generator"] = inputs.generator_choice.resolved()
@@ -221,6 +238,18 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
     except torch.cuda.OutOfMemoryError as exc:
         record["status"] = "failed"
         record["reason"] = f"CUDA out of memory ({str(exc).splitlines()[0]}); lower batch_size or image_size"
+    except RunInterrupted:
+        raise
+    except Exception as exc:
+        # A plugin's own code raised (any method, any stage, fresh or resumed): the cell
+        # fails with one line naming it, the other cells go on. The harness's own errors
+        # still end the run with their traceback.
+        failure = plugin_raised(exc, [inputs.generator_cls, *inputs.classifier_classes.values()])
+        if failure is None:
+            raise
+        write_text_atomic(folder / TRACEBACK_NAME, "".join(traceback.format_exception(exc)))
+        record["status"] = "failed"
+        record["reason"] = str(failure)
     record["wall_seconds_this_run"] = time.perf_counter() - began
     store.write_record(cell, record)
     progress(ProgressEvent(str(cell), "done", 1, 1, message=record["status"]))

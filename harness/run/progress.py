@@ -37,3 +37,12 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 def ignore_progress(event: ProgressEvent) -> None:
     """A callback that drops every event (the default)."""
+
+
+def resumed_at(progress: ProgressCallback, cell: str, stage: str, total: int) -> Callable[[int], None]:
+    """An ``on_resume(step)`` for the training loop that reports ``resumed from step <step> of <total>``."""
+
+    def report(step: int) -> None:
+        progress(ProgressEvent(cell, stage, step, total, message=f"resumed from step {step} of {total} (checkpoint)"))
+
+    return report

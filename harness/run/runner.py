@@ -54,6 +54,8 @@ class RunSummary:
     skipped: list[str] = dataclasses.field(default_factory=list)
     skipped_failed: list[str] = dataclasses.field(default_factory=list)  # of skipped: failed in an earlier run
     failed: list[str] = dataclasses.field(default_factory=list)
+    #: Why each cell of ``failed`` and ``skipped_failed`` failed (its record's one-line reason).
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 #: An option's name, as a dataset plugin's DataError names it (``train_defect``).
@@ -305,6 +307,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
                     summary.skipped.append(str(item.cell))
                     if failed_before:
                         summary.skipped_failed.append(str(item.cell))
+                        summary.reasons[str(item.cell)] = _reason(store.read_record(item.cell))
                     continue
             if item.dataset.label not in images:
                 split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
@@ -320,7 +323,15 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
             cache_real_features(scorer, jobs, progress)
         for job, record in (executor or LocalExecutor()).run(jobs, store, progress):
             (summary.failed if record["status"] != "complete" else summary.ran).append(str(job.cell))
+            if record["status"] != "complete":
+                summary.reasons[str(job.cell)] = _reason(record)
     return summary
+
+
+def _reason(record: dict[str, Any]) -> str:
+    """A failed record's reason as one line (records of older versions may lack one)."""
+    lines = str(record.get("reason") or "no reason recorded").strip().splitlines()
+    return lines[0] if lines else "no reason recorded"
 
 
 def cache_real_features(scorer: QualityScorer, jobs: Sequence[CellJob], progress: ProgressCallback) -> None:

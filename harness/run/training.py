@@ -165,7 +165,8 @@ class ImageBanks:
 def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
           checkpoint_path: Path | None = None, checkpoint_every: int = 0, log_every: int = 10,
           on_log: Callable[[int, dict[str, float], float], None] | None = None,
-          stop_after: int | None = None, label: str = "train") -> TrainOutcome:
+          stop_after: int | None = None, label: str = "train",
+          on_resume: Callable[[int], None] | None = None) -> TrainOutcome:
     """Train ``model`` for ``plan.total_steps`` steps, resuming from ``checkpoint_path``.
 
     :param seed: seeds batch sampling (model RNG is seeded by the caller).
@@ -174,6 +175,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :param on_log: ``on_log(step_done, mean_losses, images_per_second)``.
     :param stop_after: stop (as if interrupted) after this many steps; for resume tests.
     :param label: names the run in fault points and interruption messages.
+    :param on_resume: ``on_resume(step)`` once, before the first step, when a checkpoint resumes at ``step``.
     :raises NonFiniteLossError: when a logged loss is NaN or infinite.
     :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.run.interrupt`), with a
         checkpoint of the last finished step saved.
@@ -202,6 +204,8 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         since_step = int(pending.get("since_step", start))
     last = plan.total_steps if stop_after is None else min(plan.total_steps, stop_after)
     first_step = float("nan")
+    if start and on_resume is not None:
+        on_resume(start)
     for step in range(start, last):
         fault_point(f"{label}:{step}")
         losses = model.train_step(banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step)
