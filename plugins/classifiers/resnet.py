@@ -188,6 +188,9 @@ class ResNetClassifier(Classifier):
 
 
 _TINY = {"batch_size": 8, "epochs": 2, "head_widths": [32, 16], "blocks_per_stage": [1, 1, 1, 1]}
+# benchmarks/crackforest-cpu.toml: the paper's head and optimiser, one block per stage
+# (a quarter of ResNet34's blocks, the same four stages and widths), 10 epochs.
+_SMALL = {"batch_size": 32, "epochs": 10, "lr": 2e-4, "dropout": 0.5, "blocks_per_stage": [1, 1, 1, 1]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +210,7 @@ class ResNet34Classifier(ResNetClassifier):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"batch_size": 32, "epochs": 1000, "lr": 2e-4, "dropout": 0.5,
                   "head_widths": [256, 64], "blocks_per_stage": [3, 4, 6, 3]},
+        "small": {**_SMALL, "head_widths": [256, 64]},
         "tiny": _TINY,
     }
 
@@ -220,6 +224,7 @@ class ResNet50Classifier(ResNetClassifier):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"batch_size": 32, "epochs": 1000, "lr": 2e-4, "dropout": 0.5,
                   "head_widths": [512, 128], "blocks_per_stage": [3, 4, 6, 3]},
+        "small": {**_SMALL, "head_widths": [512, 128]},
         "tiny": _TINY,
     }
 

@@ -34,7 +34,7 @@ class TrainingFreeControl(Generator):
 
     needs_training: ClassVar[bool] = False
     Hyperparameters: ClassVar[type] = ControlHyperparameters
-    presets: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "paper": {}}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "small": {}, "paper": {}}
 
     def __init__(self, hparams: ControlHyperparameters, image_size: int) -> None:
         super().__init__(hparams, image_size)

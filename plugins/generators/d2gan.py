@@ -76,6 +76,8 @@ class D2Gan(Generator):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"batch_size": 4, "epochs": 2, "z_dim": 16, "ngf": 8, "ndf": 8},
         "paper": {"batch_size": 64, "epochs": 1200, "ngf": 64, "ndf": 64},
+        # benchmarks/crackforest-cpu.toml: half the widths, 400 epochs (paper: 1200).
+        "small": {"batch_size": 64, "epochs": 400, "ngf": 32, "ndf": 32},
     }
 
     def __init__(self, hparams: D2GanHyperparameters, image_size: int) -> None:
