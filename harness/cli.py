@@ -299,12 +299,13 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     total = projected_total(data)
     name = torch_device_name(target)
     precision = precision_name(amp_dtype_for(target, loaded.benchmark["precision"]))
-    detectable = {label: detectable_differences(c["test"], len(loaded.seeds), seed_sd / 100)
+    methods = len(loaded.generators)
+    detectable = {label: detectable_differences(c["test"], len(loaded.seeds), seed_sd / 100, methods)
                   for label, c in counts.items()}
     summary = {"spec": str(loaded.path), "device": name, "precision": precision,
                "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data,
                "detectable_difference": {"power": POWER, "seeds": len(loaded.seeds), "seed_sd": seed_sd / 100,
-                                         "by_dataset": detectable}}
+                                         "methods": methods, "by_dataset": detectable}}
     cache = estimate_cache_path(loaded, target)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
@@ -326,20 +327,21 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     console.print(f"total: about {format_duration(total)} of training ({summary['precision']}); generation, "
                   f"scoring and testing not included", highlight=False)
     for label, by_class in detectable.items():
-        console.print(detectable_line(label, by_class, counts[label]["test"], len(loaded.seeds), seed_sd),
+        console.print(detectable_line(label, by_class, counts[label]["test"], len(loaded.seeds), seed_sd, methods),
                       highlight=False, soft_wrap=True)
 
 
 def detectable_line(dataset: str, by_class: dict[str, float], tests: dict[str, int], seeds: int,
-                    seed_sd: float) -> str:
-    """``"crackforest: smallest accuracy difference detectable ..."`` for ``bench estimate`` and ``bench run``."""
+                    seed_sd: float, methods: int) -> str:
+    """``"crackforest: smallest accuracy difference detectable ..."`` for ``bench estimate``."""
     if seeds < 2:
         return (f"{dataset}: one seed: the classify table can compare two trained models, not two methods; "
                 "run two or more seeds (e.g. --seeds 3) for a method-level test")
     parts = ", ".join(f"{cls.replace('_', '-')} {value * 100:.1f} pp ({tests[cls]} test images)"
                       for cls, value in by_class.items())
-    return (f"{dataset}: smallest accuracy difference detectable at 80 % power with {seeds} seeds (paired t, "
-            f"0.05; assuming a seed-to-seed sd of {seed_sd:g} pp, --seed-sd): {parts}")
+    return (f"{dataset}: smallest accuracy difference detectable at 80 % power with {seeds} seeds (paired t at "
+            f"0.05 / {methods} methods, Holm's first level; assuming a seed-to-seed sd of {seed_sd:g} pp, "
+            f"--seed-sd): {parts}")
 
 
 def _number(value: float, pattern: str) -> str:

@@ -108,3 +108,18 @@ def test_crack_free_tiles_inside_enclosed_areas_are_dropped():
                 if t.crack_pixels == 0 and t.enclosed_pixels > 0]
     assert len(enclosed) == 12
     assert all(dataset._label(t) is None for t in enclosed)
+
+
+def test_mask_resize_keeps_every_defect_pixel_and_thin_cracks_connected():
+    import numpy as np
+    from PIL import Image
+
+    from dg2bench.data.split import resize_mask
+
+    one = np.zeros((1024, 1024), np.uint8)
+    one[500, 500] = 255
+    assert resize_mask(Image.fromarray(one), 32).sum() == 1          # 32x down: 8-bit BOX lost it
+    line = np.zeros((64, 64), np.uint8)
+    line[:, 31] = 255                                                   # a 1 px vertical crack
+    resized = resize_mask(Image.fromarray(line), 32)
+    assert resized.any(dim=1).all()                                     # every row still holds crack

@@ -102,8 +102,8 @@ def test_estimate_names_the_smallest_detectable_difference_and_the_steps_schedul
     result = json.loads(out)
     detectable = result["detectable_difference"]
     assert detectable["seeds"] == 3 and detectable["seed_sd"] == 0.075
-    # The tiny split tests 6 defect images: sqrt(2 * 0.075^2 + 2 * 0.75 * 0.25 / 6).
-    expected = minimal_detectable_effect(assumed_difference_sd(6, 0.075), 3)
+    # The tiny split tests 6 defect images: sqrt(0.075^2 + 2 * 0.75 * 0.25 / 6) (seed correlation 1/2).
+    expected = minimal_detectable_effect(assumed_difference_sd(6, 0.075), 3)     # one method: 0.05 / 1
     assert detectable["by_dataset"]["crackforest"]["defect"] == pytest.approx(expected)
     # With classifier_schedule = "steps" the baseline trains as long as an augmented cell.
     classifier = next(r for r in result["methods"] if r["role"] == "classifier")

@@ -83,15 +83,15 @@ def _with_predictions(method: str, seed: int, wrong_defects: set[int], n: int = 
 def test_paired_comparisons_against_baseline_and_oversample_with_holm():
     records = [_with_predictions("baseline", s, set(range(10))) for s in (0, 1)]
     records += [_with_predictions("oversample", s, set(range(9))) for s in (0, 1)]
-    records += [_with_predictions("good", s, set()) for s in (0, 1)]
+    records += [_with_predictions("good", s, set(range(s))) for s in (0, 1)]        # +50, +45 pp
     records += [_with_predictions("same", s, set(range(10))) for s in (0, 1)]
     table = build_table(records, "classify").set_index(["method", "class"])
     good = table.loc[("good+resnet34", "defect")]
-    assert good["vs_baseline_diff"] == pytest.approx(0.5)
-    assert good["vs_baseline_mcnemar_p"] == pytest.approx([2 * 0.5 ** 10] * 2)   # 10 discordant, all one way
-    assert good["vs_baseline_p_holm"] < 0.05
+    assert good["vs_baseline_diff"] == pytest.approx(0.475)
+    assert good["vs_baseline_mcnemar_p"] == pytest.approx([2 * 0.5 ** 10, 2 * 0.5 ** 9])   # discordant, one way
+    assert good["vs_baseline_p_holm"] < 0.05          # the only method-level test of the family: the others tie
     same = table.loc[("same+resnet34", "defect")]
-    assert same["vs_baseline_diff"] == 0 and same["vs_baseline_p_holm"] == 1.0
+    assert same["vs_baseline_diff"] == 0 and math.isnan(same["vs_baseline_p_holm"])     # no spread: untested
     # The baseline is compared with nothing (its comparison with oversample is the
     # oversample row's, once, in one Holm family); a control not with itself.
     baseline = table.loc[("resnet34-only", "defect")]
@@ -101,9 +101,9 @@ def test_paired_comparisons_against_baseline_and_oversample_with_holm():
     assert good["vs_baseline_seeds"] == 2 and good["vs_baseline_images"] == 20
     shown = display_table(build_table(records, "classify"), "classify")
     same_row = shown[(shown["Method"] == "same+resnet34") & (shown["Class"] == "defect")].iloc[0]
-    assert same_row["Δ vs baseline (pp)"].endswith(" ns")
+    assert same_row["Δ vs baseline (pp)"] == "+0.0 (no spread: untested)"
     assert shown[(shown["Method"] == "good+resnet34") & (shown["Class"] == "defect")].iloc[0][
-        "Δ vs baseline (pp)"].startswith("+50.0 [")
+        "Δ vs baseline (pp)"].startswith("+47.5 [")
 
 
 def _scored(method: str, seed: int, fid: float, ci: tuple[float, float]) -> dict:
@@ -139,12 +139,12 @@ def test_precision_names_its_own_seed_count_and_small_p_is_not_zero():
     assert row["precision_seeds"] == 2 and row["precision"] == pytest.approx(0.95)
     shown = display_table(build_table(records, "classify"), "classify").set_index("Class").loc["defect"]
     assert shown["Precision ± sd"] == "0.950 ± 0.071 (2 of 3)"
-    records = [_with_predictions("baseline", s, set(range(20))) for s in (0, 1)]
-    records += [_with_predictions("good", s, set()) for s in (0, 1, 2)]
+    records = [_with_predictions("baseline", s, set(range(20))) for s in (0, 1, 2)]
+    records += [_with_predictions("good", s, set(range(s % 2))) for s in (0, 1, 2, 3)]   # +100, +95, +100
     shown = display_table(build_table(records, "classify"), "classify")
     good = shown[(shown["Method"] == "good+resnet34") & (shown["Class"] == "defect")].iloc[0]
-    assert good["p vs baseline (Holm)"] == "<0.001"                  # 2 x 0.5^20, not "0.000"
-    assert good["Δ vs baseline (pp)"].endswith("(2 seeds)")           # the row averages 3
+    assert good["p vs baseline (Holm)"] == "<0.001"                  # 0.0003, not "0.000"
+    assert good["Δ vs baseline (pp)"].endswith("(3 seeds)")           # the row averages 4
 
 
 def _missing(method: str, seed: int, missed: int, n: int = 100) -> dict:
@@ -159,7 +159,7 @@ def _defect_row(records: list[dict], method: str = "gan+resnet34"):
 
 def test_seeds_that_disagree_in_sign_are_not_significant_and_are_shown():
     # Per-seed differences +20, +16, -8 pp on 100 defect images: the image-level test
-    # called this p 0.008; over seeds (paired t, 2 df) it is nowhere near.
+    # called this p 0.0014; over seeds (paired t, 2 df) it is nowhere near.
     records = [_missing("baseline", s, 40) for s in range(3)]
     records += [_missing("gan", s, m) for s, m in enumerate((20, 24, 48))]
     row = _defect_row(records)
@@ -209,10 +209,10 @@ def test_classify_notes_name_the_minimal_detectable_effect():
     records += [_missing("other", s, m) for s, m in enumerate((38, 40, 42))]
     note = classify_notes(build_table(records, "classify"))
     # Pooled sd of the per-seed differences: gan's (20, 16, -8) and other's (2, 0, -2).
-    import numpy as np
     pooled = ((np.var([20, 16, -8], ddof=1) + np.var([2, 0, -2], ddof=1)) / 2) ** 0.5
-    mde = minimal_detectable_effect(pooled, 3)
-    assert f"defect vs baseline: {mde:.1f} pp (3 seeds)" in note and "80 % power" in note
+    mde, holm_level = minimal_detectable_effect(pooled, 3), minimal_detectable_effect(pooled, 3, alpha=0.025)
+    assert f"defect vs baseline: {holm_level:.1f} pp (3 seeds, 2 methods; {mde:.1f} pp at 0.05)" in note
+    assert "80 % power" in note
     assert "defect-free vs baseline" not in note               # no spread there: nothing to say
 
 
@@ -240,3 +240,38 @@ def test_fid_with_one_seed_tests_the_paired_bootstrap_replicates():
     table = build_table([a, b], "fid").set_index("method")
     assert table.loc["a", "fid_group"] == "a" and table.loc["b", "fid_group"] == "b"
     assert table.loc["a", "fid_pairs_level"] == "models"
+
+
+def test_a_one_seed_comparison_stays_out_of_the_method_level_holm_family():
+    records = [_missing("baseline", s, 40) for s in range(3)]
+    records += [_missing("gan", s, m) for s, m in enumerate((20, 24, 48))]      # 3 seeds: p 0.398
+    records += [_missing("single", 0, 0)]                                       # 1 seed: McNemar p ~1e-12
+    table = build_table(records, "classify")
+    rows = table[table["class"] == "defect"].set_index("method")
+    assert math.isnan(rows.loc["single+resnet34", "vs_baseline_p_holm"])
+    assert rows.loc["gan+resnet34", "vs_baseline_p_holm"] == pytest.approx(rows.loc["gan+resnet34", "vs_baseline_p"])
+    shown = display_table(table, "classify").set_index(["Method", "Class"])
+    assert shown.loc[("single+resnet34", "defect"), "p vs baseline (Holm)"] == "<0.001 (models)"
+
+
+def test_fid_direction_comes_from_the_tested_difference_and_compare_uses_shared_seeds():
+    from dg2bench.report.leaderboard import compare_table
+
+    # x has a fourth seed with a huge FID: its all-seed mean is above y's, but on the
+    # three shared seeds x is lower every time.
+    records = [_scored("x", s, f, (0.0, 1.0)) for s, f in enumerate((50, 52, 51, 400))]
+    records += [_scored("y", s, f, (0.0, 1.0)) for s, f in enumerate((60, 61, 63))]
+    table = build_table(records, "fid").set_index("method")
+    assert table.loc["x", "fid"] > table.loc["y", "fid"]
+    assert table.loc["x", "fid_lower_than"] == "y" and table.loc["y", "fid_lower_than"] == ""
+    row = compare_table(records, "x", "y").set_index("score").loc["fid"]
+    assert (row["x mean"], row["y mean"]) == pytest.approx((51.0, 184 / 3))
+    assert row["diff"] == pytest.approx(row["x mean"] - row["y mean"]) and row["level"] == "seeds"
+
+
+def test_letters_never_repeat_past_the_alphabet():
+    from dg2bench.report.letters import letter_groups
+
+    methods = [f"m{i}" for i in range(30)]
+    letters = letter_groups(methods, [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]])
+    assert len(set(letters.values())) == 30 and letters["m26"] == "A"

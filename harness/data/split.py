@@ -19,6 +19,18 @@ from dg2bench.store.atomic import write_text_atomic
 MANIFEST_COLUMNS = ("id", "source", "left", "top", "right", "bottom", "label", "side", "defect_type")
 
 
+
+def resize_mask(mask: Image.Image, size: int) -> torch.Tensor:
+    """A defect mask as bool ``(size, size)``: defect where any defect pixel falls.
+
+    Binarised first (> 127, robust to lossy files), then an area (BOX) resize in float
+    mode, so a thin crack that nearest-neighbour sampling would break up stays
+    connected; in 8 bits the resize rounded a pixel's share below 1/510 to 0, so a
+    single crack pixel vanished beyond a 22x downscale.
+    """
+    binary = Image.fromarray((np.asarray(mask.convert("L")) > 127).astype(np.float32))
+    return torch.from_numpy(np.asarray(binary.resize((size, size), Image.Resampling.BOX)) > 0)
+
 class Split:
     """The items a :class:`Dataset` produced for one seed, with their manifest."""
 
@@ -91,10 +103,7 @@ class Split:
             if mask is None:
                 continue
             found = True
-            # Binarise first (> 127, robust to lossy files), then an area resize: a thin
-            # crack that nearest-neighbour sampling would break up stays connected.
-            binary = Image.fromarray(((np.asarray(mask.convert("L")) > 127) * 255).astype(np.uint8))
-            out[k, 0] = torch.from_numpy(np.asarray(binary.resize((image_size, image_size), Image.Resampling.BOX)) > 0)
+            out[k, 0] = resize_mask(mask, image_size)
         return out if found else None
 
 

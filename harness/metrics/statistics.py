@@ -3,7 +3,7 @@
 Which uncertainty means what (the leaderboard's notes say the same):
 
 * **Method-level tests** (two or more seeds): training randomness is the unit of
-  replication. Seeds pair by index (seed ``s`` of both methods shares the classifier's
+  replication. Seeds pair by seed number (seed ``s`` of both methods shares the classifier's
   initialisation), so a method comparison is a paired t-test over the per-seed
   differences (:func:`paired_t`): accuracy differences on the shared test images, FID
   or KID differences against the shared real images. Its error rate holds whatever the
@@ -150,11 +150,12 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 def paired_t(differences: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
     """Paired t-test of ``mean(differences) = 0`` over seeds, with its t-interval.
 
-    :param differences: one difference per seed (A - B), seeds paired by index.
+    :param differences: one difference per seed (A - B), seeds paired by seed number.
     :return: ``diff`` (mean), ``low``/``high`` (Student-t interval), ``p`` (two-sided),
-        ``seeds`` and ``per_seed`` (the differences). Fewer than two seeds: no test
-        (``p``, ``low``, ``high`` NaN). Seeds that agree exactly: ``p`` 0 (or 1 when all
-        are 0), a zero-width interval: no spread is no evidence of spread.
+        ``seeds`` and ``per_seed`` (the differences). Fewer than two seeds, or seeds
+        that agree exactly (no spread to test against: accuracy differences are
+        multiples of 1/n, so two seeds tie often, and a p of 0 there rejected 6-9 % of
+        true nulls): no test, ``p``, ``low`` and ``high`` NaN.
     """
     d = np.asarray([v for v in differences if v is not None and not math.isnan(v)], float)
     n = int(d.size)
@@ -164,14 +165,14 @@ def paired_t(differences: Sequence[float], confidence: float = 0.95) -> dict[str
         return out
     sd = float(d.std(ddof=1))
     if sd <= 1e-12 * max(1.0, float(np.abs(d).max())):
-        return {**out, "low": out["diff"], "high": out["diff"], "p": 1.0 if out["diff"] == 0 else 0.0}
+        return out
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n))
     p = float(2 * stats.t.sf(abs(out["diff"]) / (sd / math.sqrt(n)), n - 1))
     return {**out, "low": out["diff"] - half, "high": out["diff"] + half, "p": p}
 
 
 def paired_accuracy(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any]:
-    """Accuracy of A - B on the same images, seeds paired by index: the leaderboard's verdict.
+    """Accuracy of A - B on the same images, row s of each is one seed number: the leaderboard's verdict.
 
     :param correct_a: bool ``(seeds, images)``: whether A got each image right, per seed.
     :param correct_b: the same for B (seed ``s`` of B paired with seed ``s`` of A).
@@ -260,6 +261,6 @@ def replicate_difference(estimate_a: float, estimate_b: float, replicates_a: Seq
         return out
     se = float((a - b).std(ddof=1))
     if se == 0:
-        return {**out, "low": diff, "high": diff, "se": 0.0, "p": 1.0 if diff == 0 else 0.0}
+        return {**out, "se": 0.0}          # no spread to test against (see paired_t)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return {**out, "low": diff - z * se, "high": diff + z * se, "se": se, "p": float(2 * stats.norm.sf(abs(diff) / se))}

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from dg2bench.metrics.classification import wilson_interval
-from dg2bench.metrics.power import POWER, minimal_detectable_effect
+from dg2bench.metrics.power import ALPHA, POWER, minimal_detectable_effect
 from dg2bench.metrics.statistics import (holm, paired_accuracy, paired_t, replicate_difference, signs_disagree,
                                           t_interval)
-from dg2bench.report.letters import letter_groups
+from dg2bench.report.quality_pairs import QUALITY_SCORES, order_established, quality_difference
 
 TableName = Literal["time", "fid", "classify"]
 TABLES: tuple[TableName, ...] = ("time", "fid", "classify")
@@ -106,72 +106,17 @@ def fid_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["warning"] = "; ".join(sorted({w for q in scored for w in q.get("warnings", [])}))
         rows.append(row)
     for dataset in dict.fromkeys(row["dataset"] for row in rows):
-        _order_established([row for row in rows if row["dataset"] == dataset], groups, dataset)
+        order_established([row for row in rows if row["dataset"] == dataset], groups, dataset)
     return pd.DataFrame(rows)
-
-
-#: The two quality scores tested pairwise, and how each reads from a record's ``quality``.
-QUALITY_SCORES: dict[str, Any] = {"fid": lambda q: q["fid"], "kid": lambda q: q["kid"]["mean"]}
-
-
-def quality_difference(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    """``key`` (fid or kid) of method A minus B: seed-level with two or more shared seeds.
-
-    Seeds pair by index. Two or more: a paired t over the per-seed differences (each
-    seed trained its own generator, so training randomness counts). One: a paired
-    bootstrap of that seed's two scores (``level`` ``"models"``), when both kept their
-    bootstrap replicates; otherwise no test.
-    """
-    get = QUALITY_SCORES[key]
-    mine = {r.get("seed", 0): r["quality"] for r in a if r.get("quality")}
-    theirs = {r.get("seed", 0): r["quality"] for r in b if r.get("quality")}
-    seeds = sorted(set(mine) & set(theirs))
-    if not seeds:
-        return {}
-    per_seed = [get(mine[s]) - get(theirs[s]) for s in seeds]
-    if len(seeds) > 1:
-        out = paired_t(per_seed)
-        level = "seeds"
-    else:
-        qa, qb = mine[seeds[0]], theirs[seeds[0]]
-        out = replicate_difference(get(qa), get(qb), qa.get(f"{key}_replicates", []),
-                                   qb.get(f"{key}_replicates", []))
-        level = "models"
-    return {"diff": out["diff"], "low": out["low"], "high": out["high"], "p": out["p"], "level": level,
-            "seeds": len(seeds), "per_seed": per_seed, "signs_disagree": signs_disagree(per_seed)}
-
-
-def _order_established(rows: list[dict[str, Any]], groups: dict[tuple[str, str], list[dict[str, Any]]],
-                       dataset: str) -> None:
-    """Per score, test every pair of the dataset's methods (Holm over the pairs) and letter them.
-
-    Adds ``<key>_group`` (letters: no letter in common, order established),
-    ``<key>_lower_than`` (the methods this one is established to beat: a lower FID or
-    KID) and ``<key>_pairs_level`` (``seeds``, ``models`` or ``–`` when untested).
-    """
-    for key in QUALITY_SCORES:
-        methods = [row["method"] for row in sorted(rows, key=lambda r: r[key])]
-        pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
-        tests = [quality_difference(groups[(dataset, a)], groups[(dataset, b)], key) for a, b in pairs]
-        adjusted = holm([t.get("p", float("nan")) for t in tests])
-        different = [(a, b) for (a, b), p in zip(pairs, adjusted) if p < 0.05]
-        letters = letter_groups(methods, different) if pairs else {m: "a" for m in methods}
-        levels = {t["level"] for t in tests if t and not math.isnan(t["p"])}
-        for row in rows:
-            tested = any(row["method"] in pair for pair, t in zip(pairs, tests) if t and not math.isnan(t["p"]))
-            row[f"{key}_group"] = letters[row["method"]] if tested else "–"
-            row[f"{key}_lower_than"] = ", ".join(
-                b if a == row["method"] else a for a, b in different
-                if row["method"] in (a, b) and row[key] == min(r[key] for r in rows if r["method"] in (a, b)))
-            row[f"{key}_pairs_level"] = "/".join(sorted(levels)) or "–"
 
 
 FID_NOTE = ("FID, KID, precision, recall, density, coverage: mean over seeds ± sd. 95 % CI '(seeds)', with two "
             "or more seeds: Student-t interval over the seeds' values; '(images)', with one seed: bootstrap over "
             "fake and real images, which knows nothing of training randomness. Group: every pair of methods is "
-            "tested on the difference of their scores (seeds paired by index: paired t over the seeds; one seed: "
-            "paired bootstrap sharing each real resample, a test of two trained generators, not two methods), "
-            "Holm-corrected over the dataset's pairs; methods with no letter in common differ (order established), "
+            "tested on the difference of their scores over the seeds both have (paired by seed number: paired t "
+            "over the seeds; when no pair shares two seeds, one seed: paired bootstrap sharing each real resample, "
+            "a test of two trained generators, not two methods, marked '(models)'), Holm-corrected over the "
+            "dataset's pairs; methods with no letter in common differ (order established), "
             "methods sharing a letter do not, 'a' holds the best. The csv/json output names, per method, those it "
             "is established to beat. The oversample control's fakes are copies of the reference images, so its FID "
             "is low by construction.")
@@ -200,7 +145,7 @@ CLASSIFY_NOTE = (
     "seeds where it is defined ('2 of 3': one seed never predicted the class). Test-set CI: Wilson 95 % "
     "interval for one evaluation on that many test images (seeds share the images, so they are not pooled). "
     "Δ: accuracy difference to the reference on the same test images, mean over the seeds both have (named when "
-    "fewer than the row's), seeds paired by index; with two or more seeds a method-level test: [95 % t-interval "
+    "fewer than the row's), seeds paired by seed number; with two or more seeds a method-level test: [95 % t-interval "
     "over the per-seed differences, not adjusted for multiple comparisons] and p of a paired t-test over them, "
     "so training randomness counts; ns: not significant at 0.05 after Holm over the methods compared with that "
     "reference on that dataset, classifier and class. Δ per seed: each seed's difference; †: the seeds disagree "
@@ -222,8 +167,10 @@ def classify_notes(table: pd.DataFrame) -> str:
     """:data:`CLASSIFY_NOTE` and, below it, the smallest difference the table's seeds can detect.
 
     Per dataset, classifier, class and reference: the minimal detectable effect of the
-    paired t-test at 80 % power, from the spread of the per-seed differences pooled over
-    the methods compared (``sum (n_i - 1) s_i^2 / sum (n_i - 1)``).
+    paired t-test at 80 % power and Holm's first level (0.05 / m for a family of m
+    methods, the bar the most significant method must clear), with the value at 0.05
+    beside it; the spread is an estimate, the per-seed differences' variances pooled
+    over the methods compared (``sum (n_i - 1) s_i^2 / sum (n_i - 1)``).
     """
     lines = [CLASSIFY_NOTE]
     if table.empty:
@@ -243,16 +190,19 @@ def classify_notes(table: pd.DataFrame) -> str:
             if pooled < 1e-9:           # no spread (or rounding of none): nothing to say
                 continue
             seeds = int(compared[f"vs_{ref}_seeds"].max())
-            mde = minimal_detectable_effect(pooled * 100, seeds)
-            found.append(f"{dataset} {clf} {cls} vs {ref}: {mde:.1f} pp ({seeds} seeds)")
+            family = int((compared[f"vs_{ref}_level"] == "seeds").sum())
+            mde = minimal_detectable_effect(pooled * 100, seeds, alpha=ALPHA / max(family, 1))
+            plain = minimal_detectable_effect(pooled * 100, seeds)
+            found.append(f"{dataset} {clf} {cls} vs {ref}: {mde:.1f} pp ({seeds} seeds, {family} methods; "
+                         f"{plain:.1f} pp at 0.05)")
     if found:
-        lines.append(f"Smallest difference detectable at {POWER * 100:.0f} % power (paired t over seeds, 0.05 "
-                     "before Holm; spread of the per-seed differences pooled over the methods): "
-                     + "; ".join(found) + ". 'ns' means smaller than about this, or no difference; "
+        lines.append(f"Smallest difference detectable at {POWER * 100:.0f} % power (paired t over seeds at Holm's "
+                     "first level, 0.05 / methods; the spread estimated from the per-seed differences pooled over "
+                     "the methods): " + "; ".join(found) + ". 'ns' means smaller than about this, or no difference; "
                      "not 'no effect'.")
     if single:
-        lines.append("One seed: each Δ compares two trained models, not two methods; no method-level finding "
-                     "is made (run two or more seeds, e.g. --seeds 3).")
+        lines.append("Rows marked '1 seed: models' compare two trained models, not two methods; no method-level "
+                     "finding is made there (run two or more seeds, e.g. --seeds 3).")
     return "\n".join(lines)
 
 
@@ -269,7 +219,7 @@ def _correct(result: dict[str, Any], label: int) -> dict[str, bool]:
 
 
 def _paired(results: dict[int, dict[str, Any]], reference: dict[int, dict[str, Any]], label: int) -> dict[str, Any]:
-    """Paired comparison of two methods' results (seeds paired by index) on the test images of ``label``.
+    """Paired comparison of two methods' results (seeds paired by seed number) on the test images of ``label``.
 
     See :func:`dg2bench.metrics.statistics.paired_accuracy`: method-level (paired t over
     seeds) with two or more shared seeds, about two trained models with one.
@@ -297,16 +247,22 @@ def _reference_methods(records: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+def _results_by_seed(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[int, dict[str, Any]]]:
+    """``(dataset, method, classifier) -> {seed: classifier result}``."""
+    by_seed: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
+    for record in records:
+        for clf, result in record.get("classification", {}).items():
+            by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
+    return by_seed
+
+
 def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Tables 9-12's shape: one row per dataset × method × classifier × class.
 
     See :data:`CLASSIFY_NOTE` for what each interval and test means.
     """
     rows = []
-    by_seed: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
-    for record in records:
-        for clf, result in record.get("classification", {}).items():
-            by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
+    by_seed = _results_by_seed(records)
     references = _reference_methods(records)
     for (dataset, method, clf), results in by_seed.items():
         name = f"{clf}-only" if method == "baseline" else f"{method}+{clf}"
@@ -345,7 +301,9 @@ def classify_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             break
         table[f"vs_{ref}_p_holm"] = float("nan")
         for _, group in table.groupby(["dataset", "classifier", "class"]):
-            table.loc[group.index, f"vs_{ref}_p_holm"] = holm(group[f"vs_{ref}_p"].tolist())
+            # The family is the method-level tests; a one-seed (models) p is not one of them.
+            method_level = group[f"vs_{ref}_p"].where(group[f"vs_{ref}_level"] == "seeds")
+            table.loc[group.index, f"vs_{ref}_p_holm"] = holm(method_level.tolist())
     return table
 
 
@@ -416,7 +374,8 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
                            for lo, hi, over in zip(df["fid_ci_low"], df["fid_ci_high"], df["fid_ci_over"])],
             "KID×10³ 95% CI": [_bracket(lo * 1e3, hi * 1e3, 2, over)
                                for lo, hi, over in zip(df["kid_ci_low"], df["kid_ci_high"], df["kid_ci_over"])],
-            "FID group": df["fid_group"], "KID group": df["kid_group"],
+            "FID group": [_group_cell(g, lvl) for g, lvl in zip(df["fid_group"], df["fid_pairs_level"])],
+            "KID group": [_group_cell(g, lvl) for g, lvl in zip(df["kid_group"], df["kid_pairs_level"])],
             "n fake / real": [f"{a} / {b}" for a, b in zip(df["n_fake"], df["n_real"])], "Seeds": df["seeds"]})
     shown = pd.DataFrame({
         "Dataset": df["dataset"], "Method": df["method"], "Class": df["class"],
@@ -435,8 +394,15 @@ def display_table(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
                 df[f"vs_{ref}_level"], df[f"vs_{ref}_seeds"], df["seeds"])]
             shown[f"Δ per seed vs {ref} (pp)"] = [_per_seed(values, flag) for values, flag in zip(
                 df[f"vs_{ref}_per_seed"], df[f"vs_{ref}_signs_disagree"])]
-            shown[f"p vs {ref} (Holm)"] = [_p_value(p) for p in df[f"vs_{ref}_p_holm"]]
+            shown[f"p vs {ref} (Holm)"] = [_p_value(p) if level != "models" else f"{_p_value(raw)} (models)"
+                                           for p, raw, level in zip(df[f"vs_{ref}_p_holm"], df[f"vs_{ref}_p"],
+                                                                    df[f"vs_{ref}_level"])]
     return shown
+
+
+def _group_cell(letters: str, level: str) -> str:
+    """``"ab"``, or ``"ab (models)"`` when the pairs were tested on one seed each."""
+    return f"{letters} (models)" if level == "models" and letters != "–" else letters
 
 
 def _bracket(low: float, high: float, digits: int, over: str = "") -> str:
@@ -470,6 +436,8 @@ def _difference(diff: float, low: float, high: float, p_holm: float, level: str 
     interval = f" [{low * 100:+.1f}, {high * 100:+.1f}]" if not math.isnan(low) else ""
     if level == "models":
         return f"{diff * 100:+.1f}{interval} (1 seed: models)"
+    if math.isnan(low):
+        return f"{diff * 100:+.1f} (no spread: untested)"
     mark = "" if p_holm < 0.05 else " ns"
     fewer = f" ({seeds:g} seeds)" if seeds is not None and row_seeds is not None and seeds < row_seeds else ""
     return f"{diff * 100:+.1f}{interval}{mark}{fewer}"
@@ -498,11 +466,8 @@ def compare_table(records: list[dict[str, Any]], a: str, b: str) -> pd.DataFrame
     its 95 % interval and p (seed-level with two or more shared seeds, ``level``), the
     per-seed differences, and for accuracy the exact McNemar p per seed.
     """
-    complete = [r for r in records if r.get("status") == "complete"]
-    by_seed: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
-    for record in complete:
-        for clf, result in record.get("classification", {}).items():
-            by_seed.setdefault((record["dataset"], record["method"], clf), {})[record.get("seed", 0)] = result
+    complete = [r for r in records if r.get("status", "complete") == "complete"]
+    by_seed = _results_by_seed(complete)
     rows = []
     for (dataset, method, clf), results in by_seed.items():
         other = by_seed.get((dataset, b, clf))
@@ -521,13 +486,12 @@ def compare_table(records: list[dict[str, Any]], a: str, b: str) -> pd.DataFrame
                                                     "signs_disagree", "mcnemar_p")}})
     groups = _group(complete)
     for dataset in dict.fromkeys(r["dataset"] for r in complete):
-        for key, get in QUALITY_SCORES.items():
+        for key in QUALITY_SCORES:
             test = quality_difference(groups.get((dataset, a), []), groups.get((dataset, b), []), key)
             if not test:
                 continue
-            means = [_mean_sd([get(r["quality"]) for r in groups[(dataset, m)] if r.get("quality")])[0] for m in (a, b)]
-            rows.append({"dataset": dataset, "score": key, "classifier": "", "class": "", "a": means[0],
-                         "b": means[1], **test, "mcnemar_p": None})
+            rows.append({"dataset": dataset, "score": key, "classifier": "", "class": "", "a": test.pop("a_mean"),
+                         "b": test.pop("b_mean"), **test, "mcnemar_p": None})
     return pd.DataFrame(rows).rename(columns={"a": f"{a} mean", "b": f"{b} mean"})
 
 

@@ -31,6 +31,11 @@ def letter_groups(ranked: Sequence[str], different: Iterable[tuple[str, str]]) -
                    if c and not any(i != j and (c < other or (c == other and j < i)) for j, other in enumerate(split))]
     order = {method: rank for rank, method in enumerate(ranked)}
     columns.sort(key=lambda column: sorted(order[m] for m in column))
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    return {method: "".join(letters[k % 26] for k, column in enumerate(columns) if method in column)
+    return {method: "".join(_letter(k) for k, column in enumerate(columns) if method in column)
             for method in ranked}
+
+
+def _letter(k: int) -> str:
+    """``a``..``z``, then ``A``..``Z``, then ``(53)``, ``(54)``, ...: never a letter used twice."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return letters[k] if k < len(letters) else f"({k + 1})"

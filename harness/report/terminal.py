@@ -36,16 +36,22 @@ def sort_best(df: pd.DataFrame, table: TableName) -> pd.DataFrame:
         return df
     if table == "classify":
         defect = df[df["class"] == "defect"].set_index(["dataset", "classifier", "method"])["accuracy"]
-        key = [-defect.get((d, c, m), float("-inf")) for d, c, m in zip(df["dataset"], df["classifier"], df["method"])]
+        key = [-_number(defect.get((d, c, m)), float("-inf"))
+               for d, c, m in zip(df["dataset"], df["classifier"], df["method"])]
         groups = ["dataset", "classifier"]
     else:
         column = "fid" if table == "fid" else "training_time_h"
-        key = df[column].fillna(float("inf")).tolist()
+        key = [_number(v, float("inf")) for v in df[column]]
         groups = ["dataset"]
-    datasets = {name: rank for rank, name in enumerate(dict.fromkeys(df["dataset"]))}
-    order = sorted(range(len(df)), key=lambda i: (datasets[df["dataset"].iloc[i]],
-                                                 *(df[g].iloc[i] for g in groups[1:]), key[i]))
+    # Datasets and classifiers keep the order they first appear in (the spec's).
+    ranks = [{name: rank for rank, name in enumerate(dict.fromkeys(df[g]))} for g in groups]
+    order = sorted(range(len(df)), key=lambda i: (*(r[df[g].iloc[i]] for r, g in zip(ranks, groups)), key[i]))
     return df.iloc[order].reset_index(drop=True)
+
+
+def _number(value: object, missing: float) -> float:
+    """``value`` as a float sort key; ``missing`` for None or NaN (sorted last)."""
+    return missing if value is None or value != value else float(value)  # type: ignore[arg-type]
 
 
 def compact_tables(df: pd.DataFrame, table: TableName, title: str) -> list[tuple[str, pd.DataFrame]]:
