@@ -140,6 +140,24 @@ def peak_tflops_for(device: torch.device, override: float | None = None) -> floa
     return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
 
 
+def _counted_step(model: Trainable, batch: dict[str, torch.Tensor]) -> float:
+    """Run step 0 under torch's FLOP counter and return its FLOPs (NaN where it cannot count).
+
+    The counter cannot follow a double backward (``autograd.grad`` with
+    ``create_graph``, as WGAN-GP's gradient penalty takes): torch raises "A leaf node
+    was passed to _will_engine_execute_node ...". Such a step runs again uncounted.
+    """
+    try:
+        with FlopCounterMode(display=False) as counter:
+            model.train_step(batch, 0)
+        return float(counter.get_total_flops())
+    except RuntimeError as exc:
+        if "_will_engine_execute_node" not in str(exc):
+            raise
+        model.train_step(batch, 0)     # a timing run: the half-done counted step does not matter
+        return float("nan")
+
+
 def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int, repeats: int
                ) -> tuple[float, float, float, float]:
     """Median seconds per step, FLOPs of one step, peak memory (MB) and warm-up seconds.
@@ -157,9 +175,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
     jitter = model.input_jitter()
     reset_peak_memory(device)
-    with FlopCounterMode(display=False) as counter:
-        model.train_step(banks.batch(sampler, 0, device, jitter, plan.memory_format), 0)
-    flops = float(counter.get_total_flops())
+    flops = _counted_step(model, banks.batch(sampler, 0, device, jitter, plan.memory_format))
     if plan.compile_mode is not None:
         compile_networks(model, plan.compile_mode)
     step, began = 1, time.perf_counter()

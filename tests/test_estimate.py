@@ -121,3 +121,15 @@ def test_run_without_an_estimate_says_how_to_get_one_in_its_first_line(bench, wr
     first = out.splitlines()[0]
     assert first.startswith("estimate: none yet for this spec and settings on cpu; `bench estimate ") and \
         str(spec) in first, out
+
+
+def test_estimate_times_a_gradient_penalty_step_without_counting_its_flops(bench, write_spec, tmp_path, monkeypatch):
+    # torch's FLOP counter cannot follow WGAN-GP's double backward; the row failed with
+    # "A leaf node was passed to _will_engine_execute_node ...".
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = write_spec(tiny_spec_text(generators='[generators.wgan-gp]\nplugin = "wgan"\npreset = "tiny-gp"\n'
+                                                 'max_steps = 4\n'))
+    code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "0")
+    assert code == 0, err
+    row = next(r for r in json.loads(out)["methods"] if r["label"] == "wgan-gp")
+    assert not row["error"] and row["seconds_per_step"] > 0 and row["flops_per_step"] is None
