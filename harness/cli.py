@@ -378,7 +378,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
     from dg2bench.report.leaderboard import (COMPARE_NOTE, SIDE_BY_SIDE_NOTES, TITLES, build_table,
                                              compare_table, display_compare, display_table, side_by_side,
                                              table_note)
-    from dg2bench.report.terminal import compact_tables, sort_best
+    from dg2bench.report.terminal import compact_compare, compact_tables, sort_best
     from dg2bench.store.results import ResultStore
 
     if compare and (by_dataset or table != "classify"):
@@ -403,7 +403,11 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
         if numeric.empty:
             raise BenchError("--compare", f"{compare[0]} and {compare[1]} share no seed with classifier results",
                              "run both methods with the same seeds")
-        frames = {f"{compare[0]} vs {compare[1]}": (numeric, display_compare(numeric, *compare), COMPARE_NOTE)}
+        shown = display_compare(numeric, *compare)
+        title = f"{compare[0]} vs {compare[1]}"
+        if fmt == "rich" and not wide:
+            (title, shown), = compact_compare(shown, title)
+        frames = {title: (numeric, shown, COMPARE_NOTE)}
     else:
         frames = {}
         all_failed = all(r.get("status") != "complete" for r in records)

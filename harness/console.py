@@ -79,7 +79,7 @@ def rich_table(df: pd.DataFrame, title: str, no_wrap: bool = False) -> Table:
     """
     table = Table(title=title, header_style="bold")
     for column in df.columns:
-        numeric = column not in ("Dataset", "Method", "Class", "Name", "Package", "Kind", "Summary", "Built-in", "vs")
+        numeric = column not in ("Dataset", "Method", "Class", "Name", "Package", "Kind", "Summary", "Built-in", "vs", "Score", "Test")
         table.add_column(str(column), justify="right" if numeric else "left", overflow="fold", no_wrap=no_wrap)
     for row in df.itertuples(index=False):
         # Cells are data (plugin summaries, ids, paths), never markup: "[/x]" prints as is.

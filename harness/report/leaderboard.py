@@ -155,8 +155,8 @@ CLASSIFY_NOTE = (
 
 #: A ``--compare`` table's note.
 COMPARE_NOTE = (
-    "Δ: A - B on the same test images (accuracy) or against the same real images (FID, KID), seeds paired by "
-    "index. With two or more seeds: mean of the per-seed differences [95 % t-interval] and the paired t-test's p "
+    "Δ: A - B on the same test images (accuracy) or against the same real images (FID, KID), over the seeds "
+    "both have, paired by seed number. With two or more seeds: mean of the per-seed differences [95 % t-interval] and the paired t-test's p "
     "(a method-level test); with one seed, about two trained models: accuracy [bootstrap over test images] and "
     "exact McNemar p; FID/KID [paired bootstrap sharing each real resample] and a normal test of the "
     "difference over its bootstrap standard error. Not corrected for multiple comparisons. †: the seeds "

@@ -104,3 +104,19 @@ def _paired_long(df: pd.DataFrame, shown: pd.DataFrame, compact: pd.DataFrame) -
                          "Δ per seed (pp)": shown[f"Δ per seed vs {ref} (pp)"].iloc[i].replace(" / ", "/"),
                          "p (Holm)": shown[f"p vs {ref} (Holm)"].iloc[i]})
     return pd.DataFrame(rows)
+
+
+def compact_compare(shown: pd.DataFrame, title: str) -> list[tuple[str, pd.DataFrame]]:
+    """A ``--compare`` table for a terminal: shared dataset and classifier in the title, no McNemar column."""
+    out = shown.drop(columns=["McNemar p per seed"])
+    suffix = []
+    if out["Dataset"].nunique() == 1:
+        suffix.append(str(out["Dataset"].iloc[0]))
+        out = out.drop(columns="Dataset")
+    classifiers = {s.split(" ")[2] for s in out["Score"] if s.startswith("accuracy (%) ")}
+    if len(classifiers) == 1:
+        classifier = classifiers.pop()
+        suffix.append(classifier)
+        out = out.assign(Score=[s.replace(f" {classifier} ", " ") for s in out["Score"]])
+    out = out.assign(**{"Δ per seed": [v.replace(" / ", "/") for v in out["Δ per seed"]]})
+    return [(f"{title} – {', '.join(suffix)}" if suffix else title, out)]
