@@ -303,7 +303,7 @@ def test_every_table_fits_a_120_column_terminal(bench, finished_run, monkeypatch
     assert "note: Accuracy: mean over seeds" in text
     text = _render_at_120(bench, monkeypatch, "leaderboard", str(results), "--compare", "dg2gan", "wgan")
     assert max(len(line) for line in text.splitlines()) <= 120, text
-    assert "dg2gan vs wgan – crackforest, resnet34" in text and "accuracy (%) defect-free" in text
+    assert "dg2gan vs wgan – crackforest, resnet34, 1 seed: models" in text and "accuracy (%) defect-free" in text
 
 
 def test_five_seeds_and_both_references_fit_120_columns_best_first(bench, monkeypatch, tmp_path):

@@ -107,7 +107,7 @@ def _paired_long(df: pd.DataFrame, shown: pd.DataFrame, compact: pd.DataFrame) -
 
 
 def compact_compare(shown: pd.DataFrame, title: str) -> list[tuple[str, pd.DataFrame]]:
-    """A ``--compare`` table for a terminal: shared dataset and classifier in the title, no McNemar column."""
+    """A ``--compare`` table for a terminal: shared dataset, classifier and test level in the title, no McNemar column."""
     out = shown.drop(columns=["McNemar p per seed"])
     suffix = []
     if out["Dataset"].nunique() == 1:
@@ -118,5 +118,8 @@ def compact_compare(shown: pd.DataFrame, title: str) -> list[tuple[str, pd.DataF
         classifier = classifiers.pop()
         suffix.append(classifier)
         out = out.assign(Score=[s.replace(f" {classifier} ", " ") for s in out["Score"]])
+    if out["Test"].nunique() == 1:
+        suffix.append(str(out["Test"].iloc[0]))
+        out = out.drop(columns="Test")
     out = out.assign(**{"Δ per seed": [v.replace(" / ", "/") for v in out["Δ per seed"]]})
     return [(f"{title} – {', '.join(suffix)}" if suffix else title, out)]
