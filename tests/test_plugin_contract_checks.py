@@ -25,7 +25,7 @@ from dg2bench.spec import load_spec
 from dg2bench.store.results import ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
-from third_party import THIRD_PARTY_WGAN, install_distribution as _dist
+from third_party import THIRD_PARTY_WGAN, install_distribution as _dist, minimal_generator_source
 
 from conftest import REPO, tiny_spec_text
 
@@ -502,29 +502,8 @@ def test_a_hook_that_raises_disables_its_plugin_only():
     assert "\n" not in lines[0] and "dg2gan" in registry.names("generator")
 
 
-LONE_PLUGIN = """\
-    import dataclasses
-    from dg2bench import Generator, hookimpl
-
-    @dataclasses.dataclass(frozen=True)
-    class Hp:
-        batch_size: int = 1
-        epochs: int = 1
-
-    class LoneGan(Generator):
-        name = "lonegan"
-        summary = "a plugin package installed without its entry-point table"
-        kind = "unconditional"
-        Hyperparameters = Hp
-        def networks(self): return {}
-        def setup(self, plan): pass
-        def train_step(self, batch, step): return {}
-        def generate(self, n, source): return None
-
-    @hookimpl
-    def register_generators(register):
-        register(LoneGan)
-    """
+LONE_PLUGIN = minimal_generator_source("LoneGan", "lonegan",
+                                       "a plugin package installed without its entry-point table")
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ def install_distribution(tmp_path: Path, dist_name: str, module: str, entry: str
     (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
 
 
-THIRD_PARTY_WGAN = """\
+def minimal_generator_source(class_name: str, name: str, summary: str) -> str:
+    """A plugin module defining one do-nothing unconditional generator and registering it."""
+    return f"""\
     import dataclasses
     from dg2bench import Generator, hookimpl
 
@@ -28,17 +30,21 @@ THIRD_PARTY_WGAN = """\
         batch_size: int = 1
         epochs: int = 1
 
-    class OtherGan(Generator):
-        name = "othergan"
-        summary = "third-party generator under the entry-point name wgan"
+    class {class_name}(Generator):
+        name = "{name}"
+        summary = "{summary}"
         kind = "unconditional"
         Hyperparameters = Hp
-        def networks(self): return {}
+        def networks(self): return {{}}
         def setup(self, plan): pass
-        def train_step(self, batch, step): return {}
+        def train_step(self, batch, step): return {{}}
         def generate(self, n, source): return None
 
     @hookimpl
     def register_generators(register):
-        register(OtherGan)
+        register({class_name})
     """
+
+
+THIRD_PARTY_WGAN = minimal_generator_source("OtherGan", "othergan",
+                                            "third-party generator under the entry-point name wgan")
