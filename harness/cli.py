@@ -516,6 +516,42 @@ def report_command(results: str, out: str | None) -> None:
     console.print(f"report: {target}", highlight=False, markup=False)
 
 
+@cli.command("figures")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the PNG files [default: RESULTS/figures].")
+def figures_command(results: str, out: str | None) -> None:
+    """Write the report's figures for RESULTS as PNG files."""
+    from dg2bench.report.figure_files import write_figures
+
+    written = write_figures(results, Path(out) if out else Path(results) / "figures")
+    for path in written:
+        console.print(f"figure: {path}", highlight=False, markup=False)
+    if not written:
+        err_console.print("note: the results hold nothing to draw (no saved images, losses or scores)",
+                          highlight=False, markup=False)
+
+
+@cli.command("export")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--images", type=click.IntRange(min=0), default=None,
+              help="Images kept per folder a figure shows (fakes, sources, misclassified, real samples) "
+                   "[default: as many as the figure shows, 8].")
+def export_command(results: str, out: str, images: int | None) -> None:
+    """Copy RESULTS to a new folder OUT that is small and safe to publish (no weights, no cache, few images)."""
+    from dg2bench.store.export import export_results, format_size
+
+    summary = export_results(results, out, images)
+    console.print(f"exported {summary.cells} cells to {summary.out}: {summary.files} files, "
+                  f"{format_size(summary.bytes)} (the first {summary.images_per_folder} images of each folder "
+                  f"a figure shows)", highlight=False, markup=False)
+    for reason, count in sorted(summary.left_out_files.items()):
+        console.print(f"left out: {reason}: {count} file{'s' if count != 1 else ''}, "
+                      f"{format_size(summary.left_out_bytes[reason])}",
+                      highlight=False, markup=False)
+
+
 @cli.command("fid")
 @click.argument("dir_a", type=click.Path(file_okay=False))
 @click.argument("dir_b", type=click.Path(file_okay=False))

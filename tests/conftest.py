@@ -81,3 +81,35 @@ def bench(capsys):
         return code, out, err
 
     return run
+
+
+#: A translation generator (sources and fakes figure) and a noise one; the baseline comes with them.
+PUBLISHABLE_GENERATORS = """
+[generators.cyclegan]
+preset = "tiny"
+max_steps = 4
+
+[generators.wgan]
+preset = "tiny"
+max_steps = 4
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished tiny `bench run` (cyclegan, wgan, baseline; quality scored): ``(spec, results)``.
+
+    Session-scoped: the export, figures and published-tables tests share it (never write into it).
+    """
+    from dg2bench.cli import main
+
+    folder = tmp_path_factory.mktemp("tiny-run")
+    spec = folder / "spec.toml"
+    # 12 fakes: more than a figure shows (8), so an export has some to leave out.
+    spec.write_text(tiny_spec_text(generators=PUBLISHABLE_GENERATORS, quality=True, fakes=12, classifier_steps=4))
+    results = folder / "results"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(spec), "--results", str(results)])
+        raise SystemExit(0)
+    assert exit_info.value.code in (0, None)
+    return spec, results

@@ -24,6 +24,14 @@ from dg2bench.run.generation import IMAGE_SUFFIXES  # noqa: E402
 
 Record = dict[str, Any]
 
+#: Images per row of a figure. ``bench export`` keeps this many of each folder in
+#: ``IMAGE_FOLDERS`` (the first ones by name, as ``_images`` picks them), so the figures of
+#: an export are those of the full results folder.
+PER_ROW = 8
+#: The image folders the figures read: a cell's ``fakes/``, ``fakes_sources/`` and
+#: ``classify-<label>/misclassified/``, and ``samples/<dataset>/real_defects/``.
+IMAGE_FOLDERS = ("fakes", "fakes_sources", "misclassified", "real_defects")
+
 
 def _png(figure: plt.Figure) -> bytes:
     buffer = io.BytesIO()
@@ -80,7 +88,7 @@ def cell_dir(results: Path, record: Record) -> Path:
     return results / "cells" / record["dataset"] / record["method"] / f"seed{record['seed']}"
 
 
-def fakes_vs_real(results: Path, dataset: str, records: list[Record], per_row: int = 8) -> bytes | None:
+def fakes_vs_real(results: Path, dataset: str, records: list[Record], per_row: int = PER_ROW) -> bytes | None:
     """Per method (lowest seed) a row of its fakes, under a row of real training defects (Figs. 5-7)."""
     rows = [("real defects", _images(results / "samples" / dataset / "real_defects", per_row))]
     for record in first_seeds(records):
@@ -89,7 +97,7 @@ def fakes_vs_real(results: Path, dataset: str, records: list[Record], per_row: i
     return _rows_of_images(rows, f"{dataset}: real training defects and each method's fakes") if len(rows) > 1 else None
 
 
-def sources_vs_fakes(results: Path, record: Record, per_row: int = 8) -> bytes | None:
+def sources_vs_fakes(results: Path, record: Record, per_row: int = PER_ROW) -> bytes | None:
     """A translation method's defect-free sources above the fakes made from them."""
     folder = cell_dir(results, record)
     sources = _images(folder / "fakes_sources", per_row)
@@ -126,7 +134,7 @@ def confusion_matrices(records: list[Record], dataset: str, classifier: str) -> 
 
 
 def misclassified(results: Path, records: list[Record], dataset: str, classifier: str,
-                  per_row: int = 8) -> bytes | None:
+                  per_row: int = PER_ROW) -> bytes | None:
     """The first misclassified test images of each method's classifier (lowest seed; Fig. 10)."""
     rows = []
     for record in sorted(first_seeds(records), key=lambda r: (r["method"] != "baseline", r["method"])):

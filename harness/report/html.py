@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dg2bench.errors import BenchError
-from dg2bench.report import figures
 from dg2bench.report.comparable import check_comparable
+from dg2bench.report.figure_files import report_figures
 from dg2bench.report.leaderboard import TABLES, TITLES, build_table, display_table, table_note
 from dg2bench.store.results import ResultStore
 
@@ -72,18 +72,7 @@ def _figures(results: Path, records: list[dict[str, Any]]) -> str:
     parts = []
     for dataset in sorted({r["dataset"] for r in records}):
         parts.append(f"<h3>{html.escape(dataset)}</h3>")
-        parts.append(_image(figures.fakes_vs_real(results, dataset, records), f"{dataset} fakes vs real"))
-        for record in figures.first_seeds(records):
-            if record["dataset"] == dataset and record.get("fakes", {}).get("sources"):
-                parts.append(_image(figures.sources_vs_fakes(results, record),
-                                    f"{dataset} {record['method']} sources and fakes"))
-        for classifier in sorted({c for r in records for c in r.get("classification", {})}):
-            parts.append(_image(figures.confusion_matrices(records, dataset, classifier),
-                                f"{dataset} confusion matrices {classifier}"))
-            parts.append(_image(figures.misclassified(results, records, dataset, classifier),
-                                f"{dataset} misclassified {classifier}"))
-        parts.append(_image(figures.loss_curves(results, records, dataset), f"{dataset} loss curves"))
-        parts.append(_image(figures.quality_scatter(records, dataset), f"{dataset} quality vs diversity"))
+        parts.extend(_image(figure.png, figure.alt) for figure in report_figures(results, records, dataset))
     return "\n".join(p for p in parts if p)
 
 
