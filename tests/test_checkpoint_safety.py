@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from dg2bench.cli import FAILED_CELLS_EXIT
 from dg2bench.contracts.contract import check_state
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.errors import PluginContractError, UnsafeCheckpointError
@@ -132,7 +133,8 @@ def test_retry_failed_checks_the_failed_cell_it_reruns_and_a_skipped_cell_is_not
     (results / CELL / "record.json").write_text(json.dumps({"cell": "crackforest/dg2gan/seed0", "status": "failed",
                                                              "reason": "an earlier failure"}))
     code, err = _bench(bench, "run", str(spec), "--results", str(results))
-    assert code == 0 and "pickle" not in err, err   # skipped: its files are not loaded, so not checked
+    # Skipped (its files are not loaded, so not checked); still failed, so exit 3.
+    assert code == FAILED_CELLS_EXIT and "pickle" not in err, err
     code, err = _bench(bench, "run", str(spec), "--results", str(results), "--retry-failed")
     assert not marker.exists()
     assert code == 2 and err.startswith(f"error: {results / CELL / 'generator.pt'}: needs a full pickle load"), err
