@@ -95,21 +95,25 @@ max_steps = 4
 """
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A finished tiny `bench run` (cyclegan, wgan, baseline; quality scored): ``(spec, results)``.
-
-    Session-scoped: the export, figures and published-tables tests share it (never write into it).
-    """
+def finished_tiny_run(folder: Path, generators: str, fakes: int) -> tuple[Path, Path]:
+    """Write a tiny spec (quality scored) into ``folder`` and run it to the end: ``(spec, results)``."""
     from dg2bench.cli import main
 
-    folder = tmp_path_factory.mktemp("tiny-run")
     spec = folder / "spec.toml"
-    # 12 fakes: more than a figure shows (8), so an export has some to leave out.
-    spec.write_text(tiny_spec_text(generators=PUBLISHABLE_GENERATORS, quality=True, fakes=12, classifier_steps=4))
+    spec.write_text(tiny_spec_text(generators=generators, quality=True, fakes=fakes, classifier_steps=4))
     results = folder / "results"
     with pytest.raises(SystemExit) as exit_info:
         main(["run", str(spec), "--results", str(results)])
         raise SystemExit(0)
     assert exit_info.value.code in (0, None)
     return spec, results
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished tiny `bench run` (cyclegan, wgan, baseline; quality scored): ``(spec, results)``.
+
+    Session-scoped: the export, figures and published-tables tests share it (never write into it).
+    """
+    # 12 fakes: more than a figure shows (8), so an export has some to leave out.
+    return finished_tiny_run(tmp_path_factory.mktemp("tiny-run"), PUBLISHABLE_GENERATORS, fakes=12)

@@ -11,7 +11,7 @@ import pytest
 
 from dg2bench.store.results import ResultStore
 
-from conftest import REPO, tiny_spec_text
+from conftest import REPO, finished_tiny_run, tiny_spec_text
 
 GENERATORS = """
 [generators.dg2gan]
@@ -27,17 +27,7 @@ max_steps = 6
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """One tiny `bench run` (dg2gan, wgan, baseline; quality scored) shared by the tests."""
-    from dg2bench.cli import main
-
-    folder = tmp_path_factory.mktemp("run")
-    spec = folder / "spec.toml"
-    spec.write_text(tiny_spec_text(generators=GENERATORS, quality=True, fakes=8, classifier_steps=4))
-    results = folder / "results"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", str(spec), "--results", str(results)])
-        raise SystemExit(0)
-    assert exit_info.value.code in (0, None)
-    return spec, results
+    return finished_tiny_run(tmp_path_factory.mktemp("run"), GENERATORS, fakes=8)
 
 
 def test_plugins_lists_every_kind(bench):

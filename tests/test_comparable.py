@@ -150,3 +150,4 @@ def test_cells_trained_under_another_classifier_schedule_are_refused(tmp_path):
         _check(tmp_path)
     assert "augmentation.classifier_schedule: <absent> -> steps" in str(caught.value) \
         or "augmentation.classifier_schedule: steps -> <absent>" in str(caught.value)
+

@@ -275,3 +275,18 @@ def test_letters_never_repeat_past_the_alphabet():
     methods = [f"m{i}" for i in range(30)]
     letters = letter_groups(methods, [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]])
     assert len(set(letters.values())) == 30 and letters["m26"] == "A"
+
+
+def test_best_first_keeps_the_spec_order_of_classifiers_and_puts_unscored_methods_last():
+    from dg2bench.report.terminal import sort_best
+
+    records = [_record("good", 0, 55, 5, 300, 30), _record("bad", 0, 20, 40, 300, 30)]
+    for record in records:                       # a second classifier, first in the spec
+        record["classification"] = {"zzz": record["classification"]["resnet34"], **record["classification"]}
+    table = sort_best(build_table(records, "classify"), "classify")
+    defect = table[table["class"] == "defect"]
+    assert list(defect["classifier"]) == ["zzz", "zzz", "resnet34", "resnet34"]
+    assert list(defect["method"])[:2] == ["good+zzz", "bad+zzz"]
+    fid = build_table([_record("a", 0, 5, 1, 9, 1, fid=60.0), _record("b", 0, 5, 1, 9, 1, fid=50.0)], "fid")
+    fid.loc[fid["method"] == "b", "fid"] = float("nan")
+    assert list(sort_best(fid, "fid")["method"]) == ["a", "b"]

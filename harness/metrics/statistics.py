@@ -36,9 +36,14 @@ import numpy as np
 from scipy import signal, stats
 
 
+def _finite(values: Sequence[float | None]) -> np.ndarray:
+    """``values`` without None and NaN, as floats."""
+    return np.asarray([v for v in values if v is not None and not math.isnan(v)], float)
+
+
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, int]:
     """Mean, t-interval half-width and count of ``values`` (NaNs dropped; half-width NaN if n < 2)."""
-    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], float)
+    arr = _finite(values)
     n = int(arr.size)
     if n == 0:
         return float("nan"), float("nan"), 0
@@ -154,10 +159,10 @@ def paired_t(differences: Sequence[float], confidence: float = 0.95) -> dict[str
     :return: ``diff`` (mean), ``low``/``high`` (Student-t interval), ``p`` (two-sided),
         ``seeds`` and ``per_seed`` (the differences). Fewer than two seeds, or seeds
         that agree exactly (no spread to test against: accuracy differences are
-        multiples of 1/n, so two seeds tie often, and a p of 0 there rejected 6-9 % of
-        true nulls): no test, ``p``, ``low`` and ``high`` NaN.
+        multiples of 1/n, so two seeds tie often, and a p of 0 there rejected true nulls
+        too often): no test, ``p``, ``low`` and ``high`` NaN.
     """
-    d = np.asarray([v for v in differences if v is not None and not math.isnan(v)], float)
+    d = _finite(differences)
     n = int(d.size)
     out: dict[str, Any] = {"diff": float(d.mean()) if n else float("nan"), "low": float("nan"),
                            "high": float("nan"), "p": float("nan"), "seeds": n, "per_seed": d.tolist()}
@@ -189,8 +194,9 @@ def paired_accuracy(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, A
         raise ValueError("the two classifiers must be judged on the same, non-empty set of images")
     per_seed = (a.mean(axis=1) - b.mean(axis=1)).tolist()
     seeds = a.shape[0]
-    p_images = sign_flip_p((a.astype(float) - b).mean(axis=0), seeds=seeds)
     verdict = paired_t(per_seed) if seeds > 1 else paired_bootstrap(a, b)
+    # With one seed the verdict's p is this image-level test already.
+    p_images = verdict["p"] if seeds == 1 else sign_flip_p((a.astype(float) - b).mean(axis=0), seeds=seeds)
     return {"diff": verdict["diff"], "low": verdict["low"], "high": verdict["high"], "p": verdict["p"],
             "level": "seeds" if seeds > 1 else "models", "per_seed": per_seed,
             "signs_disagree": signs_disagree(per_seed), "p_images": p_images,
@@ -199,7 +205,7 @@ def paired_accuracy(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, A
 
 def signs_disagree(differences: Sequence[float]) -> bool:
     """Whether some seeds favour A and others B (zeros favour neither)."""
-    d = np.asarray([v for v in differences if v is not None and not math.isnan(v)], float)
+    d = _finite(differences)
     return bool((d > 0).any() and (d < 0).any())
 
 

@@ -46,15 +46,13 @@ def method_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 def run_facts(record: dict[str, Any], generator: bool = False) -> dict[str, Any]:
     """How a cell ran, as far as its record says: the device type, each classifier's
-    precision (a spec's ``precision = "auto"`` is bf16 on CUDA, fp32 on CPU) and
-    training schedule (``epochs`` or ``steps``) and, with
+    precision (a spec's ``precision = "auto"`` is bf16 on CUDA, fp32 on CPU) and, with
     ``generator``, the generator's. Facts a record of an older version lacks are absent,
     and only cells that recorded a fact are compared on it.
     """
     facts = {"ran.device": record.get("device")}
     for label, result in sorted((record.get("classification") or {}).items()):
         facts[f"ran.{label}.precision"] = result.get("precision")
-        facts[f"ran.{label}.schedule"] = result.get("schedule")
     if generator:
         facts["ran.generator.precision"] = (record.get("training") or {}).get("precision")
     return {key: value for key, value in facts.items() if value is not None}

@@ -23,8 +23,7 @@ import pandas as pd
 
 from dg2bench.metrics.classification import wilson_interval
 from dg2bench.metrics.power import ALPHA, POWER, minimal_detectable_effect
-from dg2bench.metrics.statistics import (holm, paired_accuracy, paired_t, replicate_difference, signs_disagree,
-                                          t_interval)
+from dg2bench.metrics.statistics import holm, paired_accuracy, t_interval
 from dg2bench.report.quality_pairs import QUALITY_SCORES, order_established, quality_difference
 
 TableName = Literal["time", "fid", "classify"]
