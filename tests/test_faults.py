@@ -268,6 +268,28 @@ def test_a_plugin_version_change_is_named_and_never_reused_silently(tmp_path):
     assert json.loads((tmp_path / "cells" / "d" / "m" / "seed0" / "config.json").read_text())["config"] == newer
 
 
+def test_a_results_folder_moved_with_its_data_is_reused_not_refused(tmp_path):
+    """The data folder's path is not part of what a cell is: a clone elsewhere resumes it.
+
+    The split's manifest hash pins the data wherever it lies (as the leaderboards read
+    it); a published results folder resumed in another checkout keeps its cells.
+    """
+    from dg2bench.errors import SpecError
+    from dg2bench.run.runner import PlannedCell, check_cell_config
+    from dg2bench.store.results import CellId, ResultStore
+
+    store, cell = ResultStore(tmp_path), PlannedCell(CellId("d", "m", 0), None, None)
+    config = {"split_manifest_sha256": "abc", "dataset": {"plugin": "crackforest", "root": "/work/a/data"}}
+    assert check_cell_config(store, cell, config) is None
+    written = (tmp_path / "cells" / "d" / "m" / "seed0" / "config.json").read_text()
+    moved = {**config, "dataset": {"plugin": "crackforest", "root": "/home/me/clone/data"}}
+    assert check_cell_config(store, cell, moved) is None
+    assert (tmp_path / "cells" / "d" / "m" / "seed0" / "config.json").read_text() == written   # left as made
+    other = {**moved, "split_manifest_sha256": "def"}
+    with pytest.raises(SpecError, match="split_manifest_sha256: abc -> def"):
+        check_cell_config(store, cell, other)
+
+
 def test_sigint_on_a_ray_driver_cancels_its_tasks_and_the_resume_line_keeps_the_executor(reference, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[test,ray]' (CI does)")
     spec, results = tmp_path / "spec.toml", tmp_path / "results"

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from dg2bench.errors import DataError
-from dg2bench.store.cell_config import config_digest, describe_changes, read_cell_config
+from dg2bench.store.cell_config import config_digest, describe_changes, read_cell_config, without_location
 from dg2bench.store.results import CellId, ResultStore
 
 #: Cells named in the error before "and N more".
@@ -29,13 +29,12 @@ SHOWN = 3
 def shared_settings(config: dict[str, Any]) -> dict[str, Any]:
     """What every cell of a dataset must share: its configuration but the generator.
 
-    The data folder's path is left out: the split's manifest hash pins the data,
-    wherever it lies.
+    The data folder's path is left out (:func:`without_location`).
     """
+    config = without_location(config)
     code = {key: value for key, value in config.get("code", {}).items() if not key.startswith("generator:")}
-    dataset = {key: value for key, value in (config.get("dataset") or {}).items() if key != "root"}
-    kept = {key: value for key, value in config.items() if key not in ("generator", "code", "dataset")}
-    return {**kept, "dataset": dataset, "code": code}
+    kept = {key: value for key, value in config.items() if key not in ("generator", "code")}
+    return {**kept, "dataset": config.get("dataset") or {}, "code": code}
 
 
 def method_settings(config: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from dg2bench.run.generation import save_png_folder
 from dg2bench.run.progress import ProgressCallback, ignore_progress
 from dg2bench.spec import DatasetChoice, PluginChoice, Spec
 from dg2bench.store.atomic import write_json_atomic, write_text_atomic
-from dg2bench.store.cell_config import CONFIG_NAME, config_digest, describe_changes
+from dg2bench.store.cell_config import CONFIG_NAME, config_digest, describe_changes, same_work, without_location
 from dg2bench.store.checkpoints import check_folder_checkpoints
 from dg2bench.store.results import CellId, ResultStore
 
@@ -162,9 +162,9 @@ def check_cell_config(store: ResultStore, planned: PlannedCell, config: dict[str
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             old = {}
-        if old.get("sha256") == digest:
-            return None
-        changes = describe_changes(old.get("config", {}), config)
+        if old.get("sha256") == digest or same_work(old.get("config") or {}, config):
+            return None     # a moved data folder (another clone) is the same work: the file stays as made
+        changes = describe_changes(without_location(old.get("config") or {}), without_location(config))
         if on_change == "refuse":
             raise SpecError(str(path), f"cell {planned.cell} was run with a different configuration ({changes})",
                             "rerun with --on-change restart to move the old cell aside and start it afresh, "

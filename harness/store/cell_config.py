@@ -20,6 +20,20 @@ def config_digest(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def without_location(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the data folder's path: the split's manifest hash pins the data
+    wherever it lies, so a results folder resumed or compared in another clone is the same work."""
+    dataset = config.get("dataset")
+    if not isinstance(dataset, dict) or "root" not in dataset:
+        return config
+    return {**config, "dataset": {key: value for key, value in dataset.items() if key != "root"}}
+
+
+def same_work(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two cell configurations describe the same work (they may differ in the data's path)."""
+    return config_digest(without_location(old)) == config_digest(without_location(new))
+
+
 def read_cell_config(folder: Path) -> dict[str, Any] | None:
     """The configuration recorded in ``folder/config.json``, or None (absent or unreadable)."""
     try:
