@@ -243,7 +243,7 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
     import shlex
 
     from dg2bench.run.device import resolve_device
-    from dg2bench.estimate import estimate_cache_path, format_duration, projected_total
+    from dg2bench.estimate import estimate_cache_path
 
     device = resolve_device(spec.benchmark["device"], spec.device_source)
     path = estimate_cache_path(spec, device)
@@ -254,8 +254,20 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
         return
     known = json.loads(path.read_text(encoding="utf-8"))
     scope = f" for --only {', '.join(only)}" if only else ""
-    console.print(f"estimate: about {format_duration(projected_total(known['methods'], only))} of training"
-                  f"{scope} on {known['device']} (bench estimate, {known['date']})", highlight=False)
+    console.print(f"estimate: {estimate_summary_line(known, only)}{scope} on {known['device']} "
+                  f"(bench estimate, {known['date']})", highlight=False)
+
+
+def estimate_summary_line(known: dict, only: tuple[str, ...] = ()) -> str:
+    """``"about 2 h 10 min (training 1 h 40 min, scoring and testing 30 min; 2 cells side by side)"``."""
+    from dg2bench.estimate import format_duration, projected_total
+
+    training = projected_total([r for r in known["methods"] if r["role"] in ("generator", "classifier")], only)
+    evaluation = projected_total([r for r in known["methods"] if r["role"] not in ("generator", "classifier")], only)
+    slots = known.get("parallel_cells", 1)
+    side = f"; {slots} cells side by side ({known['executor']}), so the sum divided by {slots}" if slots > 1 else ""
+    return (f"about {format_duration((training + evaluation) / slots)} (training {format_duration(training)}, "
+            f"scoring and testing {format_duration(evaluation)}{side}; generation not included)")
 
 
 @cli.command("estimate")
@@ -268,18 +280,27 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
               help="Seed-to-seed sd of a classifier's accuracy (pp) assumed for the smallest detectable difference.")
 @click.option("--peak-tflops", type=click.FloatRange(min=0, min_open=True), default=None,
               help="The device's peak TFLOP/s for MFU [default: a table of known GPUs].")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="As `bench run` will use: with ray on a CPU, steps are timed on each cell's threads "
+                   "(cpus_per_cell) and cells that fit run side by side.")
 @SET_OPTION
 def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warmup: int, seed_sd: float,
-                     peak_tflops: float | None, settings: tuple[str, ...]) -> None:
-    """Time a few real steps of every method of SPEC and project the training time of the run."""
+                     peak_tflops: float | None, settings: tuple[str, ...], executor: str) -> None:
+    """Time a few real steps of every method of SPEC and project the time of the run.
+
+    Training steps, Inception features of the fakes and real defects, and test
+    predictions are timed on synthetic images of the spec's sizes; generation is not.
+    """
     import datetime
+
+    import torch
 
     import pandas as pd
 
     from dg2bench.console import rich_table
     from dg2bench.run.device import amp_dtype_for, precision_name, prepare_device, resolve_device
-    from dg2bench.estimate import (estimate_cache_path, estimate_spec, format_duration, peak_tflops_for,
-                                   projected_total, strict_json)
+    from dg2bench.estimate import (estimate_cache_path, estimate_evaluation, estimate_spec, format_duration,
+                                   parallel_cells, peak_tflops_for, projected_total, strict_json, torch_threads)
     from dg2bench.metrics.power import POWER, detectable_differences
     from dg2bench.run.runner import build_split
 
@@ -292,9 +313,14 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     counts = {d.label: build_split(d, registry, loaded.benchmark["split_seed"], loaded.path).counts()
               for d in loaded.datasets}
     peak = peak_tflops_for(target, peak_tflops)
-    with console.status("timing steps") as status:
-        rows = estimate_spec(loaded, registry, target, counts, warmup=warmup, repeats=repeats,
-                             on_method=lambda label: status.update(f"timing {label}"))
+    slots, threads = parallel_cells(loaded, target, executor)
+    with console.status("timing steps") as status, torch_threads(threads):
+        def timing(label: str) -> None:
+            status.update(f"timing {label}")
+
+        rows = estimate_spec(loaded, registry, target, counts, warmup=warmup, repeats=repeats, on_method=timing)
+        rows += estimate_evaluation(loaded, registry, target, counts, warmup=warmup, repeats=repeats,
+                                    on_method=timing)
     data = [row.as_dict(peak) for row in rows]
     total = projected_total(data)
     name = torch_device_name(target)
@@ -303,7 +329,9 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     detectable = {label: detectable_differences(c["test"], len(loaded.seeds), seed_sd / 100, methods)
                   for label, c in counts.items()}
     summary = {"spec": str(loaded.path), "device": name, "precision": precision,
-               "total_seconds": total, "date": datetime.date.today().isoformat(), "methods": data,
+               "total_seconds": total, "executor": executor, "parallel_cells": slots,
+               "threads_per_cell": threads or torch.get_num_threads(), "wall_seconds": total / slots,
+               "date": datetime.date.today().isoformat(), "methods": data,
                "detectable_difference": {"power": POWER, "seeds": len(loaded.seeds), "seed_sd": seed_sd / 100,
                                          "methods": methods, "by_dataset": detectable}}
     cache = estimate_cache_path(loaded, target)
@@ -324,8 +352,8 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         "TFLOP/s": [_number(r["achieved_tflops"], "{:.2f}") for r in data],
         "MFU": [_number(r["mfu"], "{:.1%}") for r in data]})
     console.print(rich_table(shown, f"Estimate for {loaded.name} on {name}"))
-    console.print(f"total: about {format_duration(total)} of training ({summary['precision']}); generation, "
-                  f"scoring and testing not included", highlight=False)
+    console.print(f"total: {estimate_summary_line(summary)} ({summary['precision']})", highlight=False,
+                  soft_wrap=True)
     for label, by_class in detectable.items():
         console.print(detectable_line(label, by_class, counts[label]["test"], len(loaded.seeds), seed_sd, methods),
                       highlight=False, soft_wrap=True)

@@ -6,8 +6,16 @@ few warm-up steps and then times single steps (synchronising the device), on
 synthetic images of the real shapes: a step's cost does not depend on the pixels.
 The median step time times the cell's number of steps (from the real split's counts,
 exactly as ``bench run`` plans them) gives the projected training time; cells are
-multiplied by the seeds. Generation, scoring and testing are not included (they are
-seconds to minutes against hours of training; the table says so).
+multiplied by the seeds. Evaluation is timed the same way (:func:`estimate_evaluation`):
+Inception features of every scored fake and, once, of the real training defects, and
+each classifier's predictions on the test split; on a small CPU protocol they are a
+fifth of the run, not a rounding error. Generation is not included.
+
+Under ``--executor ray`` on a CPU, cells run side by side, each on
+``cell_threads(cpus_per_cell)`` torch threads: every step is timed on that many threads
+and the wall time is the total divided by the cells that fit (:func:`parallel_cells`;
+an upper bound on the speed-up: the cells share memory bandwidth and the last ones run
+alone).
 
 Each method runs in its own ``try``: one out-of-memory error marks that row, the
 others go on. FLOPs per step come from ``torch.utils.flop_counter.FlopCounterMode``;
@@ -21,6 +29,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import numbers
 import os
 import statistics
@@ -51,7 +60,7 @@ class StepEstimate:
     """One method's measured step and its projection over the spec's cells."""
 
     dataset: str
-    role: str               # "generator" or "classifier"
+    role: str               # "generator", "classifier", "scoring" or "testing"
     label: str
     images_per_step: int = 0
     seconds_per_step: float = float("nan")
@@ -197,6 +206,33 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
     return statistics.median(times), flops, memory, warmup_seconds
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on ``threads`` torch threads (None: leave them), then restore them."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def parallel_cells(spec: Spec, device: torch.device, executor: str, cores: int | None = None
+                   ) -> tuple[int, int | None]:
+    """Cells that run side by side under ``executor`` and each one's torch threads (None: the default).
+
+    Only Ray on a CPU runs several cells on one machine: ``cores // cpus_per_cell`` of
+    them, each on :func:`~dg2bench.executors.ray_task.cell_threads` threads.
+    """
+    from dg2bench.executors.ray_task import cell_threads
+
+    if executor != "ray" or device.type != "cpu":
+        return 1, None
+    cpus = spec.benchmark["cpus_per_cell"]
+    return max(1, math.floor((cores or os.cpu_count() or 1) / cpus)), cell_threads(cpus)
+
+
 def _random_bank(count: int, size: int) -> torch.Tensor:
     return torch.randint(0, 256, (count, 3, size, size), dtype=torch.uint8)
 
@@ -317,12 +353,98 @@ def _measure_classifier(cls: type, choice: PluginChoice, dataset: str, train: di
     return row
 
 
+def estimate_evaluation(spec: Spec, registry: Registry, device: torch.device,
+                        counts: dict[str, dict[str, dict[str, int]]], warmup: int = 2, repeats: int = 5,
+                        on_method: Callable[[str], None] = lambda label: None) -> list[StepEstimate]:
+    """Time what every cell does after training: Inception features and test predictions.
+
+    A "step" here is one batch: of Inception features (``feature_batch_size``, at most
+    16 timed images) or of classifier predictions. Per dataset, one row for the fakes
+    of every generator cell, one for the real training defects (scored once per results
+    folder, then cached), and one per classifier for the test split of every cell.
+    """
+    size, seeds = spec.benchmark["image_size"], len(spec.seeds)
+    methods = ([BASELINE] if spec.benchmark["baseline"] else []) + [choice.label for choice in spec.generators]
+    out: list[StepEstimate] = []
+    for dataset in spec.datasets:
+        train, test = counts[dataset.label]["train"], counts[dataset.label]["test"]
+        if spec.metrics["quality"] and spec.generators:
+            out += _measure_scoring(spec, dataset.label, train["defect"], size, seeds, device, warmup, repeats,
+                                    on_method)
+        for choice in spec.classifiers:
+            cls = registry.get("classifier", choice.plugin).cls
+            speed = plan_speed_options(device, spec.benchmark, choice.precision)
+            out.append(_measure_testing(cls, choice, dataset.label, sum(test.values()), methods, size, seeds,
+                                        device, speed, warmup, repeats, on_method))
+    return out
+
+
+def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, seeds: int, device: torch.device,
+                     warmup: int, repeats: int, on_method: Callable[[str], None]) -> list[StepEstimate]:
+    from dg2bench.metrics.inception import InceptionFeatures
+
+    on_method(f"{dataset}/Inception features")
+    batch = min(spec.metrics["feature_batch_size"], 16)
+    fakes = StepEstimate(dataset, "scoring", "Inception features of the fakes", images_per_step=batch,
+                         method_steps={choice.label: math.ceil(spec.augmentation["fakes"] / batch)
+                                       for choice in spec.generators}, seeds=seeds)
+    real = StepEstimate(dataset, "scoring", "Inception features of the real defects (once)",
+                        images_per_step=batch, method_steps={"real defects": math.ceil(real_defects / batch)})
+    with _guarded(fakes, device):
+        extractor = InceptionFeatures(device, batch_size=batch, prefer=spec.metrics["extractor"])
+        images = _random_bank(batch, size)
+        fakes.seconds_per_step, fakes.warmup_seconds = _median_call(lambda: extractor.extract(images), device,
+                                                                    warmup, repeats)
+    real.seconds_per_step, real.warmup_seconds, real.error = fakes.seconds_per_step, 0.0, fakes.error
+    return [fakes, real]
+
+
+def _measure_testing(cls: type, choice: PluginChoice, dataset: str, test_images: int, methods: list[str],
+                     size: int, seeds: int, device: torch.device, speed: dict[str, Any], warmup: int, repeats: int,
+                     on_method: Callable[[str], None]) -> StepEstimate:
+    on_method(f"{dataset}/{choice.label} test")
+    seed_everything(0)
+    row = StepEstimate(dataset, "testing", f"{choice.label} test predictions",
+                       precision=precision_name(speed["amp_dtype"]), seeds=seeds)
+    with _guarded(row, device):
+        model = cls(choice.hparams, size)
+        plan = TrainPlan(image_size=size, total_steps=1, steps_per_epoch=1, epochs=1.0,
+                         batch_size=model.batch_size, device=device, **speed)
+        place_model(model, dataclasses.replace(plan, compile_mode=None))
+        model.setup(plan)
+        batch = plan.inference_batch_size
+        row.images_per_step = batch
+        row.method_steps = dict.fromkeys(methods, math.ceil(test_images / batch))
+        images = _random_bank(batch, size)
+        row.seconds_per_step, row.warmup_seconds = _median_call(lambda: model.predict_proba(images), device,
+                                                                warmup, repeats)
+    return row
+
+
+def _median_call(call: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``call`` over ``repeats`` timed calls, and the seconds of ``warmup`` calls before."""
+    began = time.perf_counter()
+    for _ in range(warmup):
+        call()
+    synchronize(device)
+    warmup_seconds = time.perf_counter() - began
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        began = time.perf_counter()
+        call()
+        synchronize(device)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), warmup_seconds
+
+
 def estimate_cache_path(spec: Spec, device: torch.device) -> Path:
     """Where ``bench estimate`` leaves its total for ``bench run`` (a user cache, not results)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dg2bench" / "estimates"
     # "rows": the version of the rows' meaning (3: method_steps per method, defect-free fakes only
-    # where made), so files of older versions are not read.
-    key = json.dumps({"spec": spec.resolved(), "device": device.type, "rows": 3}, sort_keys=True, default=str)
+    # where made; 4: scoring and testing rows, wall time under an executor), so files of older
+    # versions are not read.
+    key = json.dumps({"spec": spec.resolved(), "device": device.type, "rows": 4}, sort_keys=True, default=str)
     return base / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 

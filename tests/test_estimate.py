@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -40,12 +41,19 @@ def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec,
     # cells on real + 8 fakes (2 x ceil(28/8)).
     assert classifier["method_steps"] == {"baseline": 6, "dg2gan": 8, "oversample": 8}
     assert classifier["projected_seconds"] == classifier["seconds_per_step"] * (6 + 8 + 8) * 2
-    assert result["total_seconds"] == dg2gan["projected_seconds"] + classifier["projected_seconds"]
+    # Every cell predicts the test split once per classifier (no quality scoring in this spec).
+    testing = rows[("testing", "resnet34 test predictions")]
+    assert testing["method_steps"] == {"baseline": 1, "dg2gan": 1, "oversample": 1} and testing["seconds_per_step"] > 0
+    assert not any(r["role"] == "scoring" for r in result["methods"])
+    assert result["total_seconds"] == pytest.approx(
+        dg2gan["projected_seconds"] + classifier["projected_seconds"] + testing["projected_seconds"])
+    assert result["parallel_cells"] == 1 and result["wall_seconds"] == result["total_seconds"]
     assert not (tmp_path / "results").exists()
     only = projected_total(result["methods"], ("oversample",))
-    assert only == classifier["seconds_per_step"] * 8 * 2
+    assert only == pytest.approx(classifier["seconds_per_step"] * 8 * 2 + testing["seconds_per_step"] * 2)
     code, out, _ = bench("run", str(spec), "--results", str(tmp_path / "results"), "--only", "oversample")
-    assert code == 0 and f"estimate: about {format_duration(only)} of training for --only oversample" in out
+    training = format_duration(classifier["seconds_per_step"] * 8 * 2)
+    assert code == 0 and f"(training {training}, scoring and testing " in out and "for --only oversample" in out
 
 
 def test_projected_total_counts_the_named_methods_and_skips_failed_rows():
@@ -133,3 +141,41 @@ def test_estimate_times_a_gradient_penalty_step_without_counting_its_flops(bench
     assert code == 0, err
     row = next(r for r in json.loads(out)["methods"] if r["label"] == "wgan-gp")
     assert not row["error"] and row["seconds_per_step"] > 0 and row["flops_per_step"] is None
+
+
+def test_estimate_times_scoring_and_divides_the_wall_time_among_cells_side_by_side(bench, write_spec, tmp_path,
+                                                                                  monkeypatch):
+    """With quality scoring on, the fakes of every generator cell and the real defects (once)
+    go through Inception; under `--executor ray` on a CPU, cells that fit run side by side."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = tiny_spec_text(generators="[generators.oversample]\npreset = \"tiny\"\n", classifier_steps=2, seeds=2,
+                          quality=True)
+    spec = write_spec(text)
+    code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "0",
+                           "--executor", "ray", "--set", "cpus_per_cell=1")
+    assert code == 0, err
+    result = json.loads(out)
+    scoring = {r["label"]: r for r in result["methods"] if r["role"] == "scoring"}
+    fakes = scoring["Inception features of the fakes"]
+    real = scoring["Inception features of the real defects (once)"]
+    assert fakes["method_steps"] == {"oversample": 1} and fakes["seeds"] == 2 and fakes["seconds_per_step"] > 0
+    assert real["seeds"] == 1 and real["seconds_per_step"] == fakes["seconds_per_step"]
+    slots = max(1, os.cpu_count() or 1)
+    assert result["parallel_cells"] == slots and result["threads_per_cell"] == 1
+    assert result["wall_seconds"] == pytest.approx(result["total_seconds"] / slots)
+
+
+def test_cells_side_by_side_only_under_ray_on_a_cpu():
+    from types import SimpleNamespace
+
+    import torch
+
+    from dg2bench.estimate import parallel_cells
+
+    spec = SimpleNamespace(benchmark={"cpus_per_cell": 1.0})
+    cpu = torch.device("cpu")
+    assert parallel_cells(spec, cpu, "ray", cores=2) == (2, 1)
+    assert parallel_cells(spec, cpu, "local", cores=2) == (1, None)
+    assert parallel_cells(spec, torch.device("cuda"), "ray", cores=2) == (1, None)
+    assert parallel_cells(SimpleNamespace(benchmark={"cpus_per_cell": 2.0}), cpu, "ray", cores=2) == (1, 2)
+    assert parallel_cells(SimpleNamespace(benchmark={"cpus_per_cell": 0.5}), cpu, "ray", cores=2) == (4, 1)
