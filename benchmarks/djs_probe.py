@@ -25,7 +25,7 @@ import torch
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.run.batches import BatchSampler
-from dg2bench.run.runner import build_split, load_split_images
+from dg2bench.data.loading import build_split, load_split_images
 from dg2bench.run.training import ImageBanks, seed_everything
 from dg2bench.spec import load_spec
 

@@ -9,9 +9,9 @@ from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE, Classifier
 from dg2bench.contracts.dataset import Dataset, SplitItem
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.hookspecs import hookimpl
-from dg2bench.contracts.trainable import TrainPlan, Trainable
+from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.errors import BenchError, DataError, PluginError, SpecError
-from dg2bench.run.jitter import LoadCropFlip
+from dg2bench.runtime.jitter import LoadCropFlip
 
 __version__ = "0.2.0.dev0"
 

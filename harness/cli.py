@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 import pandas as pd
+from dg2bench.errors import BenchError
+from dg2bench.report.leaderboard import TABLES
 from rich.console import Console
 from rich.markup import escape
 
-from dg2bench.errors import BenchError
-from dg2bench.report.leaderboard import TABLES
 
 def _width(stream) -> int | None:
     """None (rich measures) on a terminal; piped, ``COLUMNS`` or 160, so tables in logs are not crushed to 80."""
@@ -99,8 +99,8 @@ def validate_command(spec: str, show: bool) -> None:
     import shlex
 
     import tomli_w
-
-    from dg2bench.run.runner import _toml_safe, build_split, plan_cells
+    from dg2bench.data.loading import build_split
+    from dg2bench.runner import _toml_safe, plan_cells
 
     loaded, registry = _load(spec)
     splits = []
@@ -127,7 +127,7 @@ def validate_command(spec: str, show: bool) -> None:
 def split_command(spec: str, out: str | None) -> None:
     """Print split counts of SPEC's datasets and write the split manifests."""
     from dg2bench.console import rich_table
-    from dg2bench.run.runner import build_split
+    from dg2bench.data.loading import build_split
 
     loaded, registry = _load(spec)
     folder = Path(out) if out else Path("results") / loaded.name / "splits"
@@ -178,11 +178,11 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     import shlex
 
     from dg2bench.console import ProgressBars
-    from dg2bench.run.device import resolve_device
     from dg2bench.executors import get_executor
-    from dg2bench.run.interrupt import RunInterrupted, stop_on_signals
+    from dg2bench.runner import plan_cells, run_benchmark
+    from dg2bench.runtime.device import resolve_device
+    from dg2bench.runtime.interrupt import RunInterrupted, stop_on_signals
     from dg2bench.store.results import ResultStore
-    from dg2bench.run.runner import plan_cells, run_benchmark
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
@@ -242,8 +242,8 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
     ``--only``), or, where none was made, how to get one (timing steps here would delay the run)."""
     import shlex
 
-    from dg2bench.run.device import resolve_device
     from dg2bench.estimate import estimate_cache_path
+    from dg2bench.runtime.device import resolve_device
 
     device = resolve_device(spec.benchmark["device"], spec.device_source)
     path = estimate_cache_path(spec, device)
@@ -293,16 +293,28 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     """
     import datetime
 
-    import torch
-
     import pandas as pd
-
+    import torch
     from dg2bench.console import rich_table
-    from dg2bench.run.device import amp_dtype_for, precision_name, prepare_device, resolve_device
-    from dg2bench.estimate import (estimate_cache_path, estimate_evaluation, estimate_spec, format_duration,
-                                   parallel_cells, peak_tflops_for, projected_total, strict_json, torch_threads)
+    from dg2bench.data.loading import build_split
+    from dg2bench.estimate import (
+        estimate_cache_path,
+        estimate_evaluation,
+        estimate_spec,
+        format_duration,
+        parallel_cells,
+        peak_tflops_for,
+        projected_total,
+        strict_json,
+        torch_threads,
+    )
     from dg2bench.metrics.power import POWER, detectable_differences
-    from dg2bench.run.runner import build_split
+    from dg2bench.runtime.device import (
+        amp_dtype_for,
+        precision_name,
+        prepare_device,
+        resolve_device,
+    )
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
@@ -403,9 +415,17 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
                         order: str, wide: bool) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
     from dg2bench.report.comparable import check_comparable
-    from dg2bench.report.leaderboard import (COMPARE_NOTE, SIDE_BY_SIDE_NOTES, TITLES, build_table,
-                                             compare_table, display_compare, display_table, side_by_side,
-                                             table_note)
+    from dg2bench.report.leaderboard import (
+        COMPARE_NOTE,
+        SIDE_BY_SIDE_NOTES,
+        TITLES,
+        build_table,
+        compare_table,
+        display_compare,
+        display_table,
+        side_by_side,
+        table_note,
+    )
     from dg2bench.report.terminal import compact_compare, compact_tables, sort_best
     from dg2bench.store.results import ResultStore
 
@@ -488,7 +508,6 @@ def _print_frames(frames: dict, fmt: str, no_wrap: bool = True) -> None:
     tables may be wider than the terminal, so their cells wrap instead.
     """
     import pandas as pd
-
     from dg2bench.console import rich_table
     from dg2bench.report.leaderboard import to_latex, to_markdown
 
@@ -525,8 +544,8 @@ def _print_frames(frames: dict, fmt: str, no_wrap: bool = True) -> None:
               help="The HTML file to write [default: RESULTS/report.html].")
 def report_command(results: str, out: str | None) -> None:
     """Write one self-contained HTML report (tables, figures, spec, versions) for RESULTS."""
-    from dg2bench.store.atomic import write_text_atomic
     from dg2bench.report.html import build_report
+    from dg2bench.store.atomic import write_text_atomic
 
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
@@ -568,7 +587,7 @@ def figures_command(results: str, out: str | None) -> None:
                    "[default: as many as the figure shows, 8].")
 def export_command(results: str, out: str, images: int | None) -> None:
     """Copy RESULTS to a new folder OUT that is small and safe to publish (no weights, no cache, few images)."""
-    from dg2bench.store.export import export_results, format_size
+    from dg2bench.report.export import export_results, format_size
 
     summary = export_results(results, out, images)
     console.print(f"exported {summary.cells} cells to {summary.out}: {summary.files} files, "

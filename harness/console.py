@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import pandas as pd
+from dg2bench.runtime.progress import ProgressEvent
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Column, Table
-
-from dg2bench.run.progress import ProgressEvent
 
 
 class ProgressBars:

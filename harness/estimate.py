@@ -39,16 +39,26 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.run.augmentation import schedule_images
 from dg2bench.run.cell import BASELINE
-from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name, reset_peak_memory
-from dg2bench.run.training import ImageBanks, compile_networks, place_model, seed_everything, synchronize
+from dg2bench.run.training import (
+    ImageBanks,
+    compile_networks,
+    place_model,
+    seed_everything,
+    synchronize,
+)
+from dg2bench.runtime.device import (
+    peak_memory_mb,
+    plan_speed_options,
+    precision_name,
+    reset_peak_memory,
+)
 from dg2bench.spec import PluginChoice, Spec
+from torch.utils.flop_counter import FlopCounterMode
 
 #: Dense bf16 tensor-core peaks (TFLOP/s) by a substring of the CUDA device name.
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,

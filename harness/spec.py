@@ -16,10 +16,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from dg2bench.contracts.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters, with_article
+from dg2bench.contracts.hyperparameters import (
+    hyperparameters_as_dict,
+    resolve_hyperparameters,
+    with_article,
+)
 from dg2bench.contracts.plugin_manager import PluginKind, Registry, find_unlisted_plugin
 from dg2bench.errors import SpecError
-from dg2bench.run.device import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
+from dg2bench.runtime.device import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 
 # key: (type, default, doc). A default of ... means required.
 BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {

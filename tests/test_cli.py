@@ -248,7 +248,7 @@ def test_progress_piped_into_a_log_is_plain_lines_in_order():
     from rich.console import Console
 
     from dg2bench.console import ProgressBars
-    from dg2bench.run.progress import ProgressEvent
+    from dg2bench.runtime.progress import ProgressEvent
 
     log = io.StringIO()
     with ProgressBars(Console(file=log, width=200)) as bars:     # a file: not a terminal
@@ -325,7 +325,7 @@ def test_a_resumed_stage_says_so_in_one_line(terminal):
     from rich.console import Console
 
     from dg2bench.console import ProgressBars
-    from dg2bench.run.progress import ProgressEvent
+    from dg2bench.runtime.progress import ProgressEvent
 
     log = io.StringIO()
     with ProgressBars(Console(file=log, width=200, force_terminal=terminal)) as bars:

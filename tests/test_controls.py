@@ -10,7 +10,7 @@ from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.plugins.controls.classic import ClassicAugmentation
 from dg2bench.plugins.controls.cutpaste import CutPaste, paste
 from dg2bench.plugins.controls.oversample import Oversample
-from dg2bench.run.runner import run_benchmark
+from dg2bench.runner import run_benchmark
 from dg2bench.spec import load_spec
 from dg2bench.store.results import ResultStore
 

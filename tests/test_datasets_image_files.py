@@ -258,7 +258,7 @@ def test_mvtec_specs_validate_with_the_variable_and_say_where_to_get_the_data_wi
 
 def test_unconditional_methods_add_no_defect_free_fakes_and_say_why(tmp_path, write_spec):
     from dg2bench.contracts.plugin_manager import get_registry
-    from dg2bench.run.runner import run_benchmark
+    from dg2bench.runner import run_benchmark
     from dg2bench.spec import load_spec
     registry = get_registry()
     text = tiny_spec_text(generators="[generators.wgan]\npreset = \"tiny\"\nmax_steps = 2\n", fakes=6,

@@ -174,7 +174,7 @@ def test_readme_plugin_fixed_and_retried_completes_as_an_uninterrupted_run(tmp_p
     from test_faults import _records
 
     from dg2bench.contracts.plugin_manager import get_registry
-    from dg2bench.run.runner import run_benchmark
+    from dg2bench.runner import run_benchmark
     from dg2bench.spec import load_spec
     from dg2bench.store.results import ResultStore
 

@@ -1,7 +1,7 @@
 """Faults: kills at every stage, Ctrl-C and SIGTERM, changed configs, locks, full disks.
 
 Each kill test starts ``bench run`` as a subprocess with ``DG2BENCH_STALL_AT`` naming a
-point (see :mod:`dg2bench.run.fault_points`), waits until the process has reached it,
+point (see :mod:`dg2bench.runtime.fault_points`), waits until the process has reached it,
 kills it with SIGKILL, reruns, and checks that the run completes, that stages finished
 before the kill are not redone, that no file in the results folder is half-written,
 and that the final records equal an uninterrupted run's exactly (CPU, same seed).
@@ -253,7 +253,7 @@ def test_an_unwritable_results_folder_is_one_line(tmp_path):
 def test_a_plugin_version_change_is_named_and_never_reused_silently(tmp_path):
     """The code versions are part of a cell's config: a new plugin release is a named change."""
     from dg2bench.errors import SpecError
-    from dg2bench.run.runner import PlannedCell, check_cell_config
+    from dg2bench.runner import PlannedCell, check_cell_config
     from dg2bench.store.results import CellId, ResultStore
 
     store, cell = ResultStore(tmp_path), PlannedCell(CellId("d", "m", 0), None, None)
@@ -275,7 +275,7 @@ def test_a_results_folder_moved_with_its_data_is_reused_not_refused(tmp_path):
     it); a published results folder resumed in another checkout keeps its cells.
     """
     from dg2bench.errors import SpecError
-    from dg2bench.run.runner import PlannedCell, check_cell_config
+    from dg2bench.runner import PlannedCell, check_cell_config
     from dg2bench.store.results import CellId, ResultStore
 
     store, cell = ResultStore(tmp_path), PlannedCell(CellId("d", "m", 0), None, None)

@@ -20,14 +20,14 @@ from dg2bench import Classifier, Dataset, Generator, hookimpl
 from dg2bench.contracts.contract import RULES, check_generated, check_losses
 from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
 from dg2bench.errors import PluginContractError
-from dg2bench.run.runner import run_benchmark
+from dg2bench.runner import run_benchmark
 from dg2bench.spec import load_spec
 from dg2bench.store.results import ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
 from third_party import THIRD_PARTY_WGAN, install_distribution as _dist, minimal_generator_source
 
-from conftest import REPO, tiny_spec_text
+from conftest import REPO
 
 RULE_IDS = {rule.id for rule in RULES}
 
@@ -324,7 +324,7 @@ def test_faulty_output_fails_its_cell_and_the_run_goes_on(tmp_path, write_spec, 
     assert sorted(summary.ran) == ["crackforest/baseline/seed0", "crackforest/good/seed0"]
     records = {r["method"]: r for r in ResultStore(tmp_path / "results").records()}
     assert records["faulty"]["status"] == "failed"
-    assert f"generator 'goodgan'" in records["faulty"]["reason"] and f"rule {rule}:" in records["faulty"]["reason"]
+    assert "generator 'goodgan'" in records["faulty"]["reason"] and f"rule {rule}:" in records["faulty"]["reason"]
 
 
 class FloatLossGenerator(GoodGenerator):

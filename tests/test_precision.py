@@ -9,7 +9,7 @@ from dg2bench import TrainPlan
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.errors import SpecError
 from dg2bench.plugins.generators.cyclegan import CycleGan
-from dg2bench.run.device import amp_dtype_for, precision_name
+from dg2bench.runtime.device import amp_dtype_for, precision_name
 from dg2bench.spec import load_spec
 
 from conftest import tiny_spec_text

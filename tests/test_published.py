@@ -28,7 +28,7 @@ def test_published_tables_are_what_the_folder_renders(name):
 @pytest.fixture
 def published_copy(tiny_run, tmp_path):
     """The tiny run exported as a published folder, with its tables written as the README says."""
-    from dg2bench.store.export import export_results
+    from dg2bench.report.export import export_results
 
     _, results = tiny_run
     folder = tmp_path / "tiny"

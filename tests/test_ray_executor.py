@@ -18,13 +18,12 @@ import torch
 
 from dg2bench import hookimpl
 from dg2bench.contracts.plugin_manager import get_registry
-from dg2bench.run.runner import run_benchmark
+from dg2bench.runner import run_benchmark
 from dg2bench.spec import load_spec
 from dg2bench.store.results import CellId, ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
 
-from conftest import tiny_spec_text
 
 TESTS = Path(__file__).resolve().parent
 #: Timings and machine-dependent figures; everything else in a record must match.

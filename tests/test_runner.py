@@ -9,7 +9,7 @@ import torch
 
 from dg2bench import hookimpl
 from dg2bench.contracts.plugin_manager import get_registry
-from dg2bench.run.runner import run_benchmark
+from dg2bench.runner import run_benchmark
 from dg2bench.spec import load_spec
 from dg2bench.store.cell_config import read_cell_config
 from dg2bench.store.results import ResultStore
@@ -133,8 +133,8 @@ def test_fake_source_order_is_a_seeded_permutation_cycled():
 
 
 def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_spec):
-    from dg2bench.run.generation import load_png_folder
-    from dg2bench.run.runner import build_split, load_split_images
+    from dg2bench.data.image_folders import load_png_folder
+    from dg2bench.data.loading import build_split, load_split_images
     registry = get_registry(extra_plugins=[_CopyPlugin()])
     text = tiny_spec_text(generators="[generators.copy]\nplugin = \"copy\"\n", fakes=10, classifier_steps=2)
     spec = load_spec(write_spec(text), registry)

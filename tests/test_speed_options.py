@@ -16,7 +16,7 @@ from dg2bench import TrainPlan
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.errors import SpecError
 from dg2bench.plugins.generators.cyclegan import CycleGan
-from dg2bench.run.device import plan_speed_options, uses_channels_last
+from dg2bench.runtime.device import plan_speed_options, uses_channels_last
 from dg2bench.run.training import ImageBanks, place_model, train
 from dg2bench.spec import load_spec
 
@@ -174,7 +174,7 @@ def test_estimate_counts_flops_on_an_eager_step_when_networks_are_compiled(bench
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 def test_cpu_peak_memory_is_per_measurement_not_the_process_peak():
-    from dg2bench.run.device import peak_memory_mb, reset_peak_memory
+    from dg2bench.runtime.device import peak_memory_mb, reset_peak_memory
 
     cpu = torch.device("cpu")
     big = torch.ones(64 * 2**20)                  # 256 MB, then freed: an earlier cell's peak

@@ -37,7 +37,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from dg2bench import TrainPlan
 from dg2bench.contracts.plugin_manager import get_registry
-from dg2bench.run.device import resolve_device
+from dg2bench.runtime.device import resolve_device
 from dg2bench.run.training import place_model, synchronize
 
 WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused", "separate"}

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
+from dg2bench.runtime.jitter import LoadCropFlip
 from torch import nn
-
-from dg2bench.run.jitter import LoadCropFlip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +132,7 @@ class Trainable(abc.ABC):
         """Random load/crop/flip the loop applies to every training batch (default: none).
 
         Translation methods that follow CycleGAN's recipe return
-        ``LoadCropFlip()`` (see :mod:`dg2bench.run.jitter`).
+        ``LoadCropFlip()`` (see :mod:`dg2bench.runtime.jitter`).
         """
         return None
 

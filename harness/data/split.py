@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
 from dg2bench.contracts.dataset import Dataset, Side, SplitItem
 from dg2bench.store.atomic import write_text_atomic
+from PIL import Image
 
 MANIFEST_COLUMNS = ("id", "source", "left", "top", "right", "bottom", "label", "side", "defect_type")
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from dg2bench.errors import BenchError
 from dg2bench.run.cell import CellInputs
-from dg2bench.run.progress import ProgressCallback
+from dg2bench.runtime.progress import ProgressCallback
 from dg2bench.store.results import CellId, ResultStore
 
 EXECUTORS = ("local", "ray")

@@ -7,8 +7,8 @@ from typing import Any
 
 from dg2bench.executors import CellJob
 from dg2bench.run.cell import run_cell
-from dg2bench.run.interrupt import RunInterrupted, raise_if_stopped
-from dg2bench.run.progress import ProgressCallback
+from dg2bench.runtime.interrupt import RunInterrupted, raise_if_stopped
+from dg2bench.runtime.progress import ProgressCallback
 from dg2bench.store.results import ResultStore
 
 

@@ -24,8 +24,8 @@ from typing import Any
 from dg2bench.errors import BenchError, SpecError
 from dg2bench.executors import DEFAULT_MAX_RETRIES, CellJob
 from dg2bench.executors.ray_task import RemoteCell, run_remote_cell, worker_device
-from dg2bench.run.interrupt import raise_if_stopped
-from dg2bench.run.progress import ProgressCallback, ProgressEvent
+from dg2bench.runtime.interrupt import raise_if_stopped
+from dg2bench.runtime.progress import ProgressCallback, ProgressEvent
 from dg2bench.store.results import ResultStore
 
 INSTALL_HINT = "pip install -e '.[ray]'"

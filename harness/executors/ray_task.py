@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from dg2bench import __version__
+from dg2bench.data.loading import load_split_images
 from dg2bench.data.split import Split
 from dg2bench.errors import BenchError, DataError
 from dg2bench.metrics.quality import QualityScorer
 from dg2bench.run.cell import CellInputs, run_cell
-from dg2bench.run.device import prepare_device, resolve_device
-from dg2bench.run.progress import ProgressCallback
-from dg2bench.run.runner import load_split_images
+from dg2bench.runtime.device import prepare_device, resolve_device
+from dg2bench.runtime.progress import ProgressCallback
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.store.results import CellId, ResultStore
 

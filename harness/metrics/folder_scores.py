@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dg2bench.data.image_folders import IMAGE_SUFFIXES, load_png_folder
 from dg2bench.errors import DataError
 from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
 from dg2bench.metrics.inception import InceptionFeatures
 from dg2bench.metrics.kid import kid_from_features
-from dg2bench.run.device import resolve_device
-from dg2bench.run.generation import IMAGE_SUFFIXES, load_png_folder
+from dg2bench.runtime.device import resolve_device
 
 
 def _check_folder(folder: Path) -> None:

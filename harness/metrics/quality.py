@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
 from dg2bench.metrics.inception import InceptionFeatures
 from dg2bench.metrics.kid import kid_from_features
 from dg2bench.metrics.prdc import prdc_from_features
 from dg2bench.metrics.statistics import bootstrap_replicates, centred_interval
-from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress
+from dg2bench.runtime.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.store.atomic import write_atomic, write_json_atomic
 
 

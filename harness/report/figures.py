@@ -18,9 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from dg2bench.data.image_folders import IMAGE_SUFFIXES  # noqa: E402
 from PIL import Image  # noqa: E402
-
-from dg2bench.run.generation import IMAGE_SUFFIXES  # noqa: E402
 
 Record = dict[str, Any]
 

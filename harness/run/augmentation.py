@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE, Classifier
 from dg2bench.contracts.trainable import TrainPlan
+from dg2bench.data.image_folders import save_png_folder
 from dg2bench.data.split import to_unit_range
 from dg2bench.metrics.classification import classification_report
-from dg2bench.run.device import plan_speed_options, precision_name
-from dg2bench.run.fault_points import fault_point
-from dg2bench.run.generation import save_png_folder
-from dg2bench.run.progress import ProgressCallback, ProgressEvent, resumed_at
 from dg2bench.run.training import ImageBanks, seed_everything, speed_record, train
+from dg2bench.runtime.device import plan_speed_options, precision_name
+from dg2bench.runtime.fault_points import fault_point
+from dg2bench.runtime.progress import ProgressCallback, ProgressEvent, resumed_at
 from dg2bench.store.atomic import write_json_atomic
 from dg2bench.store.results import CellId
 

@@ -17,24 +17,44 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
 from dg2bench.contracts.contract import TRACEBACK_NAME, check_state, plugin_raised
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.trainable import TrainPlan
+from dg2bench.data.image_folders import load_png_folder, save_png_folder
 from dg2bench.data.split import Split, to_unit_range
 from dg2bench.errors import DataError, PluginContractError
 from dg2bench.metrics.quality import QualityScorer
 from dg2bench.run.augmentation import run_classifier
-from dg2bench.run.device import peak_memory_mb, plan_speed_options, precision_name, reset_peak_memory
-from dg2bench.run.fault_points import fault_point
-from dg2bench.run.generation import fake_source_order, generate_fakes, load_png_folder, save_png_folder
-from dg2bench.run.interrupt import RunInterrupted, raise_if_stopped
-from dg2bench.run.progress import ProgressCallback, ProgressEvent, ignore_progress, resumed_at
-from dg2bench.run.training import (ImageBanks, NonFiniteLossError, place_model, seed_everything, speed_record,
-                                  train)
+from dg2bench.run.generation import fake_source_order, generate_fakes
+from dg2bench.run.training import (
+    ImageBanks,
+    NonFiniteLossError,
+    place_model,
+    seed_everything,
+    speed_record,
+    train,
+)
+from dg2bench.runtime.device import (
+    peak_memory_mb,
+    plan_speed_options,
+    precision_name,
+    reset_peak_memory,
+)
+from dg2bench.runtime.fault_points import fault_point
+from dg2bench.runtime.interrupt import RunInterrupted, raise_if_stopped
+from dg2bench.runtime.progress import (
+    ProgressCallback,
+    ProgressEvent,
+    ignore_progress,
+    resumed_at,
+)
 from dg2bench.spec import PluginChoice, Spec
-from dg2bench.store.atomic import torch_save_atomic, write_json_atomic, write_text_atomic
+from dg2bench.store.atomic import (
+    torch_save_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from dg2bench.store.checkpoints import load_checkpoint
 from dg2bench.store.results import CellId, ResultStore
 

@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from dg2bench.contracts.contract import check_losses, check_state
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
-from dg2bench.run.fault_points import fault_point
-from dg2bench.run.interrupt import RunInterrupted, stop_requested
-from dg2bench.run.jitter import LoadCropFlip
+from dg2bench.runtime.fault_points import fault_point
+from dg2bench.runtime.interrupt import RunInterrupted, stop_requested
+from dg2bench.runtime.jitter import LoadCropFlip
 from dg2bench.store.atomic import torch_save_atomic
 from dg2bench.store.checkpoints import load_checkpoint
 
@@ -177,7 +176,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     :param label: names the run in fault points and interruption messages.
     :param on_resume: ``on_resume(step)`` once, before the first step, when a checkpoint resumes at ``step``.
     :raises NonFiniteLossError: when a logged loss is NaN or infinite.
-    :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.run.interrupt`), with a
+    :raises RunInterrupted: after SIGINT/SIGTERM (see :mod:`dg2bench.runtime.interrupt`), with a
         checkpoint of the last finished step saved.
     :raises dg2bench.errors.PluginContractError: when ``train_step`` returns anything but 0-d float tensors.
     :raises dg2bench.errors.UnsafeCheckpointError: when the checkpoint needs a full pickle load.

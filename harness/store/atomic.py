@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from dg2bench.run.fault_points import fault_point, write_fault
+from dg2bench.runtime.fault_points import fault_point, write_fault
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:

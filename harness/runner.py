@@ -9,29 +9,32 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 import torch
-
 from dg2bench import __version__
-from dg2bench.contracts.classifier import DEFECT, DEFECT_FREE
 from dg2bench.contracts.plugin_manager import Registry
-from dg2bench.data.split import Split
-from dg2bench.errors import DataError, SpecError, UnsafeCheckpointError
+from dg2bench.data.image_folders import save_png_folder
+from dg2bench.data.loading import build_split, load_split_images
+from dg2bench.errors import SpecError, UnsafeCheckpointError
 from dg2bench.executors import CellJob, Executor
 from dg2bench.executors.local import LocalExecutor
 from dg2bench.metrics.quality import QualityScorer
 from dg2bench.run.cell import BASELINE, CellInputs
-from dg2bench.run.device import prepare_device, resolve_device
-from dg2bench.run.generation import save_png_folder
-from dg2bench.run.progress import ProgressCallback, ignore_progress
+from dg2bench.runtime.device import prepare_device, resolve_device
+from dg2bench.runtime.progress import ProgressCallback, ignore_progress
 from dg2bench.spec import DatasetChoice, PluginChoice, Spec
 from dg2bench.store.atomic import write_json_atomic, write_text_atomic
-from dg2bench.store.cell_config import CONFIG_NAME, config_digest, describe_changes, same_work, without_location
+from dg2bench.store.cell_config import (
+    CONFIG_NAME,
+    config_digest,
+    describe_changes,
+    same_work,
+    without_location,
+)
 from dg2bench.store.checkpoints import check_folder_checkpoints
 from dg2bench.store.results import CellId, ResultStore
 
@@ -59,40 +62,9 @@ class RunSummary:
 
 
 #: An option's name, as a dataset plugin's DataError names it (``train_defect``).
-OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 #: Real training defects saved per dataset for reports (beside the fakes they are compared with).
 SAMPLE_IMAGES = 16
-
-
-def build_split(choice: DatasetChoice, registry: Registry, split_seed: int, spec_path: Path | None = None) -> Split:
-    """Instantiate the dataset plugin of ``choice`` and build its split.
-
-    A plugin's :class:`DataError` naming an option (``train_defect``) is raised again
-    naming the spec file and table too (``spec.toml: datasets.<label>.train_defect``).
-    """
-    dataset = registry.get("dataset", choice.plugin).cls(choice.options, choice.root)
-    dataset.check_root()
-    try:
-        return Split(dataset, dataset.build_split(split_seed))
-    except DataError as exc:
-        if exc.where and not OPTION_NAME.fullmatch(exc.where):
-            raise                                   # a file or folder: precise as it is
-        table = f"datasets.{choice.label}" + (f".{exc.where}" if exc.where else "")
-        raise DataError(f"{spec_path}: {table}" if spec_path else table, exc.problem, exc.remedy) from exc
-
-
-def load_split_images(split: Split, image_size: int) -> dict[str, torch.Tensor]:
-    """The four image groups of a split as uint8 tensors, loaded once per run.
-
-    Plus ``"train_defect_mask"`` (bool ``(M, 1, S, S)``) when the dataset has masks.
-    """
-    images = {f"{side}_{name}": split.load_uint8(split.select(side, label), image_size)
-              for side in ("train", "test") for name, label in (("defect_free", DEFECT_FREE), ("defect", DEFECT))}
-    masks = split.load_masks(split.select("train", DEFECT), image_size)
-    if masks is not None:
-        images["train_defect_mask"] = masks
-    return images
 
 
 def plan_cells(spec: Spec, only: Sequence[str] = ()) -> list[PlannedCell]:

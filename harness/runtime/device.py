@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import torch
-
 from dg2bench.errors import SpecError
 
 

@@ -30,8 +30,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from dg2bench.data.image_folders import IMAGE_SUFFIXES
 from dg2bench.errors import BenchError
-from dg2bench.run.generation import IMAGE_SUFFIXES
 from dg2bench.store.results import RECORD_NAME, ResultStore
 
 #: Top-level files and folders kept whole (folders: their files; the names are what a run writes).

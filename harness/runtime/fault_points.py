@@ -23,7 +23,7 @@ import os
 import time
 from pathlib import Path
 
-from dg2bench.run.interrupt import stop_requested
+from dg2bench.runtime.interrupt import stop_requested
 
 STALL_ENV, READY_ENV, FAIL_WRITE_ENV = "DG2BENCH_STALL_AT", "DG2BENCH_STALL_READY", "DG2BENCH_FAIL_WRITE"
 
