@@ -473,3 +473,67 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def run_summary(spec: Spec, device: torch.device, rows: list[StepEstimate], counts: dict[str, dict[str, dict[str, int]]],
+                peak: float | None, executor: str, slots: int, threads: int | None, seed_sd: float) -> dict[str, Any]:
+    """What ``bench estimate`` prints and keeps: the rows, the projection, the detectable differences.
+
+    :param seed_sd: the assumed seed-to-seed sd of a classifier's accuracy, in pp.
+    """
+    import datetime
+
+    from dg2bench.metrics.power import POWER, detectable_differences
+    from dg2bench.runtime.device import amp_dtype_for, device_name
+
+    data = [row.as_dict(peak) for row in rows]
+    total = projected_total(data)
+    methods = len(spec.generators)
+    detectable = {label: detectable_differences(c["test"], len(spec.seeds), seed_sd / 100, methods)
+                  for label, c in counts.items()}
+    return {"spec": str(spec.path), "device": device_name(device),
+            "precision": precision_name(amp_dtype_for(device, spec.benchmark["precision"])),
+            "total_seconds": total, "executor": executor, "parallel_cells": slots,
+            "threads_per_cell": threads or torch.get_num_threads(), "wall_seconds": total / slots,
+            "date": datetime.date.today().isoformat(), "methods": data,
+            "detectable_difference": {"power": POWER, "seeds": len(spec.seeds), "seed_sd": seed_sd / 100,
+                                      "methods": methods, "by_dataset": detectable}}
+
+
+def save_estimate(summary: dict[str, Any], spec: Spec, device: torch.device) -> Path:
+    """Keep ``summary`` where ``bench run`` of the same spec, settings and device finds it."""
+    path = estimate_cache_path(spec, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
+    return path
+
+
+def load_estimate(spec: Spec, device: torch.device) -> dict[str, Any] | None:
+    """The kept estimate of ``spec`` on ``device``, or None when none was made (or it is unreadable)."""
+    try:
+        return json.loads(estimate_cache_path(spec, device).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def summary_line(known: dict, only: tuple[str, ...] = ()) -> str:
+    """``"about 2 h 10 min (training 1 h 40 min, scoring and testing 30 min; 2 cells side by side)"``."""
+    training = projected_total([r for r in known["methods"] if r["role"] in ("generator", "classifier")], only)
+    evaluation = projected_total([r for r in known["methods"] if r["role"] not in ("generator", "classifier")], only)
+    slots = known.get("parallel_cells", 1)
+    side = f"; {slots} cells side by side ({known['executor']}), so the sum divided by {slots}" if slots > 1 else ""
+    return (f"about {format_duration((training + evaluation) / slots)} (training {format_duration(training)}, "
+            f"scoring and testing {format_duration(evaluation)}{side}; generation not included)")
+
+
+def detectable_line(dataset: str, by_class: dict[str, float], tests: dict[str, int], seeds: int,
+                    seed_sd: float, methods: int) -> str:
+    """``"crackforest: smallest accuracy difference detectable ..."`` for ``bench estimate``."""
+    if seeds < 2:
+        return (f"{dataset}: one seed: the classify table can compare two trained models, not two methods; "
+                "run two or more seeds (e.g. --seeds 3) for a method-level test")
+    parts = ", ".join(f"{cls.replace('_', '-')} {value * 100:.1f} pp ({tests[cls]} test images)"
+                      for cls, value in by_class.items())
+    return (f"{dataset}: smallest accuracy difference detectable at 80 % power with {seeds} seeds (paired t at "
+            f"0.05 / {methods} methods, Holm's first level; assuming a seed-to-seed sd of {seed_sd:g} pp, "
+            f"--seed-sd): {parts}")

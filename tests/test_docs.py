@@ -73,6 +73,20 @@ def test_readme_plugin_example_works(tmp_path, monkeypatch):
     assert generator.generate(2, None).shape == (2, 3, 32, 32)
 
 
+def test_readme_plugin_contract_test_runs_the_kit_on_the_example(monkeypatch):
+    """The README's `my-gan/tests/test_contract.py` passes on the README's plugin (the kit runs)."""
+    import types
+
+    module = types.ModuleType("my_gan")
+    monkeypatch.setitem(__import__("sys").modules, "my_gan", module)
+    exec(compile(_readme_plugin_code(), "README.md", "exec"), module.__dict__)
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python", readme.index("runs the contract test kit")) + len("```python")
+    test_module: dict = {}
+    exec(compile(readme[start:readme.index("```", start)], "README.md", "exec"), test_module)
+    test_module["test_noisegan_honours_the_dg2bench_contract"]()
+
+
 #: Paths the README shows inside example output, not files of the repository.
 EXAMPLE_PATHS = {"benchmarks/x.toml"}
 
