@@ -81,7 +81,7 @@ def test_readme_plugin_contract_test_runs_the_kit_on_the_example(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "my_gan", module)
     exec(compile(_readme_plugin_code(), "README.md", "exec"), module.__dict__)
     readme = (REPO / "README.md").read_text()
-    start = readme.index("```python", readme.index("runs the contract test kit")) + len("```python")
+    start = readme.index("```python", readme.index("run the contract test kit")) + len("```python")
     test_module: dict = {}
     exec(compile(readme[start:readme.index("```", start)], "README.md", "exec"), test_module)
     test_module["test_noisegan_honours_the_dg2bench_contract"]()
