@@ -7,9 +7,11 @@ synthetic images of the real shapes: a step's cost does not depend on the pixels
 The median step time times the cell's number of steps (from the real split's counts,
 exactly as ``bench run`` plans them) gives the projected training time; cells are
 multiplied by the seeds. Evaluation is timed the same way (:func:`estimate_evaluation`):
-Inception features of every scored fake and, once, of the real training defects, and
-each classifier's predictions on the test split; on a small CPU protocol they are a
-fifth of the run, not a rounding error. Generation is not included.
+Inception features of every scored fake and, once, of the real training defects, the
+metrics after them (FID, KID, PRDC and their bootstrap replicates, timed once on random
+features of the real sizes), and each classifier's predictions on the test split; on a
+small CPU protocol they are a large share of the run, not a rounding error. Generation
+is not included.
 
 Under ``--executor ray`` on a CPU, cells run side by side, each on
 ``cell_threads(cpus_per_cell)`` torch threads: every step is timed on that many threads
@@ -38,6 +40,7 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
@@ -408,7 +411,19 @@ def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, see
         fakes.seconds_per_step, fakes.warmup_seconds = _median_call(lambda: extractor.extract(images), device,
                                                                     warmup, repeats)
     real.seconds_per_step, real.warmup_seconds, real.error = fakes.seconds_per_step, 0.0, fakes.error
-    return [fakes, real]
+    metrics = StepEstimate(dataset, "scoring", "FID, KID, PRDC and their bootstrap", images_per_step=0,
+                           method_steps={choice.label: 1 for choice in spec.generators}, seeds=seeds)
+    with _guarded(metrics, device):
+        # What follows the features, on random features of the real sizes (the cost does not
+        # depend on the values): timed once, it takes seconds to a minute.
+        from dg2bench.metrics.quality import QualityScorer
+
+        scorer = QualityScorer(device, Path(os.devnull), spec.metrics)
+        scorer._extractor = extractor
+        rng = np.random.default_rng(0)
+        features = rng.normal(size=(spec.augmentation["fakes"], 2048)), rng.normal(size=(real_defects, 2048))
+        metrics.seconds_per_step, metrics.warmup_seconds = _median_call(lambda: scorer.score(*features), device, 0, 1)
+    return [fakes, real, metrics]
 
 
 def _measure_testing(cls: type, choice: PluginChoice, dataset: str, test_images: int, methods: list[str],
