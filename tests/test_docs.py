@@ -15,7 +15,7 @@ import pytest
 
 from dg2bench.contracts import hookspecs
 
-from conftest import REPO, tiny_spec_text
+from helpers import REPO, tiny_spec_text
 
 
 def _hook_names() -> list[str]:
