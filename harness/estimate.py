@@ -45,6 +45,7 @@ import torch
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.data.split import to_unit_range
 from dg2bench.run.augmentation import schedule_images
 from dg2bench.run.cell import BASELINE
 from dg2bench.run.training import (
@@ -244,8 +245,11 @@ def parallel_cells(spec: Spec, device: torch.device, executor: str, cores: int |
 
     if executor != "ray" or device.type != "cpu":
         return 1, None
-    cpus = spec.benchmark["cpus_per_cell"]
-    return max(1, math.floor((cores or os.cpu_count() or 1) / cpus)), cell_threads(cpus)
+    cpus, cores = spec.benchmark["cpus_per_cell"], cores or os.cpu_count() or 1
+    threads = cell_threads(cpus)
+    # Ray starts cores / cpus cells, but no more than cores // threads make progress at once
+    # (each step was timed alone, on its own threads).
+    return max(1, min(math.floor(cores / cpus), cores // threads)), threads
 
 
 def _random_bank(count: int, size: int) -> torch.Tensor:
@@ -442,7 +446,7 @@ def _measure_testing(cls: type, choice: PluginChoice, dataset: str, test_images:
         batch = plan.inference_batch_size
         row.images_per_step = batch
         row.method_steps = dict.fromkeys(methods, math.ceil(test_images / batch))
-        images = _random_bank(batch, size)
+        images = to_unit_range(_random_bank(batch, size)).to(device)   # as the cell hands them: [-1, 1], on the device
         row.seconds_per_step, row.warmup_seconds = _median_call(lambda: model.predict_proba(images), device,
                                                                 warmup, repeats)
     return row

@@ -60,8 +60,6 @@ class RunSummary:
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-#: An option's name, as a dataset plugin's DataError names it (``train_defect``).
-
 #: Real training defects saved per dataset for reports (beside the fakes they are compared with).
 SAMPLE_IMAGES = 16
 

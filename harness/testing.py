@@ -184,8 +184,7 @@ def _check_resume(cls: type[Trainable], preset: str, image_size: int, banks) -> 
         first = fresh()
         train(first, banks(first), _plan(first, STEPS, image_size), seed=1, log_every=1,
               checkpoint_path=checkpoint, stop_after=STEPS // 2)
-        torch.manual_seed(12345)     # a new process starts from another RNG state
-        seed_everything(1)
+        seed_everything(1)           # what the harness does in the new process before it builds the model
         second = fresh()
         outcome = train(second, banks(second), _plan(second, STEPS, image_size), seed=1, log_every=1,
                         checkpoint_path=checkpoint)

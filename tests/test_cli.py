@@ -388,6 +388,9 @@ def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning
     assert [cell.strip() for cell in batch.split("│")[3:8]] == ["8", "4", "8", "4", "1"]   # default, tiny, paper, ...
     code, out, err = bench("plugins", "resnet34")
     assert code == 0 and "blocks_per_stage" in out
+    # Its options are documented on the base class ResNetHyperparameters: still shown.
+    lr = next(line for line in out.splitlines() if line.startswith("│ lr "))
+    assert "Adam learning rate" in lr
     code, out, err = bench("plugins", "nosuch")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "choose from:" in err and "dg2gan" in err
 

@@ -18,6 +18,7 @@ import torch
 
 from dg2bench import Classifier, Dataset, Generator, hookimpl
 from dg2bench.contracts.contract import RULES, check_generated, check_losses
+from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
 from dg2bench.errors import PluginContractError
 from dg2bench.runner import run_benchmark
@@ -386,6 +387,34 @@ def test_check_training_state_accepts_what_is_declared_and_names_what_is_not():
         _set_up(plugin, TrainingState(optimizers={"opt": opt}, stateful={"opt": object()}))
     with pytest.raises(PluginContractError, match=r"optimizers\['opt'\] is a str, not a Optimizer"):
         _set_up(plugin, TrainingState(optimizers={"opt": "adam"}))
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(PluginContractError, match=r"ReduceLROnPlateau, which steps on a metric"):
+        _set_up(plugin, TrainingState(optimizers={"opt": opt}, epoch_schedulers={"plateau": plateau}))
+    plugin.stateful = {"opt": opt}     # the old way of declaring
+    with pytest.raises(PluginContractError, match=r"self\.stateful is set, but the harness no longer reads it"):
+        _set_up(plugin, TrainingState(optimizers={"opt": opt}))
+
+
+def test_a_plugin_that_still_steps_its_epoch_scheduler_is_stopped_not_stepped_twice():
+    from dg2bench import TrainingState
+    from dg2bench.run.training import set_up, training_step
+
+    class SteppingGenerator(GoodGenerator):
+        def setup(self, plan):
+            declared = super().setup(plan)
+            self.decay = torch.optim.lr_scheduler.StepLR(self.opt, 1, gamma=0.5)
+            return TrainingState(optimizers=declared.optimizers, epoch_schedulers={"decay": self.decay})
+
+        def train_step(self, batch, step):
+            losses = super().train_step(batch, step)
+            self.decay.step()                  # the old habit: the harness steps it now
+            return losses
+
+    plugin = SteppingGenerator(_Hp(), 8)
+    plan = TrainPlan(image_size=8, total_steps=4, steps_per_epoch=2, epochs=2, batch_size=2, device=torch.device("cpu"))
+    set_up(plugin, plan)
+    with pytest.raises(PluginContractError, match=r"train_step stepped the epoch scheduler 'decay'"):
+        training_step(plugin, {"defect": torch.zeros(2, 3, 8, 8)}, 0, plan)
 
 
 @dataclasses.dataclass(frozen=True)

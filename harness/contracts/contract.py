@@ -238,6 +238,15 @@ def check_training_state(plugin: Any, declared: Any) -> TrainingState:
                 raise contract_error(plugin, violation("optimizers", f"{field}[{name!r}] is a "
                                                                      f"{type(obj).__name__}, not a {kind.__name__}",
                                                        fix))
+    for name, obj in declared.epoch_schedulers.items():
+        if isinstance(obj, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            raise contract_error(plugin, violation("optimizers", f"epoch_schedulers[{name!r}] is a ReduceLROnPlateau, "
+                                                                 "which steps on a metric, not once per epoch",
+                                                   "put it in TrainingState(stateful=...) and step it yourself"))
+    if getattr(plugin, "stateful", None):
+        raise contract_error(plugin, violation("optimizers", "self.stateful is set, but the harness no longer reads "
+                                                             "it (its objects would be left out of checkpoints)",
+                                               "return them in TrainingState(...) from setup() instead"))
     names = [*declared.optimizers, *declared.epoch_schedulers, *declared.stateful]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:

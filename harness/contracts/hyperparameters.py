@@ -121,7 +121,10 @@ def field_docs(cls: type) -> dict[str, str]:
     entries (continuation lines joined); fields without one are left out."""
     docs: dict[str, list[str]] = {}
     current = None
-    for line in (inspect.getdoc(cls) or "").splitlines():
+    # Base classes first, so a subclass (ResNet34's hyperparameters) keeps its base's entries.
+    lines = [line for base in reversed(cls.__mro__) if base is not object
+             for line in (inspect.cleandoc(base.__doc__) if base.__doc__ else "").splitlines() + [""]]
+    for line in lines:
         match = _FIELD_DOC.match(line)
         if match:
             current = match.group(1)

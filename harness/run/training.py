@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from dg2bench.contracts.contract import check_losses, check_state, check_training_state
+from dg2bench.contracts.contract import check_losses, check_state, check_training_state, contract_error, violation
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
@@ -260,9 +260,15 @@ def set_up(model: Trainable, plan: TrainPlan) -> None:
 def training_step(model: Trainable, batch: Mapping[str, torch.Tensor], step: int,
                   plan: TrainPlan) -> dict[str, torch.Tensor]:
     """One ``train_step``; after the last step of an epoch, every declared epoch scheduler steps once."""
+    schedulers = model.training_state.epoch_schedulers
+    before = {name: scheduler.last_epoch for name, scheduler in schedulers.items()}
     losses = model.train_step(batch, step)
+    stepped = [name for name, scheduler in schedulers.items() if scheduler.last_epoch != before[name]]
+    if stepped:   # an old habit: the plugin steps a scheduler the harness steps too
+        raise contract_error(model, violation("optimizers", f"train_step stepped the epoch scheduler {stepped[0]!r}",
+                                              "remove the .step() call: the harness steps epoch_schedulers"))
     if (step + 1) % max(1, plan.steps_per_epoch) == 0:
-        for scheduler in model.training_state.epoch_schedulers.values():
+        for scheduler in schedulers.values():
             scheduler.step()
     return losses
 
