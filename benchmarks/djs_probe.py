@@ -26,7 +26,7 @@ from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.run.batches import BatchSampler
 from dg2bench.data.loading import build_split, load_split_images
-from dg2bench.run.training import ImageBanks, seed_everything
+from dg2bench.run.training import ImageBanks, seed_everything, set_up
 from dg2bench.spec import load_spec
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +66,7 @@ def main() -> None:
     model = cls(cls.Hyperparameters(**{**cls.presets["tiny"], **recipe}), args.size)
     banks = ImageBanks({"defect_free": images["train_defect_free"], "defect": images["train_defect"]})
     spe = model.steps_per_epoch(len(images["train_defect_free"]), len(images["train_defect"]))
-    model.setup(TrainPlan(image_size=args.size, total_steps=args.steps, steps_per_epoch=spe,
+    set_up(model, TrainPlan(image_size=args.size, total_steps=args.steps, steps_per_epoch=spe,
                           epochs=args.steps / spe, batch_size=model.batch_size, device=torch.device("cpu")))
     sampler = BatchSampler(banks.sizes(), model.batch_size, args.seed)
     jitter = model.input_jitter()

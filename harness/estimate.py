@@ -49,7 +49,9 @@ from dg2bench.run.training import (
     compile_networks,
     place_model,
     seed_everything,
+    set_up,
     synchronize,
+    training_step,
 )
 from dg2bench.runtime.device import (
     peak_memory_mb,
@@ -190,7 +192,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
     device = plan.device
     banks = banks.to(device)
     place_model(model, dataclasses.replace(plan, compile_mode=None))
-    model.setup(plan)
+    set_up(model, plan)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
     jitter = model.input_jitter()
     reset_peak_memory(device)
@@ -199,7 +201,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
         compile_networks(model, plan.compile_mode)
     step, began = 1, time.perf_counter()
     for _ in range(warmup):
-        model.train_step(banks.batch(sampler, step, device, jitter, plan.memory_format), step)
+        training_step(model, banks.batch(sampler, step, device, jitter, plan.memory_format), step, plan)
         step += 1
     synchronize(device)
     warmup_seconds = time.perf_counter() - began
@@ -208,7 +210,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
         batch = banks.batch(sampler, step, device, jitter, plan.memory_format)
         synchronize(device)
         began = time.perf_counter()
-        model.train_step(batch, step)
+        training_step(model, batch, step, plan)
         synchronize(device)
         times.append(time.perf_counter() - began)
         step += 1
@@ -421,7 +423,7 @@ def _measure_testing(cls: type, choice: PluginChoice, dataset: str, test_images:
         plan = TrainPlan(image_size=size, total_steps=1, steps_per_epoch=1, epochs=1.0,
                          batch_size=model.batch_size, device=device, **speed)
         place_model(model, dataclasses.replace(plan, compile_mode=None))
-        model.setup(plan)
+        set_up(model, plan)
         batch = plan.inference_batch_size
         row.images_per_step = batch
         row.method_steps = dict.fromkeys(methods, math.ceil(test_images / batch))

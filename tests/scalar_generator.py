@@ -11,7 +11,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from dg2bench import Generator
+from dg2bench import Generator, TrainingState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,7 @@ class ScalarGenerator(Generator):
 
     def setup(self, plan):
         self.opt = torch.optim.SGD(self.net.parameters(), lr=self.lr)
-        self.stateful = {"opt": self.opt}
+        return TrainingState(optimizers={"opt": self.opt})
 
     def loss(self, batch, step):
         """The step's loss (override to break it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import Classifier, DataError, SpecError, TrainPlan
 from dg2bench.contracts.hyperparameters import resolve_hyperparameters
 from dg2bench.contracts.plugin_manager import Registry, get_plugin_manager
@@ -61,7 +62,7 @@ def test_paper_heads_narrow_to_two_outputs():
 def test_trains_on_a_separable_toy_problem(cls):
     torch.manual_seed(0)
     clf = build(cls, dropout=0.0, lr=1e-3)
-    clf.setup(plan(clf))
+    set_up(clf, plan(clf))
     batch = toy_batch(16, seed=1)
     losses = [clf.train_step(batch, step)["loss"] for step in range(8)]
     assert all(loss.ndim == 0 and loss.requires_grad is False for loss in losses)
@@ -76,12 +77,12 @@ def test_trains_on_a_separable_toy_problem(cls):
 def test_state_dict_round_trip_restores_predictions_and_optimizer(cls):
     torch.manual_seed(0)
     clf = build(cls)
-    clf.setup(plan(clf))
+    set_up(clf, plan(clf))
     clf.train_step(toy_batch(8, seed=3), 0)
     state = clf.state_dict()
     assert "optimizer" in state["extra"]
     other = build(cls)
-    other.setup(plan(other))
+    set_up(other, plan(other))
     other.load_state_dict(state)
     images = toy_batch(4, seed=4)["images"]
     torch.testing.assert_close(other.predict_proba(images), clf.predict_proba(images))

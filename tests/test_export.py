@@ -45,6 +45,7 @@ def test_export_prints_its_size_and_what_it_left_out(tiny_run, bench, tmp_path):
     assert f"{size / 1e3:.1f} kB" in first or f"{size / 1e6:.1f} MB" in first, (size, out)
     assert "left out: weights and checkpoints (*.pt): 2 files" in out     # cyclegan's and wgan's generator.pt
     assert "left out: feature cache (cache/)" in out and "left out: images no figure shows" in out
+    assert "left out: classifier results the record repeats (classify-*/result.json): 3 files" in out
 
 
 def test_export_renders_the_same_tables_and_figures(exported, bench):
@@ -74,14 +75,19 @@ def test_export_keeps_what_tables_and_a_resume_read_and_no_weights(exported):
                  "splits/crackforest.csv", "splits/crackforest.csv.sha256"):
         assert name in files
     for cell in ("baseline", "cyclegan", "wgan"):
-        for name in ("record.json", "config.json", "classify-resnet34/result.json"):
+        for name in ("record.json", "config.json"):
             assert f"cells/crackforest/{cell}/seed0/{name}" in files
+        # The classifier's stage result repeats what the complete record holds: left out.
+        assert f"cells/crackforest/{cell}/seed0/classify-resnet34/result.json" not in files
+        record = f"cells/crackforest/{cell}/seed0/record.json"
+        assert json.loads((out / record).read_text()) == json.loads((results / record).read_text())
+        assert (out / record).read_text().count("\n") == 1      # written without indentation
     for cell in ("cyclegan", "wgan"):
         for name in ("train.json", "fakes.json", "quality.json", "losses.csv"):
             assert f"cells/crackforest/{cell}/seed0/{name}" in files
-    # JSON and CSV files are copied as they are (the config digest, the predictions).
-    for name in ("cells/crackforest/cyclegan/seed0/config.json", "cells/crackforest/cyclegan/seed0/classify-resnet34"
-                 "/result.json", "splits/crackforest.csv"):
+    # The other JSON and CSV files are copied as they are (the config digest, the split).
+    for name in ("cells/crackforest/cyclegan/seed0/config.json", "cells/crackforest/cyclegan/seed0/quality.json",
+                 "splits/crackforest.csv"):
         assert (out / name).read_bytes() == (results / name).read_bytes()
     # The first PER_ROW images by name of each folder a figure shows; no more.
     fakes = sorted(p.name for p in (results / "cells/crackforest/wgan/seed0/fakes").iterdir())
@@ -181,3 +187,21 @@ def test_figures_bad_input_is_one_line(bench, tiny_run, tmp_path):
                            ((str(results), "--out", str(tmp_path / "file")), "is a file")):
         code, _, err = bench("figures", *args)
         assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_export_keeps_images_only_of_the_cells_a_figure_shows(tiny_run, bench, tmp_path):
+    """Figures show each method's lowest seed: the other seeds' images stay out (55 cells
+    of a real protocol would otherwise carry 5 copies of every figure's images)."""
+    _, results = tiny_run
+    source = tmp_path / "results"
+    shutil.copytree(results, source)
+    seed0, seed1 = source / "cells/crackforest/cyclegan/seed0", source / "cells/crackforest/cyclegan/seed1"
+    shutil.copytree(seed0, seed1)
+    record = json.loads((seed1 / "record.json").read_text())
+    (seed1 / "record.json").write_text(json.dumps({**record, "seed": 1, "cell": "crackforest/cyclegan/seed1"}))
+    code, out, err = bench("export", str(source), str(tmp_path / "out"))
+    assert code == 0, err
+    exported = tmp_path / "out/cells/crackforest/cyclegan"
+    assert len(list((exported / "seed0/fakes").iterdir())) == PER_ROW
+    assert (exported / "seed1/record.json").is_file() and not (exported / "seed1/fakes").exists()
+    assert not [p for p in (exported / "seed1").rglob("*") if p.suffix == ".png"]

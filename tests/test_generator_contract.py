@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import RealTrainingData
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.contracts.trainable import TrainPlan
@@ -96,7 +97,7 @@ def test_state_dict_round_trips(name):
     trained = _build(name)
     train(trained, _banks(trained), _plan(trained, 2), seed=0, log_every=1)
     fresh = _build(name)
-    fresh.setup(_plan(fresh, 2))
+    set_up(fresh, _plan(fresh, 2))
     fresh.load_state_dict(trained.state_dict())
     after, before = _weights(fresh), _weights(trained)
     assert after.keys() == before.keys()

@@ -8,6 +8,7 @@ import statistics
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import TrainPlan
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.dg2gan import Dg2Gan, Dg2GanNoDjs
@@ -21,7 +22,7 @@ def plan(steps: int = 4) -> TrainPlan:
 def build(cls=Dg2Gan, seed: int = 0, **overrides) -> Dg2Gan:
     torch.manual_seed(seed)
     model = cls(cls.Hyperparameters(**{**cls.presets["tiny"], **overrides}), image_size=32)
-    model.setup(plan())
+    set_up(model, plan())
     return model
 
 

@@ -17,6 +17,7 @@ import random
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import TrainPlan
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.cyclegan import CycleGan
@@ -61,7 +62,7 @@ def test_translation_generator_reduces_cycle_loss(cls, overrides):
     n, d = stripe_domain(data), stripe_domain(data, defect=True)
     model = cls(cls.Hyperparameters(**{**cls.presets["tiny"], **overrides}), image_size=32)
     # epochs far beyond the run: the learning rate stays at its constant phase.
-    model.setup(TrainPlan(image_size=32, total_steps=STEPS, steps_per_epoch=4, epochs=1000.0,
+    set_up(model, TrainPlan(image_size=32, total_steps=STEPS, steps_per_epoch=4, epochs=1000.0,
                           batch_size=4, device=torch.device("cpu")))
     initial = cycle_loss_on(model, n, d)
     assert initial > 0.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import TrainPlan
 from dg2bench.plugins.generators.d2gan import D2Gan
 from dg2bench.plugins.generators.wgan import Wgan
@@ -14,7 +15,7 @@ def wgan(steps_per_epoch: int, epochs: int) -> Wgan:
                      epochs=epochs, batch_size=2, device=torch.device("cpu"))
     # The paper preset's critic schedule (5 per update, 100 in warm-up) at tiny sizes.
     model = Wgan(Wgan.Hyperparameters(**{**Wgan.presets["tiny"], "batch_size": 2}), image_size=32)
-    model.setup(plan)
+    set_up(model, plan)
     gen = torch.Generator().manual_seed(0)
     for step in range(plan.total_steps):
         model.train_step({"defect": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}, step)
@@ -38,7 +39,7 @@ def test_wgan_quota_splits_a_long_epoch():
 def test_d2gan_generator_step_draws_fresh_noise(monkeypatch):
     torch.manual_seed(0)
     model = D2Gan(D2Gan.Hyperparameters(**{**D2Gan.presets["tiny"], "batch_size": 2}), image_size=32)
-    model.setup(TrainPlan(image_size=32, total_steps=1, steps_per_epoch=1, epochs=1, batch_size=2,
+    set_up(model, TrainPlan(image_size=32, total_steps=1, steps_per_epoch=1, epochs=1, batch_size=2,
                           device=torch.device("cpu")))
     seen = []
     forward = model.G.forward

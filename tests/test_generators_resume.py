@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from dg2bench import TrainPlan
+from dg2bench.run.training import set_up, training_step
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.plugins.generators.d2gan import D2Gan
 from dg2bench.plugins.generators.dg2gan import Dg2Gan
@@ -37,7 +38,7 @@ CASES = {
 
 def make(cls, overrides):
     model = cls(cls.Hyperparameters(**{**cls.presets["tiny"], **overrides}), image_size=32)
-    model.setup(PLAN)
+    set_up(model, PLAN)
     return model
 
 
@@ -64,7 +65,7 @@ def train(cls, overrides, split: int | None):
             model.load_state_dict(torch.load(buffer, weights_only=True))
             torch.set_rng_state(rng)
             random.setstate(py_rng)
-        model.train_step(batch(step, cls.kind), step)
+        training_step(model, batch(step, cls.kind), step, PLAN)   # the harness steps epoch schedulers
     return model
 
 
@@ -77,3 +78,8 @@ def test_resume_is_bit_identical(case):
         for key, value in net.state_dict().items():
             assert torch.equal(value, other[key]), f"{name}.{key} differs after resume"
     assert whole.extra_state().keys() == resumed.extra_state().keys()
+    for name, scheduler in whole.training_state.epoch_schedulers.items():
+        # 4 epoch ends in 9 steps: the schedule moved (the harness stepped it), and resumed alike.
+        assert scheduler.last_epoch == 4 == resumed.training_state.epoch_schedulers[name].last_epoch
+        assert scheduler.get_last_lr() == resumed.training_state.epoch_schedulers[name].get_last_lr()
+        assert scheduler.get_last_lr()[0] < whole.hparams.lr

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import TrainPlan
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.plugins.generators.dg2gan import Dg2Gan
@@ -47,7 +48,7 @@ def run_steps(cls, steps: int = 3, **overrides) -> tuple[dict[str, float], Count
     """Losses of the last of ``steps`` tiny steps and the forward passes per network and step."""
     torch.manual_seed(0)
     model = cls(cls.Hyperparameters(**{**cls.presets["tiny"], **overrides}), image_size=32)
-    model.setup(TrainPlan(image_size=32, total_steps=steps, steps_per_epoch=steps, epochs=1, batch_size=4,
+    set_up(model, TrainPlan(image_size=32, total_steps=steps, steps_per_epoch=steps, epochs=1, batch_size=4,
                           device=torch.device("cpu")))
     passes: Counter = Counter()
     for name, net in model.networks().items():

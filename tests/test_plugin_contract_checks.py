@@ -343,6 +343,51 @@ def test_float_losses_fail_the_cell(tmp_path, write_spec):
     assert "rule losses:" in reason and "float" in reason
 
 
+class UndeclaredOptimiserGenerator(GoodGenerator):
+    """Keeps the optimiser its base class makes but declares nothing (the old ``stateful`` slip)."""
+
+    name = "undeclared"
+
+    def setup(self, plan):
+        super().setup(plan)
+
+
+def test_an_undeclared_optimiser_fails_its_cell_before_training(tmp_path, write_spec):
+    registry = get_registry(extra_plugins=[_Register(UndeclaredOptimiserGenerator)])
+    spec = load_spec(write_spec(generators="[generators.undeclared]\n", fakes=3, classifier_steps=2), registry)
+    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["undeclared"])
+    assert summary.failed == ["crackforest/undeclared/seed0"]
+    reason = ResultStore(tmp_path / "results").records()[0]["reason"]
+    assert "rule optimizers:" in reason and "self.opt is an optimiser" in reason and "\n" not in reason, reason
+
+
+def _set_up(plugin, declared):
+    from dg2bench.contracts.contract import check_training_state
+
+    return check_training_state(plugin, declared)
+
+
+def test_check_training_state_accepts_what_is_declared_and_names_what_is_not():
+    from dg2bench import TrainingState
+
+    plugin = GoodGenerator(_Hp(), 8)
+    opt = torch.optim.SGD(plugin.net.parameters(), lr=0.1)
+    plugin.opt = opt
+    assert _set_up(plugin, TrainingState(optimizers={"opt": opt})).optimizers == {"opt": opt}
+    with pytest.raises(PluginContractError, match=r"rule optimizers: self\.opt is an optimiser"):
+        _set_up(plugin, None)
+    plugin.schedules = {"decay": torch.optim.lr_scheduler.StepLR(opt, 1)}   # held in a dict
+    with pytest.raises(PluginContractError, match=r"self\.schedules\['decay'\] is an LR scheduler"):
+        _set_up(plugin, TrainingState(optimizers={"opt": opt}))
+    del plugin.schedules
+    with pytest.raises(PluginContractError, match=r"setup\(\) returned dict, not a TrainingState"):
+        _set_up(plugin, {"opt": opt})
+    with pytest.raises(PluginContractError, match=r"the name 'opt' is declared twice"):
+        _set_up(plugin, TrainingState(optimizers={"opt": opt}, stateful={"opt": object()}))
+    with pytest.raises(PluginContractError, match=r"optimizers\['opt'\] is a str, not a Optimizer"):
+        _set_up(plugin, TrainingState(optimizers={"opt": "adam"}))
+
+
 @dataclasses.dataclass(frozen=True)
 class _RaiseHp(_Hp):
     raise_in: str = "generate"
@@ -360,7 +405,7 @@ class RaisingGenerator(GoodGenerator):
 
     def setup(self, plan):
         self._fail_in("setup")
-        super().setup(plan)
+        return super().setup(plan)
 
     def train_step(self, batch, step):
         self._fail_in("train_step")

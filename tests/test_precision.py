@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import TrainPlan
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.errors import SpecError
@@ -25,7 +26,7 @@ def test_auto_is_fp32_on_cpu_and_bf16_when_asked():
 def _losses(amp: torch.dtype | None) -> dict[str, float]:
     torch.manual_seed(0)
     model = CycleGan(CycleGan.Hyperparameters(**CycleGan.presets["tiny"]), 32)
-    model.setup(TrainPlan(image_size=32, total_steps=6, steps_per_epoch=3, epochs=2, batch_size=4,
+    set_up(model, TrainPlan(image_size=32, total_steps=6, steps_per_epoch=3, epochs=2, batch_size=4,
                           device=torch.device("cpu"), amp_dtype=amp))
     gen = torch.Generator().manual_seed(1)
     for step in range(6):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dg2bench.run.training import set_up
 from dg2bench import TrainPlan
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.errors import SpecError
@@ -54,7 +55,7 @@ def test_every_builtin_trainable_builds_its_adam_through_the_plan(monkeypatch):
         # WGAN's original recipe uses RMSprop; its `gp` preset uses Adam.
         hparams = cls.Hyperparameters(**{**cls.presets.get("gp" if name == "wgan" else "tiny"), **cls.presets["tiny"]})
         before = len(asked)
-        cls(hparams, 32).setup(_plan())
+        set_up(cls(hparams, 32), _plan())
         assert len(asked) > before, name
 
 
@@ -123,7 +124,7 @@ def test_place_model_leaves_eager_networks_alone():
 def test_classifier_predicts_in_inference_batches(monkeypatch):
     cls = get_registry().get("classifier", "resnet34").cls
     model = cls(cls.Hyperparameters(**cls.presets["tiny"]), 32)
-    model.setup(_plan(inference_batch_size=5))
+    set_up(model, _plan(inference_batch_size=5))
     sizes = []
     model.net.register_forward_pre_hook(lambda module, args: sizes.append(args[0].shape[0]))
     assert model.predict_proba(torch.zeros(12, 3, 32, 32)).shape == (12, 2)

@@ -38,7 +38,7 @@ from torch.profiler import ProfilerActivity, profile
 from dg2bench import TrainPlan
 from dg2bench.contracts.plugin_manager import get_registry
 from dg2bench.runtime.device import resolve_device
-from dg2bench.run.training import place_model, synchronize
+from dg2bench.run.training import place_model, set_up, synchronize
 
 WORDS = {"fp32", "bf16", "cl", "compile", "graphs", "unfused", "separate"}
 
@@ -79,10 +79,10 @@ def build(method: str, size: int, batch: int, device: torch.device, variant: str
     if "unfused" in words:
         plan_adam = TrainPlan.adam
         TrainPlan.adam = lambda self, params, **options: torch.optim.Adam(params, **options)
-        model.setup(plan)
+        set_up(model, plan)
         TrainPlan.adam = plan_adam
     else:
-        model.setup(plan)
+        set_up(model, plan)
     return model, plan
 
 

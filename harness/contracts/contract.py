@@ -35,7 +35,7 @@ from dg2bench.contracts.classifier import Classifier
 from dg2bench.contracts.dataset import Dataset
 from dg2bench.contracts.generator import Generator
 from dg2bench.contracts.hyperparameters import coerce_value, hyperparameter_fields
-from dg2bench.contracts.trainable import Trainable
+from dg2bench.contracts.trainable import Trainable, TrainingState
 from dg2bench.errors import PluginContractError, PluginError, SpecError
 
 #: Allowed values of ``Generator.kind``.
@@ -74,6 +74,8 @@ RULES: tuple[Rule, ...] = (
                    "(not Python floats)"),
     Rule("state", "`state_dict()` (network states and `extra_state()`) holds only tensors, numbers, strings, "
                   "bools, None, and lists, tuples and dicts of them (checkpoints load with `weights_only=True`)"),
+    Rule("optimizers", "every optimiser and LR scheduler a plugin keeps after `setup` is declared in the "
+                       "`TrainingState` that `setup` returns, under names unique across its entries"),
     Rule("generate-count", "`generate(n, source)` returns exactly n images"),
     Rule("generate-shape", "generated images have shape (n, 3, S, S), S the benchmark's image_size"),
     Rule("generate-dtype", "generated images are a floating-point torch tensor on the CPU"),
@@ -213,6 +215,54 @@ def check_losses(plugin: Any, losses: Any) -> None:
 #: float64 would need a full pickle load) and of the containers around them.
 STATE_VALUES = (bool, int, float, str, type(None), torch.dtype, torch.device, torch.Tensor, torch.nn.Parameter)
 STATE_CONTAINERS = (dict, collections.OrderedDict, list, tuple, torch.Size)
+
+
+def check_training_state(plugin: Any, declared: Any) -> TrainingState:
+    """The :class:`TrainingState` that ``plugin.setup`` returned (``None``: an empty one).
+
+    :raises PluginContractError: (rule ``optimizers``) when ``declared`` is something
+        else, an entry is of the wrong type, a name is used twice, or an optimiser or LR
+        scheduler held in the plugin's attributes (directly, or in a list, tuple or dict
+        there) is not declared: the harness would not checkpoint it, and a resumed cell
+        would silently restart its moments and schedule.
+    """
+    fix = "return TrainingState(optimizers={...}, epoch_schedulers={...}, stateful={...}) from setup()"
+    if declared is None:
+        declared = TrainingState()
+    if not isinstance(declared, TrainingState):
+        raise contract_error(plugin, violation("optimizers", f"setup() returned {type(declared).__name__}, "
+                                                             "not a TrainingState or None", fix))
+    for field, kind in (("optimizers", torch.optim.Optimizer),
+                        ("epoch_schedulers", torch.optim.lr_scheduler.LRScheduler)):
+        for name, obj in getattr(declared, field).items():
+            if not isinstance(obj, kind):
+                raise contract_error(plugin, violation("optimizers", f"{field}[{name!r}] is a "
+                                                                     f"{type(obj).__name__}, not a {kind.__name__}",
+                                                       fix))
+    names = [*declared.optimizers, *declared.epoch_schedulers, *declared.stateful]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise contract_error(plugin, violation("optimizers", f"the name {twice[0]!r} is declared twice",
+                                               "give every optimiser, scheduler and stateful object its own name"))
+    known = {id(obj) for obj in declared.objects().values()}
+    for attribute, obj in _held_objects(plugin):
+        if isinstance(obj, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)) and id(obj) not in known:
+            what = "optimiser" if isinstance(obj, torch.optim.Optimizer) else "LR scheduler"
+            field = "optimizers" if what == "optimiser" else "epoch_schedulers"
+            raise contract_error(plugin, violation(
+                "optimizers", f"self.{attribute} is an {what} that setup() did not declare (a resume would "
+                              "restart it)", f"return it in TrainingState({field}={{...}}) from setup()"))
+    return declared
+
+
+def _held_objects(plugin: Any) -> Iterable[tuple[str, Any]]:
+    """``(attribute path, value)`` of the plugin's attributes and of the items of its lists, tuples and dicts."""
+    for attribute, value in vars(plugin).items():
+        yield attribute, value
+        if isinstance(value, Mapping):
+            yield from ((f"{attribute}[{key!r}]", item) for key, item in value.items())
+        elif isinstance(value, (list, tuple)):
+            yield from ((f"{attribute}[{k}]", item) for k, item in enumerate(value))
 
 
 def check_state(plugin: Any, state: Any) -> None:

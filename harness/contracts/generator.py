@@ -70,7 +70,7 @@ class Generator(Trainable):
       weights loaded; torch's global RNG seeded by the harness alike on every path, so a
       resumed cell makes the images an uninterrupted one does. State that only
       ``train_step`` sets is **not** there when the cell resumes after training: keep
-      what generation needs in the networks, in ``stateful`` or ``extra_state``, or
+      what generation needs in the networks, in the declared state or ``extra_state``, or
       set it in ``setup``.
 
     An exception from any of these methods fails the cell with one line naming the

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
-from dg2bench.runtime.jitter import LoadCropFlip
 from torch import nn
+
+from dg2bench.runtime.jitter import LoadCropFlip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,33 @@ class TrainPlan:
                               enabled=self.amp_dtype is not None)
 
 
+@dataclasses.dataclass
+class TrainingState:
+    """What :meth:`Trainable.setup` declares; the harness owns it from then on.
+
+    The harness saves and restores every entry in checkpoints (by name, so names are
+    unique across the three), and steps each epoch scheduler once after the last step
+    of every epoch (``plan.steps_per_epoch``), after ``train_step``. A plugin only
+    creates them; an optimiser or scheduler it keeps without declaring it breaks the
+    contract's rule ``optimizers`` (it would be lost on resume).
+
+    :param optimizers: ``torch.optim.Optimizer`` objects, by name.
+    :param epoch_schedulers: ``torch.optim.lr_scheduler.LRScheduler`` objects the harness
+        steps once per epoch, by name. A scheduler stepped otherwise (per step, on a
+        metric) belongs in ``stateful``, and the plugin steps it.
+    :param stateful: other objects with ``state_dict``/``load_state_dict`` (image pools),
+        by name; their states must be plain data (rule ``state``).
+    """
+
+    optimizers: dict[str, torch.optim.Optimizer] = dataclasses.field(default_factory=dict)
+    epoch_schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = dataclasses.field(default_factory=dict)
+    stateful: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def objects(self) -> dict[str, Any]:
+        """Every declared object by name (what checkpoints hold)."""
+        return {**self.optimizers, **self.epoch_schedulers, **self.stateful}
+
+
 class Trainable(abc.ABC):
     """Base of :class:`Generator` and :class:`Classifier`.
 
@@ -87,10 +115,9 @@ class Trainable(abc.ABC):
     def __init__(self, hparams: Any, image_size: int) -> None:
         self.hparams = hparams
         self.image_size = image_size
-        #: Objects with ``state_dict``/``load_state_dict`` (optimizers, LR schedulers,
-        #: image pools) that :meth:`setup` creates; checkpoints save and restore them.
-        #: Their states must be plain data, as for :meth:`extra_state`.
-        self.stateful: dict[str, Any] = {}
+        #: What :meth:`setup` declared (set by the harness, which checkpoints it and
+        #: steps its epoch schedulers); empty before setup.
+        self.training_state = TrainingState()
 
     @abc.abstractmethod
     def networks(self) -> dict[str, nn.Module]:
@@ -112,8 +139,13 @@ class Trainable(abc.ABC):
         return int(self.hparams.batch_size)
 
     @abc.abstractmethod
-    def setup(self, plan: TrainPlan) -> None:
-        """Create optimizers and LR schedules for ``plan``.
+    def setup(self, plan: TrainPlan) -> TrainingState | None:
+        """Create optimizers and LR schedules for ``plan`` and declare them.
+
+        Return a :class:`TrainingState` naming every optimiser, epoch scheduler and other
+        stateful object (``None``: nothing to optimise, as the training-free controls).
+        The harness checkpoints them and steps the epoch schedulers; the plugin steps only
+        its optimisers, in ``train_step``.
 
         Called once per process, with the networks already on ``plan.device``, before the
         first ``train_step`` and before a generator's ``generate`` (also when its training
@@ -137,7 +169,7 @@ class Trainable(abc.ABC):
         return None
 
     def extra_state(self) -> dict[str, Any]:
-        """Training state besides network weights: every object in :attr:`stateful`.
+        """Training state besides network weights: every object :meth:`setup` declared.
 
         Override (calling ``super()``) to add plain values such as step counters.
         Everything here must be plain data: tensors, numbers, strings, bools, None, and
@@ -147,11 +179,11 @@ class Trainable(abc.ABC):
         code), so the harness checks it before every checkpoint: other values break the
         contract's rule ``state`` and fail the cell.
         """
-        return {key: obj.state_dict() for key, obj in self.stateful.items()}
+        return {key: obj.state_dict() for key, obj in self.training_state.objects().items()}
 
     def load_extra_state(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`extra_state` returned (after :meth:`setup`)."""
-        for key, obj in self.stateful.items():
+        for key, obj in self.training_state.objects().items():
             obj.load_state_dict(state[key])
 
     def state_dict(self) -> dict[str, Any]:

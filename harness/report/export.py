@@ -2,11 +2,17 @@
 
 What tables, the report and a resume read is kept: ``run.json``, the resolved specs
 (``spec.resolved.toml``, ``specs/``), the split manifests (``splits/``) and, per
-complete cell, every JSON and CSV file (``record.json``, ``config.json``, ``train.json``,
-``fakes.json``, ``quality.json``, ``losses.csv``, each classifier's ``result.json`` with
-every test prediction). Images are kept only in the folders a figure shows, and only as
-many as it shows (:data:`dg2bench.report.figures.PER_ROW`, the first by name), so the
-export's figures are those of the full folder.
+complete cell, every JSON and CSV file (``record.json`` with every test prediction,
+``config.json``, ``train.json``, ``fakes.json``, ``quality.json``, ``losses.csv``). Images
+are kept only in the folders a figure shows, of the cells it shows (the lowest seed of
+each method), and only as many as it shows (:data:`dg2bench.report.figures.PER_ROW`,
+the first by name), so the export's figures are those of the full folder.
+
+At the scale of a real protocol (55 cells, 2,100 test predictions each) the records
+are most of the size, so two things keep it small: a classifier's stage result
+(``classify-<label>/result.json``) is left out where the complete record holds the same
+result (a resume of a complete cell reads only the record), and ``record.json`` is
+written without indentation (the same JSON values, about half the bytes).
 
 Left out: weights and checkpoints (``*.pt``: large, and never needed once a cell is
 complete), the real-image feature cache (``cache/``: recomputed when needed), the other
@@ -46,6 +52,7 @@ FAILED_CELL_FILES = (RECORD_NAME, "config.json")
 WEIGHTS = "weights and checkpoints (*.pt)"
 CACHE = "feature cache (cache/)"
 IMAGES = "images no figure shows"
+REPEATED = "classifier results the record repeats (classify-*/result.json)"
 PARTIAL = "partial cells (no record.json)"
 FAILED_STAGES = "stage files of failed cells"
 SUPERSEDED = "superseded cells (superseded/)"
@@ -88,7 +95,7 @@ def export_results(results: Path | str, out: Path | str, images: int | None = No
     :raises BenchError: ``results`` is not a results folder, or ``out`` is not a new
         (or empty) folder outside it.
     """
-    from dg2bench.report.figures import IMAGE_FOLDERS, PER_ROW
+    from dg2bench.report.figures import IMAGE_FOLDERS, PER_ROW, cell_dir, first_seeds
 
     results, out = Path(results), Path(out)
     _check_paths(results, out)
@@ -97,7 +104,9 @@ def export_results(results: Path | str, out: Path | str, images: int | None = No
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export", dir=out.parent))
     # mkdtemp makes a private (0700) folder: the export is for sharing.
     staging.chmod(0o755)
-    choose = _Chooser(results, summary.images_per_folder, IMAGE_FOLDERS)
+    shown = {cell_dir(results, record) for record in first_seeds(
+        [r for r in ResultStore(results).records() if r.get("status", "complete") == "complete"])}
+    choose = _Chooser(results, summary.images_per_folder, IMAGE_FOLDERS, shown)
     try:
         for path in sorted(_files(results, summary)):
             relative = path.relative_to(results)
@@ -107,9 +116,15 @@ def export_results(results: Path | str, out: Path | str, images: int | None = No
                 continue
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            # copyfile, not copy2: files written atomically are private (0600); the copy
-            # takes the usual permissions, as a folder to share should.
-            shutil.copyfile(path, target)
+            if path.name == RECORD_NAME:
+                # The same values without indentation (the predictions are most of it).
+                compact = json.dumps(json.loads(path.read_text(encoding="utf-8")), separators=(",", ":"),
+                                     ensure_ascii=False)
+                target.write_text(compact + "\n", encoding="utf-8")
+            else:
+                # copyfile, not copy2: files written atomically are private (0600); the copy
+                # takes the usual permissions, as a folder to share should.
+                shutil.copyfile(path, target)
             summary.files += 1
             summary.bytes += target.stat().st_size
         summary.cells = len(list(staging.glob(f"cells/*/*/seed*/{RECORD_NAME}")))
@@ -151,8 +166,9 @@ class _Chooser:
     """Decides per file; remembers each cell's status and each image folder's first images
     (read once: a folder of thousands of fakes is listed once, not once per fake)."""
 
-    def __init__(self, results: Path, images: int, image_folders: tuple[str, ...]) -> None:
+    def __init__(self, results: Path, images: int, image_folders: tuple[str, ...], shown: set[Path]) -> None:
         self.results, self.images, self.image_folders = results, images, image_folders
+        self.shown = shown      # the cell folders whose images a figure shows
         self._status: dict[Path, str | None] = {}
         self._first: dict[Path, set[str]] = {}
 
@@ -180,7 +196,11 @@ class _Chooser:
             if status != "complete":
                 return None if len(parts) == 5 and name in FAILED_CELL_FILES else FAILED_STAGES
             if relative.suffix.lower() in IMAGE_SUFFIXES:
-                return self._image_reason(relative)
+                shown = self.results.joinpath(*parts[:4]) in self.shown
+                return self._image_reason(relative) if shown else IMAGES
+            if len(parts) == 6 and parts[4].startswith("classify-") and name == "result.json" and \
+                    self._repeated_in_record(relative, parts[4].removeprefix("classify-")):
+                return REPEATED
             return None if relative.suffix in CELL_SUFFIXES else OTHER
         return OTHER
 
@@ -195,6 +215,16 @@ class _Chooser:
             names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             self._first[folder] = set(names[:self.images])
         return None if relative.name in self._first[folder] else IMAGES
+
+    def _repeated_in_record(self, relative: Path, classifier: str) -> bool:
+        """Whether the complete record of ``relative``'s cell holds this classifier result unchanged."""
+        cell = self.results.joinpath(*relative.parts[:4])
+        try:
+            record = json.loads((cell / RECORD_NAME).read_text(encoding="utf-8"))
+            result = json.loads((self.results / relative).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return (record.get("classification") or {}).get(classifier) == result
 
     def _cell_status(self, cell: Path) -> str | None:
         """A cell's record status (``complete``, ``failed``), or None when it has no record yet."""

@@ -32,6 +32,7 @@ from dg2bench.run.training import (
     NonFiniteLossError,
     place_model,
     seed_everything,
+    set_up,
     speed_record,
     train,
 )
@@ -94,7 +95,7 @@ def _as_after_training(generator: Generator, plan: TrainPlan) -> None:
     ``setup``). The trained weights (and optimizer state, into what ``setup`` made) load after this.
     """
     place_model(generator, plan)
-    generator.setup(plan)
+    set_up(generator, plan)
 
 
 def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: ProgressCallback) -> tuple[Generator, dict]:

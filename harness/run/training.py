@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from dg2bench.contracts.contract import check_losses, check_state
+from dg2bench.contracts.contract import check_losses, check_state, check_training_state
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
@@ -184,7 +184,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
     banks = banks.to(plan.device)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed)
     place_model(model, plan)
-    model.setup(plan)
+    set_up(model, plan)
     start, history, earlier_wall = 0, [], 0.0
     if checkpoint_path is not None and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, plan.device)
@@ -207,7 +207,8 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         on_resume(start)
     for step in range(start, last):
         fault_point(f"{label}:{step}")
-        losses = model.train_step(banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step)
+        losses = training_step(model, banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step,
+                               plan)
         check_losses(model, losses)   # host-side types and shapes only: no device sync
         if step == start:
             synchronize(plan.device)   # once per run: the first step's cost (compilation) apart
@@ -242,6 +243,28 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         save_checkpoint(checkpoint_path, model, last, history, wall)
     return TrainOutcome(steps=last, images_seen=last * images_per_step, wall_seconds=wall,
                         resumed_from_step=start, history=history, first_step_seconds=first_step)
+
+
+def set_up(model: Trainable, plan: TrainPlan) -> None:
+    """Call the plugin's ``setup(plan)`` and take over the :class:`TrainingState` it declares.
+
+    From here the harness checkpoints every declared object and steps the epoch
+    schedulers (:func:`training_step`).
+
+    :raises dg2bench.errors.PluginContractError: rule ``optimizers`` (an undeclared
+        optimiser or scheduler, a wrong type, a name used twice).
+    """
+    model.training_state = check_training_state(model, model.setup(plan))
+
+
+def training_step(model: Trainable, batch: Mapping[str, torch.Tensor], step: int,
+                  plan: TrainPlan) -> dict[str, torch.Tensor]:
+    """One ``train_step``; after the last step of an epoch, every declared epoch scheduler steps once."""
+    losses = model.train_step(batch, step)
+    if (step + 1) % max(1, plan.steps_per_epoch) == 0:
+        for scheduler in model.training_state.epoch_schedulers.values():
+            scheduler.step()
+    return losses
 
 
 def synchronize(device: torch.device) -> None:

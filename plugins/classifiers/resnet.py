@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from dg2bench import Classifier, DataError, TrainPlan, hookimpl
+from dg2bench import Classifier, DataError, TrainingState, TrainPlan, hookimpl
 
 #: torchvision's ImageNet normalisation, for weights trained with it.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -149,12 +149,12 @@ class ResNetClassifier(Classifier):
         """The single network, ``{"classifier": ...}``."""
         return {"classifier": self.net}
 
-    def setup(self, plan: TrainPlan) -> None:
+    def setup(self, plan: TrainPlan) -> TrainingState:
         """Adam over all parameters (paper: lr 2e-4, constant)."""
         self.plan = plan
         self.optimizer = plan.adam(self.net.parameters(), lr=self.hparams.lr,
                                           betas=tuple(self.hparams.betas))
-        self.stateful = {"optimizer": self.optimizer}
+        return TrainingState(optimizers={"optimizer": self.optimizer})
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """One cross-entropy step on ``batch["images"]`` / ``batch["labels"]``."""

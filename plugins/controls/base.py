@@ -49,7 +49,7 @@ class TrainingFreeControl(Generator):
         return {}
 
     def setup(self, plan: TrainPlan) -> None:
-        """Nothing to set up."""
+        """Nothing to set up, nothing to declare."""
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """Never called (``needs_training`` is False)."""

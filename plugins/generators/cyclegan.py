@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench import Generator, LoadCropFlip, TrainPlan, hookimpl
+from dg2bench import Generator, LoadCropFlip, TrainingState, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.image_pool import ImagePool
-from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, steps_epoch_end
+from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler
 from dg2bench.plugins.generators.networks import (PatchDiscriminator, ResnetGenerator,
                                                    check_translation_size)
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
@@ -116,7 +116,7 @@ class CycleGan(Generator):
         """The reference's load / random-crop / flip inputs when ``load_crop_flip`` is on."""
         return LoadCropFlip() if self.hparams.load_crop_flip else None
 
-    def setup(self, plan: TrainPlan) -> None:
+    def setup(self, plan: TrainPlan) -> TrainingState:
         """Adam for both generators together and both discriminators together."""
         h = self.hparams
         self.plan = plan
@@ -124,11 +124,12 @@ class CycleGan(Generator):
                                       betas=tuple(h.betas))
         self.opt_d = plan.adam([*self.Dd.parameters(), *self.Dn.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
-        self.stateful = {
-            "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,
-            "sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
-            "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction),
-        }
+        # The harness steps the epoch schedulers after the last step of each epoch.
+        return TrainingState(
+            optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d},
+            epoch_schedulers={"sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
+                              "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction)},
+            stateful={"pool_d": self.pool_d, "pool_n": self.pool_n})
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """One generator step (both directions), then one discriminator step."""
@@ -158,9 +159,6 @@ class CycleGan(Generator):
         (loss_dd + loss_dn).backward()
         self.opt_d.step()
 
-        if steps_epoch_end(step, plan.steps_per_epoch):
-            self.stateful["sched_g"].step()
-            self.stateful["sched_d"].step()
         return {"g_total": loss_g.detach(), "g_adv": adv.detach(), "cycle": cycle.detach(),
                 "identity": idt.detach(), "d_defect": loss_dd.detach(), "d_defect_free": loss_dn.detach()}
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench import Generator, TrainPlan, hookimpl
+from dg2bench import Generator, TrainingState, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.networks import DcganCritic, DcganGenerator
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
@@ -95,14 +95,14 @@ class D2Gan(Generator):
         """Only G is needed to sample."""
         return ["G"]
 
-    def setup(self, plan: TrainPlan) -> None:
+    def setup(self, plan: TrainPlan) -> TrainingState:
         """Adam for G, Adam for D1 and D2 together; constant learning rate."""
         h = self.hparams
         self.plan = plan
         self.opt_g = plan.adam(self.G.parameters(), lr=h.lr, betas=tuple(h.betas))
         self.opt_d = plan.adam([*self.D1.parameters(), *self.D2.parameters()], lr=h.lr,
                                       betas=tuple(h.betas))
-        self.stateful = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+        return TrainingState(optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d})
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """One update of D1 and D2, then one of G on fresh noise (as tund/D2GAN does)."""

@@ -45,11 +45,11 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import torch
 from torch import nn
 
-from dg2bench import Generator, LoadCropFlip, TrainPlan, hookimpl
+from dg2bench import Generator, LoadCropFlip, TrainingState, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.djs import DistributionalJsCritic, djs_estimate, djs_loss
 from dg2bench.plugins.generators.image_pool import ImagePool
-from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler, steps_epoch_end
+from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler
 from dg2bench.plugins.generators.networks import (PatchDiscriminator, ResnetGenerator,
                                                    check_translation_size)
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
@@ -262,7 +262,7 @@ class Dg2Gan(Generator):
     def _discriminators(self) -> list[nn.Module]:
         return [self.D1d, self.D1n, self.D2d, self.D2n]
 
-    def setup(self, plan: TrainPlan) -> None:
+    def setup(self, plan: TrainPlan) -> TrainingState:
         """One Adam for G and F, one for the four discriminators, linear-decay schedules."""
         h = self.hparams
         self.plan = plan
@@ -270,11 +270,12 @@ class Dg2Gan(Generator):
                                       betas=tuple(h.betas))
         self.opt_d = plan.adam([p for d in self._discriminators() for p in d.parameters()],
                                       lr=h.lr, betas=tuple(h.betas))
-        self.stateful = {
-            "opt_g": self.opt_g, "opt_d": self.opt_d, "pool_d": self.pool_d, "pool_n": self.pool_n,
-            "sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
-            "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction),
-        }
+        # The harness steps the epoch schedulers after the last step of each epoch.
+        return TrainingState(
+            optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d},
+            epoch_schedulers={"sched_g": linear_decay_scheduler(self.opt_g, plan.epochs, h.decay_fraction),
+                              "sched_d": linear_decay_scheduler(self.opt_d, plan.epochs, h.decay_fraction)},
+            stateful={"pool_d": self.pool_d, "pool_n": self.pool_n})
 
     def _adversarial(self, d1_fake: torch.Tensor, d2_fake: torch.Tensor) -> torch.Tensor:
         """Eq. 5 for one generator: ``lam * L_gan1 + beta * L_gan2``."""
@@ -329,9 +330,6 @@ class Dg2Gan(Generator):
         self.opt_d.zero_grad(set_to_none=True)
         (dl["d1_defect"] + dl["d1_defect_free"] + dl["d2_defect"] + dl["d2_defect_free"]).backward()
         self.opt_d.step()
-        if steps_epoch_end(step, self.plan.steps_per_epoch):
-            self.stateful["sched_g"].step()
-            self.stateful["sched_d"].step()
         out = {k: v for k, v in g.items() if not k.startswith("fake")}
         return {k: v.detach() for k, v in {**out, **dl}.items()}
 

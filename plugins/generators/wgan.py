@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from dg2bench import Generator, TrainPlan, hookimpl
+from dg2bench import Generator, TrainingState, TrainPlan, hookimpl
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.lr_schedule import steps_epoch_end
 from dg2bench.plugins.generators.networks import DcganCritic, DcganGenerator
@@ -129,11 +129,11 @@ class Wgan(Generator):
             return self.plan.adam(net.parameters(), lr=h.lr, betas=tuple(h.betas))
         return torch.optim.RMSprop(net.parameters(), lr=h.lr)
 
-    def setup(self, plan: TrainPlan) -> None:
+    def setup(self, plan: TrainPlan) -> TrainingState:
         """One optimizer per network; the learning rate stays constant (both papers)."""
         self.plan = plan
         self.opt_g, self.opt_c = self._optimizer(self.G), self._optimizer(self.C)
-        self.stateful = {"opt_g": self.opt_g, "opt_c": self.opt_c}
+        return TrainingState(optimizers={"opt_g": self.opt_g, "opt_c": self.opt_c})
 
     def critic_quota(self) -> int:
         """Critic updates required before the next generator update (warm-up rule).
