@@ -216,7 +216,7 @@ def test_the_testing_page_tests_pass_on_the_tutorial_package(tmp_path, tutorial_
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tutorial_plugin_site),
                                                                      os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout, done.stdout
 
