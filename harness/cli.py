@@ -68,11 +68,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("plugins")
+@click.argument("name", required=False)
 @click.option("--hooks", is_flag=True, help="List the hook specifications instead.")
-def plugins_command(hooks: bool) -> None:
-    """List installed generators, classifiers and datasets with their origin."""
+def plugins_command(name: str | None, hooks: bool) -> None:
+    """List installed generators, classifiers and datasets with their origin.
+
+    With NAME, that plugin's options: type, default, each preset's value, and what it means.
+    """
     from dg2bench.console import rich_table
 
+    if name is not None:
+        _print_plugin_options(name)
+        return
     if hooks:
         from dg2bench.contracts import hookspecs
 
@@ -90,6 +97,34 @@ def plugins_command(hooks: bool) -> None:
         console.print(rich_table(pd.DataFrame(disabled), "disabled plugins (see `Plugin contracts` in README)"))
 
 
+def _print_plugin_options(name: str) -> None:
+    """``bench plugins NAME``: a table of the plugin's options (every kind that has one of that name)."""
+    from rich.table import Table
+
+    from dg2bench.contracts.hyperparameters import option_table
+
+    registry = _registry()
+    found = [p for p in registry.all() if p.name == name]
+    if not found:
+        known = sorted({p.name for p in registry.all()})
+        raise BenchError(name, "no installed plugin of that name", f"choose from: {', '.join(known)}")
+    for plugin in found:
+        holder = plugin.cls.Options if plugin.kind == "dataset" else plugin.cls.Hyperparameters
+        presets = list(getattr(plugin.cls, "presets", {}))
+        table = Table(title=f"{plugin.kind} {plugin.name} ({plugin.package} {plugin.version}): {plugin.summary}",
+                      caption="preset columns: the values a preset sets (blank: the default); "
+                              "a spec table sets any option beside `preset = \"...\"`", title_justify="left")
+        table.add_column("option", no_wrap=True)
+        table.add_column("type")
+        table.add_column("default", justify="right")
+        for preset in presets:
+            table.add_column(preset, justify="right")
+        table.add_column("meaning", ratio=1, min_width=24)
+        for row in option_table(holder, getattr(plugin.cls, "presets", {})):
+            table.add_row(row["option"], row["type"], row["default"], *(row[p] for p in presets), row["doc"])
+        console.print(table)
+
+
 @cli.command("validate")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--show", is_flag=True,
@@ -98,9 +133,8 @@ def validate_command(spec: str, show: bool) -> None:
     """Load and validate SPEC (its datasets' splits too): one verdict line; --show adds the resolved spec."""
     import shlex
 
-    import tomli_w
     from dg2bench.data.loading import build_split
-    from dg2bench.runner import _toml_safe, plan_cells
+    from dg2bench.runner import plan_cells
 
     loaded, registry = _load(spec)
     splits = []
@@ -113,7 +147,7 @@ def validate_command(spec: str, show: bool) -> None:
                   f"{escape('; '.join(splits))}", highlight=False)
     if show:
         # A TOML comment: everything after the verdict line still parses as TOML.
-        console.print(f"# resolved spec (every default filled in)\n{tomli_w.dumps(_toml_safe(loaded.resolved()))}",
+        console.print(f"# resolved spec (every default filled in)\n{loaded.resolved_toml()}",
                       highlight=False, markup=False)
     else:
         console.print(f"[dim]the resolved spec, every default filled in: bench validate "
@@ -242,32 +276,19 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
     ``--only``), or, where none was made, how to get one (timing steps here would delay the run)."""
     import shlex
 
-    from dg2bench.estimate import estimate_cache_path
+    from dg2bench.estimate import load_estimate, summary_line
     from dg2bench.runtime.device import resolve_device
 
     device = resolve_device(spec.benchmark["device"], spec.device_source)
-    path = estimate_cache_path(spec, device)
-    if not path.exists():
+    known = load_estimate(spec, device)
+    if known is None:
         console.print(f"estimate: none yet for this spec and settings on {device.type}; `bench estimate "
                       f"{shlex.quote(spec_arg)}` projects the training time (then shown here)", highlight=False,
                       markup=False)
         return
-    known = json.loads(path.read_text(encoding="utf-8"))
     scope = f" for --only {', '.join(only)}" if only else ""
-    console.print(f"estimate: {estimate_summary_line(known, only)}{scope} on {known['device']} "
+    console.print(f"estimate: {summary_line(known, only)}{scope} on {known['device']} "
                   f"(bench estimate, {known['date']})", highlight=False)
-
-
-def estimate_summary_line(known: dict, only: tuple[str, ...] = ()) -> str:
-    """``"about 2 h 10 min (training 1 h 40 min, scoring and testing 30 min; 2 cells side by side)"``."""
-    from dg2bench.estimate import format_duration, projected_total
-
-    training = projected_total([r for r in known["methods"] if r["role"] in ("generator", "classifier")], only)
-    evaluation = projected_total([r for r in known["methods"] if r["role"] not in ("generator", "classifier")], only)
-    slots = known.get("parallel_cells", 1)
-    side = f"; {slots} cells side by side ({known['executor']}), so the sum divided by {slots}" if slots > 1 else ""
-    return (f"about {format_duration((training + evaluation) / slots)} (training {format_duration(training)}, "
-            f"scoring and testing {format_duration(evaluation)}{side}; generation not included)")
 
 
 @cli.command("estimate")
@@ -291,30 +312,24 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     Training steps, Inception features of the fakes and real defects, and test
     predictions are timed on synthetic images of the spec's sizes; generation is not.
     """
-    import datetime
 
     import pandas as pd
-    import torch
     from dg2bench.console import rich_table
     from dg2bench.data.loading import build_split
     from dg2bench.estimate import (
-        estimate_cache_path,
+        detectable_line,
         estimate_evaluation,
         estimate_spec,
         format_duration,
         parallel_cells,
         peak_tflops_for,
-        projected_total,
+        run_summary,
+        save_estimate,
         strict_json,
+        summary_line,
         torch_threads,
     )
-    from dg2bench.metrics.power import POWER, detectable_differences
-    from dg2bench.runtime.device import (
-        amp_dtype_for,
-        precision_name,
-        prepare_device,
-        resolve_device,
-    )
+    from dg2bench.runtime.device import prepare_device, resolve_device
 
     loaded, registry = _load(spec)
     loaded = loaded.with_benchmark(settings)
@@ -333,22 +348,10 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         rows = estimate_spec(loaded, registry, target, counts, warmup=warmup, repeats=repeats, on_method=timing)
         rows += estimate_evaluation(loaded, registry, target, counts, warmup=warmup, repeats=repeats,
                                     on_method=timing)
-    data = [row.as_dict(peak) for row in rows]
-    total = projected_total(data)
-    name = torch_device_name(target)
-    precision = precision_name(amp_dtype_for(target, loaded.benchmark["precision"]))
-    methods = len(loaded.generators)
-    detectable = {label: detectable_differences(c["test"], len(loaded.seeds), seed_sd / 100, methods)
-                  for label, c in counts.items()}
-    summary = {"spec": str(loaded.path), "device": name, "precision": precision,
-               "total_seconds": total, "executor": executor, "parallel_cells": slots,
-               "threads_per_cell": threads or torch.get_num_threads(), "wall_seconds": total / slots,
-               "date": datetime.date.today().isoformat(), "methods": data,
-               "detectable_difference": {"power": POWER, "seeds": len(loaded.seeds), "seed_sd": seed_sd / 100,
-                                         "methods": methods, "by_dataset": detectable}}
-    cache = estimate_cache_path(loaded, target)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
+    summary = run_summary(loaded, target, rows, counts, peak, executor, slots, threads, seed_sd)
+    save_estimate(summary, loaded, target)
+    data, name, detectable = summary["methods"], summary["device"], summary["detectable_difference"]["by_dataset"]
+    methods = summary["detectable_difference"]["methods"]
     if fmt == "json":
         click.echo(json.dumps(strict_json(summary), indent=2, allow_nan=False))
         return
@@ -364,36 +367,16 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         "TFLOP/s": [_number(r["achieved_tflops"], "{:.2f}") for r in data],
         "MFU": [_number(r["mfu"], "{:.1%}") for r in data]})
     console.print(rich_table(shown, f"Estimate for {loaded.name} on {name}"))
-    console.print(f"total: {estimate_summary_line(summary)} ({summary['precision']})", highlight=False,
+    console.print(f"total: {summary_line(summary)} ({summary['precision']})", highlight=False,
                   soft_wrap=True)
     for label, by_class in detectable.items():
         console.print(detectable_line(label, by_class, counts[label]["test"], len(loaded.seeds), seed_sd, methods),
                       highlight=False, soft_wrap=True)
 
 
-def detectable_line(dataset: str, by_class: dict[str, float], tests: dict[str, int], seeds: int,
-                    seed_sd: float, methods: int) -> str:
-    """``"crackforest: smallest accuracy difference detectable ..."`` for ``bench estimate``."""
-    if seeds < 2:
-        return (f"{dataset}: one seed: the classify table can compare two trained models, not two methods; "
-                "run two or more seeds (e.g. --seeds 3) for a method-level test")
-    parts = ", ".join(f"{cls.replace('_', '-')} {value * 100:.1f} pp ({tests[cls]} test images)"
-                      for cls, value in by_class.items())
-    return (f"{dataset}: smallest accuracy difference detectable at 80 % power with {seeds} seeds (paired t at "
-            f"0.05 / {methods} methods, Holm's first level; assuming a seed-to-seed sd of {seed_sd:g} pp, "
-            f"--seed-sd): {parts}")
-
-
 def _number(value: float, pattern: str) -> str:
     """``pattern`` applied to ``value``, or ``"–"`` for NaN / infinite."""
     return pattern.format(value) if value == value and abs(value) != float("inf") else "–"
-
-
-def torch_device_name(device) -> str:
-    """A readable device name (the GPU's, on CUDA)."""
-    import torch
-
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
 
 
 @cli.command("leaderboard")

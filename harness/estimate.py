@@ -7,9 +7,11 @@ synthetic images of the real shapes: a step's cost does not depend on the pixels
 The median step time times the cell's number of steps (from the real split's counts,
 exactly as ``bench run`` plans them) gives the projected training time; cells are
 multiplied by the seeds. Evaluation is timed the same way (:func:`estimate_evaluation`):
-Inception features of every scored fake and, once, of the real training defects, and
-each classifier's predictions on the test split; on a small CPU protocol they are a
-fifth of the run, not a rounding error. Generation is not included.
+Inception features of every scored fake and, once, of the real training defects, the
+metrics after them (FID, KID, PRDC and their bootstrap replicates, timed once on random
+features of the real sizes), and each classifier's predictions on the test split; on a
+small CPU protocol they are a large share of the run, not a rounding error. Generation
+is not included.
 
 Under ``--executor ray`` on a CPU, cells run side by side, each on
 ``cell_threads(cpus_per_cell)`` torch threads: every step is timed on that many threads
@@ -38,6 +40,7 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
@@ -408,7 +411,19 @@ def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, see
         fakes.seconds_per_step, fakes.warmup_seconds = _median_call(lambda: extractor.extract(images), device,
                                                                     warmup, repeats)
     real.seconds_per_step, real.warmup_seconds, real.error = fakes.seconds_per_step, 0.0, fakes.error
-    return [fakes, real]
+    metrics = StepEstimate(dataset, "scoring", "FID, KID, PRDC and their bootstrap", images_per_step=0,
+                           method_steps={choice.label: 1 for choice in spec.generators}, seeds=seeds)
+    with _guarded(metrics, device):
+        # What follows the features, on random features of the real sizes (the cost does not
+        # depend on the values): timed once, it takes seconds to a minute.
+        from dg2bench.metrics.quality import QualityScorer
+
+        scorer = QualityScorer(device, Path(os.devnull), spec.metrics)
+        scorer._extractor = extractor
+        rng = np.random.default_rng(0)
+        features = rng.normal(size=(spec.augmentation["fakes"], 2048)), rng.normal(size=(real_defects, 2048))
+        metrics.seconds_per_step, metrics.warmup_seconds = _median_call(lambda: scorer.score(*features), device, 0, 1)
+    return [fakes, real, metrics]
 
 
 def _measure_testing(cls: type, choice: PluginChoice, dataset: str, test_images: int, methods: list[str],
@@ -473,3 +488,67 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def run_summary(spec: Spec, device: torch.device, rows: list[StepEstimate], counts: dict[str, dict[str, dict[str, int]]],
+                peak: float | None, executor: str, slots: int, threads: int | None, seed_sd: float) -> dict[str, Any]:
+    """What ``bench estimate`` prints and keeps: the rows, the projection, the detectable differences.
+
+    :param seed_sd: the assumed seed-to-seed sd of a classifier's accuracy, in pp.
+    """
+    import datetime
+
+    from dg2bench.metrics.power import POWER, detectable_differences
+    from dg2bench.runtime.device import amp_dtype_for, device_name
+
+    data = [row.as_dict(peak) for row in rows]
+    total = projected_total(data)
+    methods = len(spec.generators)
+    detectable = {label: detectable_differences(c["test"], len(spec.seeds), seed_sd / 100, methods)
+                  for label, c in counts.items()}
+    return {"spec": str(spec.path), "device": device_name(device),
+            "precision": precision_name(amp_dtype_for(device, spec.benchmark["precision"])),
+            "total_seconds": total, "executor": executor, "parallel_cells": slots,
+            "threads_per_cell": threads or torch.get_num_threads(), "wall_seconds": total / slots,
+            "date": datetime.date.today().isoformat(), "methods": data,
+            "detectable_difference": {"power": POWER, "seeds": len(spec.seeds), "seed_sd": seed_sd / 100,
+                                      "methods": methods, "by_dataset": detectable}}
+
+
+def save_estimate(summary: dict[str, Any], spec: Spec, device: torch.device) -> Path:
+    """Keep ``summary`` where ``bench run`` of the same spec, settings and device finds it."""
+    path = estimate_cache_path(spec, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
+    return path
+
+
+def load_estimate(spec: Spec, device: torch.device) -> dict[str, Any] | None:
+    """The kept estimate of ``spec`` on ``device``, or None when none was made (or it is unreadable)."""
+    try:
+        return json.loads(estimate_cache_path(spec, device).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def summary_line(known: dict, only: tuple[str, ...] = ()) -> str:
+    """``"about 2 h 10 min (training 1 h 40 min, scoring and testing 30 min; 2 cells side by side)"``."""
+    training = projected_total([r for r in known["methods"] if r["role"] in ("generator", "classifier")], only)
+    evaluation = projected_total([r for r in known["methods"] if r["role"] not in ("generator", "classifier")], only)
+    slots = known.get("parallel_cells", 1)
+    side = f"; {slots} cells side by side ({known['executor']}), so the sum divided by {slots}" if slots > 1 else ""
+    return (f"about {format_duration((training + evaluation) / slots)} (training {format_duration(training)}, "
+            f"scoring and testing {format_duration(evaluation)}{side}; generation not included)")
+
+
+def detectable_line(dataset: str, by_class: dict[str, float], tests: dict[str, int], seeds: int,
+                    seed_sd: float, methods: int) -> str:
+    """``"crackforest: smallest accuracy difference detectable ..."`` for ``bench estimate``."""
+    if seeds < 2:
+        return (f"{dataset}: one seed: the classify table can compare two trained models, not two methods; "
+                "run two or more seeds (e.g. --seeds 3) for a method-level test")
+    parts = ", ".join(f"{cls.replace('_', '-')} {value * 100:.1f} pp ({tests[cls]} test images)"
+                      for cls, value in by_class.items())
+    return (f"{dataset}: smallest accuracy difference detectable at 80 % power with {seeds} seeds (paired t at "
+            f"0.05 / {methods} methods, Holm's first level; assuming a seed-to-seed sd of {seed_sd:g} pp, "
+            f"--seed-sd): {parts}")

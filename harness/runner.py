@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import torch
 from dg2bench import __version__
 from dg2bench.contracts.plugin_manager import Registry
@@ -208,21 +207,13 @@ def write_run_files(spec: Spec, store: ResultStore, registry: Registry, device: 
     folder (two datasets' specs may share one); ``spec.resolved.toml`` and
     ``run.json`` are the last run's.
     """
-    text = tomli_w.dumps(_toml_safe(spec.resolved()))
+    text = spec.resolved_toml()
     environment = {"spec": str(spec.path), **environment_info(registry, device)}
     specs = store.root / "specs"
     for spec_path, run_path in ((store.root / "spec.resolved.toml", store.root / "run.json"),
                                 (specs / f"{spec.name}.toml", specs / f"{spec.name}.run.json")):
         write_text_atomic(spec_path, text)
         write_json_atomic(run_path, environment)
-
-
-def _toml_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_toml_safe(v) for v in value]
-    return value
 
 
 def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequence[str] = (),

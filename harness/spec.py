@@ -195,6 +195,20 @@ class Spec:
             "classifiers": {c.label: c.resolved() for c in self.classifiers},
         }
 
+    def resolved_toml(self) -> str:
+        """:meth:`resolved` as TOML text (``None`` values left out: TOML has no null)."""
+        import tomli_w
+
+        return tomli_w.dumps(_toml_safe(self.resolved()))
+
+
+def _toml_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_safe(v) for v in value]
+    return value
+
 
 def _key(where: str, key: str) -> str:
     """Where ``key`` of the table at ``where`` is: ``spec.toml: benchmark.seeds``, or ``--set seeds``."""

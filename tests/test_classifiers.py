@@ -118,3 +118,10 @@ def test_unreadable_weights_path_is_a_clear_error(tmp_path):
     for path in (bad, tmp_path / "missing.pth"):
         with pytest.raises(DataError, match="cannot read"):
             build(resnet.ResNet34Classifier, weights_path=str(path))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_passes_the_contract_test_kit(cls):
+    from dg2bench.testing import check_classifier
+
+    check_classifier(cls)

@@ -376,3 +376,41 @@ def test_a_failed_cell_prints_its_reason_and_the_run_exits_3(bench, write_spec, 
     assert "--retry-failed" in out
     code, out, _ = bench("run", "--help")
     assert "3 when a cell failed" in " ".join(out.split())
+
+
+def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning(bench):
+    code, out, err = bench("plugins", "dg2gan")
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("│ mu ")]
+    assert lines and "float" in lines[0] and "0.05" in lines[0] and "weight of the DJS" in out
+    assert "small-cyclegan-recipe" in out and "list of float" in out
+    batch = next(line for line in out.splitlines() if line.startswith("│ batch_size "))
+    assert [cell.strip() for cell in batch.split("│")[3:8]] == ["8", "4", "8", "4", "1"]   # default, tiny, paper, ...
+    code, out, err = bench("plugins", "resnet34")
+    assert code == 0 and "blocks_per_stage" in out
+    code, out, err = bench("plugins", "nosuch")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "choose from:" in err and "dg2gan" in err
+
+
+def test_field_docs_reads_ivar_and_param_entries_with_continuations():
+    import dataclasses
+
+    from dg2bench.contracts.hyperparameters import field_docs, option_table
+
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        """Two options.
+
+        :ivar size: the side
+            in pixels.
+        :param mode: ``"a"`` or ``"b"``.
+        """
+
+        size: int = 3
+        mode: str = "a"
+        other: bool = False
+
+    assert field_docs(Options) == {"size": "the side in pixels.", "mode": '``"a"`` or ``"b"``.'}
+    rows = option_table(Options, {"tiny": {"size": 1}})
+    assert rows[0] == {"option": "size", "type": "int", "default": "3", "tiny": "1", "doc": "the side in pixels."}
+    assert rows[2] == {"option": "other", "type": "bool", "default": "false", "tiny": "", "doc": ""}

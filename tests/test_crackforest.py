@@ -123,3 +123,9 @@ def test_mask_resize_keeps_every_defect_pixel_and_thin_cracks_connected():
     line[:, 31] = 255                                                   # a 1 px vertical crack
     resized = resize_mask(Image.fromarray(line), 32)
     assert resized.any(dim=1).all()                                     # every row still holds crack
+
+
+def test_passes_the_contract_test_kit():
+    from dg2bench.testing import check_dataset
+
+    check_dataset(CrackForestPatches, CRACKFOREST)

@@ -86,6 +86,22 @@ def test_tutorial_plugin_example_works(tmp_path, monkeypatch):
     assert generator.generate(2, None).shape == (2, 3, 32, 32)
 
 
+TESTING = DOCS / "plugins" / "testing.md"
+
+
+def test_tutorial_plugin_contract_test_runs_the_kit_on_the_example(monkeypatch):
+    """The testing page's `my-gan/tests/test_contract.py` passes on the tutorial's plugin (the kit runs)."""
+    import types
+
+    module = types.ModuleType("my_gan")
+    monkeypatch.setitem(__import__("sys").modules, "my_gan", module)
+    exec(compile(_tutorial_plugin_code(), str(TUTORIAL), "exec"), module.__dict__)
+    test_module: dict = {}
+    exec(compile(_fenced(TESTING.read_text(), "```python", "run the contract test kit"), str(TESTING), "exec"),
+         test_module)
+    test_module["test_noisegan_honours_the_dg2bench_contract"]()
+
+
 #: Paths the docs show inside example output, not files of the repository.
 EXAMPLE_PATHS = {"benchmarks/x.toml"}
 
@@ -208,11 +224,12 @@ def test_tutorial_plugin_pyproject_is_complete_and_installs_the_entry_point(tuto
 
 @pytest.mark.slow
 def test_the_testing_page_tests_pass_on_the_tutorial_package(tmp_path, tutorial_plugin_site):
-    """docs/plugins/testing.md's test module, run with pytest against the installed tutorial package."""
+    """docs/plugins/testing.md's two test modules, run with pytest against the installed tutorial package."""
     tests = tmp_path / "tests"
     tests.mkdir()
-    (tests / "test_my_gan.py").write_text(_fenced((DOCS / "plugins" / "testing.md").read_text(), "```python",
-                                                  "## The test module"))
+    page = TESTING.read_text()
+    (tests / "test_contract.py").write_text(_fenced(page, "```python", "run the contract test kit"))
+    (tests / "test_my_gan.py").write_text(_fenced(page, "```python", "## More tests of your own"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tutorial_plugin_site),
                                                                      os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)], cwd=tmp_path,

@@ -160,6 +160,8 @@ def test_estimate_times_scoring_and_divides_the_wall_time_among_cells_side_by_si
     real = scoring["Inception features of the real defects (once)"]
     assert fakes["method_steps"] == {"oversample": 1} and fakes["seeds"] == 2 and fakes["seconds_per_step"] > 0
     assert real["seeds"] == 1 and real["seconds_per_step"] == fakes["seconds_per_step"]
+    metrics = scoring["FID, KID, PRDC and their bootstrap"]
+    assert metrics["method_steps"] == {"oversample": 1} and metrics["seeds"] == 2 and metrics["seconds_per_step"] > 0
     slots = max(1, os.cpu_count() or 1)
     assert result["parallel_cells"] == slots and result["threads_per_cell"] == 1
     assert result["wall_seconds"] == pytest.approx(result["total_seconds"] / slots)

@@ -47,6 +47,26 @@ def test_kid_is_deterministic_for_a_seed_and_near_zero_for_one_distribution():
     assert shifted.mean > 10 * max(abs(first.mean), first.std)
 
 
+def test_kid_from_precomputed_kernels_equals_kid_on_the_resampled_rows():
+    """A bootstrap resample (rows repeated) read by index from kernels computed once gives the
+    KID of the resampled rows themselves, subset draw for subset draw (the speed-up of scoring)."""
+    from dg2bench.metrics.kid import KernelMatrices, kid_from_kernels
+    from dg2bench.metrics.statistics import bootstrap_index_replicates, bootstrap_replicates
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(30, 8)), rng.normal(size=(25, 8)) + 0.2
+    kernels = KernelMatrices.of(a, b)
+    rows_a, rows_b = rng.integers(0, 30, 30), rng.integers(0, 25, 25)
+    by_index = kid_from_kernels(kernels, rows_a, rows_b, subset_size=12, n_subsets=7, seed=5)
+    direct = kid_from_features(a[rows_a], b[rows_b], subset_size=12, n_subsets=7, seed=5)
+    assert by_index.mean == pytest.approx(direct.mean, rel=1e-12) and by_index.std == pytest.approx(direct.std, rel=1e-12)
+    assert by_index.subset_size == direct.subset_size == 12
+    # The same resamples, drawn by index or as rows.
+    rows = bootstrap_replicates(lambda x, y: kid_from_features(x, y, 10, 3).mean, a, b, 4)
+    indices = bootstrap_index_replicates(lambda i, j: kid_from_kernels(kernels, i, j, 10, 3).mean, 30, 25, 4)
+    np.testing.assert_allclose(indices, rows, rtol=1e-12)
+
+
 def test_kid_rejects_tiny_sets():
     with pytest.raises(ValueError, match="at least 2"):
         kid_from_features(np.zeros((1, 3)), np.zeros((5, 3)))

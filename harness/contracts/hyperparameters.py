@@ -9,6 +9,8 @@ type and says precisely what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -109,3 +111,60 @@ def hyperparameters_as_dict(hparams: Any) -> dict[str, Any]:
     for key, value in dataclasses.asdict(hparams).items():
         out[key] = list(value) if isinstance(value, tuple) else value
     return {k: v for k, v in out.items() if v is not None}
+
+
+_FIELD_DOC = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's documentation from the class docstring's ``:ivar name:`` / ``:param name:``
+    entries (continuation lines joined); fields without one are left out."""
+    docs: dict[str, list[str]] = {}
+    current = None
+    for line in (inspect.getdoc(cls) or "").splitlines():
+        match = _FIELD_DOC.match(line)
+        if match:
+            current = match.group(1)
+            docs[current] = [match.group(2).strip()]
+        elif current is not None and line.startswith((" ", "\t")) and line.strip():
+            docs[current].append(line.strip())
+        else:
+            current = None
+    return {name: " ".join(parts) for name, parts in docs.items()}
+
+
+def option_table(cls: type, presets: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per field of the dataclass ``cls``: ``option``, ``type``, ``default``, each
+    preset's value under the preset's name (``""`` where it keeps the default) and ``doc``
+    (``bench plugins NAME``)."""
+    docs = field_docs(cls)
+    defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else
+                         f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+                for f in dataclasses.fields(cls)}
+    rows = []
+    for name, kind in hyperparameter_fields(cls).items():
+        row = {"option": name, "type": _type_name(kind), "default": _shown(defaults[name])}
+        row.update({preset: _shown(values[name]) if name in values else "" for preset, values in presets.items()})
+        rows.append({**row, "doc": docs.get(name, "")})
+    return rows
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is tuple:
+        return f"list of {_type_name((typing.get_args(kind) or (float,))[0])}"
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) if a is not type(None) else "none" for a in typing.get_args(kind))
+    if typing.get_origin(kind) is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(kind))
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+
+
+def _shown(value: Any) -> str:
+    """A value as a spec writes it: ``[0.5, 0.999]``, ``true``, ``"log"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return "–" if value is None else f"{value:g}" if isinstance(value, float) else str(value)

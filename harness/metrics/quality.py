@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from dg2bench.metrics.fid import fid_from_features, fid_sample_size_warning
 from dg2bench.metrics.inception import InceptionFeatures
-from dg2bench.metrics.kid import kid_from_features
+from dg2bench.metrics.kid import KernelMatrices, kid_from_kernels
 from dg2bench.metrics.prdc import prdc_from_features
-from dg2bench.metrics.statistics import bootstrap_replicates, centred_interval
+from dg2bench.metrics.statistics import bootstrap_index_replicates, bootstrap_replicates, centred_interval
 from dg2bench.runtime.progress import ProgressCallback, ProgressEvent, ignore_progress
 from dg2bench.store.atomic import write_atomic, write_json_atomic
 
@@ -71,8 +71,9 @@ class QualityScorer:
     def score(self, fake_features: np.ndarray, real_features: np.ndarray) -> dict[str, Any]:
         """Every metric on two feature sets, with their sample sizes."""
         m = self.metrics
-        kid = kid_from_features(real_features, fake_features, subset_size=m["kid_subset_size"],
-                                n_subsets=m["kid_subsets"])
+        kernels = KernelMatrices.of(real_features, fake_features)   # once: subsets and resamples read it by index
+        kid = kid_from_kernels(kernels, np.arange(len(real_features)), np.arange(len(fake_features)),
+                               subset_size=m["kid_subset_size"], n_subsets=m["kid_subsets"])
         prdc = prdc_from_features(real_features, fake_features, nearest_k=m["prdc_k"])
         warning = fid_sample_size_warning(len(fake_features), len(real_features))
         fid = float(fid_from_features(real_features, fake_features))
@@ -82,13 +83,15 @@ class QualityScorer:
             # same real features drew the same real resample at each index, so their
             # difference can be tested pairwise later (``replicate_difference``).
             def kid_mean(r: np.ndarray, f: np.ndarray) -> float:
-                return kid_from_features(r, f, subset_size=m["kid_subset_size"], n_subsets=m["kid_subsets"]).mean
+                return kid_from_kernels(kernels, r, f, subset_size=m["kid_subset_size"],
+                                        n_subsets=m["kid_subsets"]).mean
 
-            for key, statistic, estimate, bound in (("fid", fid_from_features, fid, 0.0),
-                                                     ("kid", kid_mean, kid.mean, None)):
-                replicates = bootstrap_replicates(statistic, real_features, fake_features, m["bootstrap"])
-                intervals[f"{key}_ci"] = list(centred_interval(estimate, replicates, bound))
-                intervals[f"{key}_replicates"] = [round(float(v), 9) for v in replicates]
+            replicates = {
+                "fid": bootstrap_replicates(fid_from_features, real_features, fake_features, m["bootstrap"]),
+                "kid": bootstrap_index_replicates(kid_mean, len(real_features), len(fake_features), m["bootstrap"])}
+            for key, estimate, bound in (("fid", fid, 0.0), ("kid", kid.mean, None)):
+                intervals[f"{key}_ci"] = list(centred_interval(estimate, replicates[key], bound))
+                intervals[f"{key}_replicates"] = [round(float(v), 9) for v in replicates[key]]
             intervals["bootstrap_resamples"] = m["bootstrap"]
         return {**intervals,
             "extractor": self.extractor.name,

@@ -219,10 +219,18 @@ def bootstrap_replicates(statistic: Callable[[np.ndarray, np.ndarray], float], r
     bootstrap of the difference with the real set's sampling noise shared, not
     doubled (:func:`replicate_difference`).
     """
+    return bootstrap_index_replicates(lambda r, f: statistic(real[r], fake[f]), len(real), len(fake), resamples,
+                                      real_seed, fake_seed)
+
+
+def bootstrap_index_replicates(statistic: Callable[[np.ndarray, np.ndarray], float], n_real: int, n_fake: int,
+                               resamples: int, real_seed: int = 0, fake_seed: int = 1) -> np.ndarray:
+    """:func:`bootstrap_replicates` with ``statistic`` given the resampled row *indices*
+    (the same draws): for statistics that read precomputed pairwise values by index."""
     real_rng, fake_rng = np.random.default_rng(real_seed), np.random.default_rng(fake_seed)
-    real_index = real_rng.integers(0, len(real), (resamples, len(real)))
-    fake_index = fake_rng.integers(0, len(fake), (resamples, len(fake)))
-    return np.array([statistic(real[r], fake[f]) for r, f in zip(real_index, fake_index)], float)
+    real_index = real_rng.integers(0, n_real, (resamples, n_real))
+    fake_index = fake_rng.integers(0, n_fake, (resamples, n_fake))
+    return np.array([statistic(r, f) for r, f in zip(real_index, fake_index)], float)
 
 
 def centred_interval(estimate: float, replicates: np.ndarray,

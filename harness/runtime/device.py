@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -140,3 +141,8 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     # ru_maxrss is in kB on Linux, in bytes on macOS.
     scale = 2**20 if sys.platform == "darwin" else 2**10
     return {"process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale}
+
+
+def device_name(device: torch.device) -> str:
+    """A readable device name (the GPU's, on CUDA)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
