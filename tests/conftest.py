@@ -1,14 +1,15 @@
-"""Shared fixtures: the repository's vendored data, tiny specs, the CLI runner."""
+"""Shared fixtures: the registry, tiny specs, the CLI runner, a finished tiny run.
+
+Plain helpers live in ``helpers.py``; test modules import those, never this file.
+"""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CRACKFOREST = REPO / "benchmarks" / "data" / "crackforest"
+from helpers import PUBLISHABLE_GENERATORS, finished_tiny_run, tiny_spec_text
 
 
 @pytest.fixture(scope="session")
@@ -17,41 +18,6 @@ def registry():
     from dg2bench.contracts.plugin_manager import get_registry
 
     return get_registry()
-
-
-def tiny_spec_text(*, generators: str = "", fakes: int = 8, quality: bool = False, classifier_steps: int = 6,
-                   seeds: int = 1, extra: str = "") -> str:
-    """A tiny spec on the vendored CrackForest data; ``generators`` holds [generators.*] tables."""
-    return textwrap.dedent(f"""\
-        [benchmark]
-        name = "tiny"
-        image_size = 32
-        seeds = {seeds}
-        device = "cpu"
-        log_every = 2
-        checkpoint_every = 2
-
-        [datasets.crackforest]
-        root = "{CRACKFOREST}"
-        patch_size = 64
-        train_defect_free = 12
-        train_defect = 8
-        test_defect_free = 10
-        test_defect = 6
-
-        [classifiers.resnet34]
-        preset = "tiny"
-        max_steps = {classifier_steps}
-
-        [augmentation]
-        fakes = {fakes}
-
-        [metrics]
-        quality = {"true" if quality else "false"}
-        kid_subset_size = 4
-        kid_subsets = 5
-        prdc_k = 2
-        """) + textwrap.dedent(generators) + textwrap.dedent(extra)
 
 
 @pytest.fixture
@@ -81,32 +47,6 @@ def bench(capsys):
         return code, out, err
 
     return run
-
-
-#: A translation generator (sources and fakes figure) and a noise one; the baseline comes with them.
-PUBLISHABLE_GENERATORS = """
-[generators.cyclegan]
-preset = "tiny"
-max_steps = 4
-
-[generators.wgan]
-preset = "tiny"
-max_steps = 4
-"""
-
-
-def finished_tiny_run(folder: Path, generators: str, fakes: int) -> tuple[Path, Path]:
-    """Write a tiny spec (quality scored) into ``folder`` and run it to the end: ``(spec, results)``."""
-    from dg2bench.cli import main
-
-    spec = folder / "spec.toml"
-    spec.write_text(tiny_spec_text(generators=generators, quality=True, fakes=fakes, classifier_steps=4))
-    results = folder / "results"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", str(spec), "--results", str(results)])
-        raise SystemExit(0)
-    assert exit_info.value.code in (0, None)
-    return spec, results
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import io
 import shlex
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 #: Where published results live, one folder per benchmark.
 PUBLISHED = REPO / "benchmarks" / "results"

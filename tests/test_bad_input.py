@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import CRACKFOREST, tiny_spec_text
+from helpers import CRACKFOREST, tiny_spec_text
 
 
 def _spec(tmp_path: Path, text: str) -> str:

@@ -26,7 +26,7 @@ from dg2bench.run.training import ImageBanks, capture_rng_state, restore_rng_sta
 
 from scalar_generator import ScalarGenerator
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 GENERATOR = """
 [generators.dg2gan]

@@ -11,7 +11,7 @@ import pytest
 
 from dg2bench.store.results import ResultStore
 
-from conftest import REPO, finished_tiny_run, tiny_spec_text
+from helpers import REPO, finished_tiny_run, tiny_spec_text
 
 GENERATORS = """
 [generators.dg2gan]

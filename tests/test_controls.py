@@ -14,7 +14,7 @@ from dg2bench.runner import run_benchmark
 from dg2bench.spec import load_spec
 from dg2bench.store.results import ResultStore
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 S = 32
 

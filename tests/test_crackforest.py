@@ -8,7 +8,7 @@ from dg2bench.data.split import Split
 from dg2bench.errors import DataError
 from dg2bench.plugins.datasets.crackforest import CrackForestOptions, CrackForestPatches
 
-from conftest import CRACKFOREST
+from helpers import CRACKFOREST
 
 
 def _split(**options) -> Split:

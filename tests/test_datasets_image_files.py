@@ -20,7 +20,7 @@ from dg2bench.plugins.datasets.mvtec import MvtecAd, MvtecOptions
 from dg2bench.spec import load_spec
 from dg2bench.store.results import ResultStore
 
-from conftest import REPO, tiny_spec_text
+from helpers import REPO, tiny_spec_text
 
 MAGNETIC_TILE = REPO / "benchmarks" / "data" / "magnetic-tile"
 

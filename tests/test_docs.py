@@ -22,7 +22,7 @@ import pytest
 
 from dg2bench.contracts import hookspecs
 
-from conftest import REPO, tiny_spec_text
+from helpers import REPO, tiny_spec_text
 
 DOCS = REPO / "docs"
 TUTORIAL = DOCS / "plugins" / "tutorial.md"

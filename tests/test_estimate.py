@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 from dg2bench.estimate import format_duration, projected_total
 

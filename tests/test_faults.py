@@ -26,7 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 pytestmark = pytest.mark.faults
 

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 
 def _declared_packages() -> list[str]:

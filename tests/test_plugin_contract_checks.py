@@ -27,7 +27,7 @@ from dg2bench.store.results import ResultStore
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
 from third_party import THIRD_PARTY_WGAN, install_distribution as _dist, minimal_generator_source
 
-from conftest import REPO
+from helpers import REPO
 
 RULE_IDS = {rule.id for rule in RULES}
 

@@ -13,7 +13,7 @@ from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.runtime.device import amp_dtype_for, precision_name
 from dg2bench.spec import load_spec
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 
 def test_auto_is_fp32_on_cpu_and_bf16_when_asked():

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 GENERATORS = """
 [generators.cyclegan]

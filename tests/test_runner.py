@@ -16,7 +16,7 @@ from dg2bench.store.results import ResultStore
 
 from scalar_generator import ScalarGenerator, ScalarHyperparameters
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from dg2bench.errors import SpecError
 from dg2bench.spec import load_spec
 
-from conftest import REPO, tiny_spec_text
+from helpers import REPO, tiny_spec_text
 
 
 @pytest.mark.parametrize("name", ["crackforest-smoke.toml", "crackforest-paper.toml"])

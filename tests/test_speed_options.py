@@ -21,7 +21,7 @@ from dg2bench.runtime.device import plan_speed_options, uses_channels_last
 from dg2bench.run.training import ImageBanks, place_model, train
 from dg2bench.spec import load_spec
 
-from conftest import tiny_spec_text
+from helpers import tiny_spec_text
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
