@@ -126,7 +126,7 @@ def test_djs_gradient_into_d2_is_material_at_paper_mu():
     # Toy problem: a stripe "defect". While D2 trains, the DJS term's share of the
     # gradient on D2's trunk (what the two terms share) must be material at mu = 0.05:
     # the per-patch head of the first reading gave 0.05-0.5 %. A same-scale term at
-    # weight 0.05 behind instance norm gives a few percent (README, "DJS term").
+    # weight 0.05 behind instance norm gives a few percent (docs/methods.md, "The DJS term").
     model = build(seed=0)
     assert model.hparams.mu == 0.05
     gen = torch.Generator().manual_seed(1)

@@ -27,7 +27,7 @@ def test_published_tables_are_what_the_folder_renders(name):
 
 @pytest.fixture
 def published_copy(tiny_run, tmp_path):
-    """The tiny run exported as a published folder, with its tables written as the README says."""
+    """The tiny run exported as a published folder, with its tables written as docs/results.md says."""
     from dg2bench.report.export import export_results
 
     _, results = tiny_run

@@ -13,7 +13,8 @@ Two kinds of check:
 An exception raised in a plugin's own code during a run (:func:`plugin_raised`) fails
 its cell the same way, with one line naming the plugin and the method.
 
-README's "Plugin contract rules" table lists :data:`RULES` (a test keeps the two equal).
+``docs/gen_tables.py`` writes :data:`RULES` into the "Plugin contract rules" table of
+``docs/plugins/contracts.md`` (a test keeps the two equal).
 """
 
 from __future__ import annotations

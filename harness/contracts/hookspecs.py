@@ -31,7 +31,7 @@ def register_generators(register: Callable[[type], None]) -> None:
     unique across all installed packages (two rows with one name would corrupt a
     leaderboard: a class named like a built-in is disabled, two third-party classes
     with one name are both disabled, each with a warning naming both packages). A
-    class that breaks a rule of ``dg2bench.contracts.contract`` (README "Plugin contracts") is
+    class that breaks a rule of ``dg2bench.contracts.contract`` (docs/plugins/contracts.md) is
     disabled with one warning; the other plugins still work.
 
     :param register: takes a ``Generator`` subclass; returns nothing.

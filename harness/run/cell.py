@@ -91,8 +91,8 @@ def _as_after_training(generator: Generator, plan: TrainPlan) -> None:
 
     The contract promises a plugin ``prepare``, then ``setup(plan)`` with its networks on
     the plan's device, before ``generate``, whether the cell runs fresh, resumes at any
-    stage or is retried (the README's example keeps its device from ``setup``). The
-    trained weights (and optimizer state, into what ``setup`` made) load after this.
+    stage or is retried (the example of docs/plugins/tutorial.md keeps its device from
+    ``setup``). The trained weights (and optimizer state, into what ``setup`` made) load after this.
     """
     place_model(generator, plan)
     set_up(generator, plan)

@@ -66,7 +66,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 def uses_channels_last(device: torch.device, memory_format: str = "auto") -> bool:
     """Whether networks and batches go channels-last; ``auto`` says no on every device.
 
-    Measured with ``benchmarks/perf/step_variants.py`` (README, Performance): channels-last
+    Measured with ``benchmarks/perf/step_variants.py`` (docs/performance.md): channels-last
     made the bf16 DG2GAN step 1.25x slower on an H200 (0.112 vs 0.089 s/step at 256 px,
     batch 8; CycleGAN 1.05x slower) and 0.96x on the 2-core CPU by the performance issue's own measurement; instance norm and
     reflection padding are not NHWC-native. ``channels_last`` forces it for a try.

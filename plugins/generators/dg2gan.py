@@ -27,8 +27,8 @@ translation recipes train on load / random-crop / flip inputs
 The DJS term (eq. 2) is a distributional Jensen-Shannon critic on D2's trunk features,
 after the paper's reference 34 (DAN): a deep mean encoder averages per-patch features
 over the batch and a small sample classifier tells a generated batch from a real one
-with the log loss. ``djs.py`` holds it, with the derivation and its sizing against
-Table 3. ``mu = 0`` builds no DJS parameters at all: that is DG2GAN-no-DJS.
+with the log loss. ``djs.py`` holds it; its derivation and sizing against Table 3 are
+in ``docs/methods.md``. ``mu = 0`` builds no DJS parameters at all: that is DG2GAN-no-DJS.
 
 Left open by the paper, decided here (all hyperparameters): image pool of 50 fakes
 for the discriminators and no identity loss (``lambda_identity = 0``, an absolute
@@ -144,7 +144,7 @@ class Dg2GanHyperparameters:
     :ivar mu: mu of eq. 2, weight of the DJS loss in D2's loss (paper: 0.05; 0 = off,
         and then no DJS critic is built).
     :ivar djs_width: hidden width of each DJS critic (288: Table 3's size difference
-        at ndf 64; see ``djs.py``).
+        at ndf 64; see ``docs/methods.md``).
     :ivar adversarial_loss: ``"log"`` (the paper's eqs. 3-4) or ``"lsgan"`` (CycleGAN's).
     :ivar lambda_cycle: weight of L_cycle in eq. 6 (printed without one: 1).
     :ivar lambda_identity: absolute weight of an optional identity L1 loss (paper: 0).
@@ -223,7 +223,7 @@ class Dg2Gan(Generator):
         "cyclegan-recipe": {"batch_size": 4, "epochs": 200, **_PAPER_SIZES, **_CYCLEGAN_RECIPE},
         # benchmarks/crackforest-cpu.toml: a quarter of the widths, a third of the residual
         # blocks, batch 1 (CycleGAN's own) for 2,000 steps over 1,000 defect-free patches
-        # (README "Presets").
+        # (docs/methods.md, "Presets").
         "small": {"batch_size": 1, "epochs": 2, **_SMALL_SIZES},
         "small-cyclegan-recipe": {"batch_size": 1, "epochs": 2, **_SMALL_SIZES, **_CYCLEGAN_RECIPE},
     }

@@ -1,7 +1,8 @@
 """Loss functions of the built-in generators: small pure functions, one job each.
 
-Equation numbers "eq. N" refer to the DG2GAN paper (Sci. Rep. 2024,
-``paper/dg2gan-scirep-2024.txt``, section Methods). Discriminator outputs are taken
+Equation numbers "eq. N" refer to the DG2GAN paper, section Methods: F. Deng et al.,
+"DG2GAN: improving defect recognition performance with generated defect image
+sample", Scientific Reports (2024); the paper is not part of this repository. Discriminator outputs are taken
 as logits (or raw scores) and every ``log D`` / ``log(1 - D)`` is written through
 ``softplus``, since ``log sigmoid(l) = -softplus(-l)`` and
 ``log(1 - sigmoid(l)) = -softplus(l)`` stay finite where ``log(sigmoid(l))`` would
