@@ -335,12 +335,17 @@ class FloatLossGenerator(GoodGenerator):
         return {"loss": float(super().train_step(batch, step)["loss"])}
 
 
+def _only_cell_failure(cls, tmp_path, write_spec) -> str:
+    """Run a spec with ``cls`` alone; its one cell must fail: the reason its record gives."""
+    registry = get_registry(extra_plugins=[_Register(cls)])
+    spec = load_spec(write_spec(generators=f"[generators.{cls.name}]\n", fakes=3, classifier_steps=2), registry)
+    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=[cls.name])
+    assert summary.failed == [f"crackforest/{cls.name}/seed0"]
+    return ResultStore(tmp_path / "results").records()[0]["reason"]
+
+
 def test_float_losses_fail_the_cell(tmp_path, write_spec):
-    registry = get_registry(extra_plugins=[_Register(FloatLossGenerator)])
-    spec = load_spec(write_spec(generators="[generators.floatloss]\n", fakes=3, classifier_steps=2), registry)
-    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["floatloss"])
-    assert summary.failed == ["crackforest/floatloss/seed0"]
-    reason = ResultStore(tmp_path / "results").records()[0]["reason"]
+    reason = _only_cell_failure(FloatLossGenerator, tmp_path, write_spec)
     assert "rule losses:" in reason and "float" in reason
 
 
@@ -354,11 +359,7 @@ class UndeclaredOptimiserGenerator(GoodGenerator):
 
 
 def test_an_undeclared_optimiser_fails_its_cell_before_training(tmp_path, write_spec):
-    registry = get_registry(extra_plugins=[_Register(UndeclaredOptimiserGenerator)])
-    spec = load_spec(write_spec(generators="[generators.undeclared]\n", fakes=3, classifier_steps=2), registry)
-    summary = run_benchmark(spec, registry, ResultStore(tmp_path / "results"), only=["undeclared"])
-    assert summary.failed == ["crackforest/undeclared/seed0"]
-    reason = ResultStore(tmp_path / "results").records()[0]["reason"]
+    reason = _only_cell_failure(UndeclaredOptimiserGenerator, tmp_path, write_spec)
     assert "rule optimizers:" in reason and "self.opt is an optimiser" in reason and "\n" not in reason, reason
 
 
