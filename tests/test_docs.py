@@ -130,6 +130,7 @@ def readme_plugin_site(tmp_path_factory) -> Path:
     return site
 
 
+@pytest.mark.slow
 def test_readme_plugin_pyproject_is_complete_and_installs_the_entry_point(readme_plugin_site):
     pyproject = tomllib.loads(_readme_plugin_pyproject())
     assert pyproject["build-system"]["build-backend"] and pyproject["project"]["name"] == "my-gan"
@@ -138,6 +139,7 @@ def test_readme_plugin_pyproject_is_complete_and_installs_the_entry_point(readme
     assert "[dg2bench]\nnoisegan = my_gan" in entry_points.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.faults
 def test_readme_plugin_killed_at_every_stage_boundary_resumes_to_the_uninterrupted_records(tmp_path,
                                                                                            readme_plugin_site):
