@@ -62,6 +62,7 @@ def test_split_prints_counts_and_writes_manifest(bench, tmp_path):
     assert len((tmp_path / "crackforest.csv").read_text().splitlines()) == 1 + 1000 + 300 + 330 + 60
 
 
+@pytest.mark.slow
 def test_run_writes_records_config_and_environment(finished_run):
     _, results = finished_run
     records = ResultStore(results).records()
@@ -87,6 +88,7 @@ def test_run_writes_records_config_and_environment(finished_run):
     assert len(list((results / "cache" / "features").glob("*.npy"))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table, expected", [("time", "Parameters (M)"), ("fid", "KID×10³ ↓"), ("classify", "resnet34-only")])
 @pytest.mark.parametrize("fmt", ["rich", "csv", "markdown", "latex", "json"])
 def test_leaderboard_tables_and_formats(bench, finished_run, table, expected, fmt):
@@ -102,6 +104,7 @@ def test_leaderboard_tables_and_formats(bench, finished_run, table, expected, fm
         assert rows and "method" in rows[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "json", "markdown", "latex", "rich"])
 def test_leaderboard_all_tables_parse(bench, finished_run, fmt):
     import io
@@ -124,6 +127,7 @@ def test_leaderboard_all_tables_parse(bench, finished_run, fmt):
         assert out.count("\\toprule") == 3
 
 
+@pytest.mark.slow
 def test_leaderboard_compare_two_methods(bench, finished_run):
     _, results = finished_run
     code, out, err = bench("leaderboard", str(results), "--compare", "dg2gan", "wgan", "--format", "json")
@@ -136,6 +140,7 @@ def test_leaderboard_compare_two_methods(bench, finished_run):
     assert code == 2 and "known: baseline, dg2gan, wgan" in err
 
 
+@pytest.mark.slow
 def test_leaderboard_names_partial_cells(bench, finished_run, tmp_path):
     _, results = finished_run
     copy = tmp_path / "copy"
@@ -145,6 +150,7 @@ def test_leaderboard_names_partial_cells(bench, finished_run, tmp_path):
     assert code == 0 and "crackforest/cyclegan/seed0 is partial" in err
 
 
+@pytest.mark.slow
 def test_rerun_skips_complete_cells_and_resumes_incomplete_ones(bench, finished_run, tmp_path):
     spec, results = finished_run
     copy = tmp_path / "results"
@@ -159,6 +165,7 @@ def test_rerun_skips_complete_cells_and_resumes_incomplete_ones(bench, finished_
     assert record["training"]["steps"] == 4  # the generator stage was reused, not retrained
 
 
+@pytest.mark.slow
 def test_second_run_on_a_locked_folder_refuses(bench, finished_run):
     spec, results = finished_run
     with ResultStore(results).lock():
@@ -167,6 +174,7 @@ def test_second_run_on_a_locked_folder_refuses(bench, finished_run):
     assert err.strip().startswith("error: ") and "another `bench run`" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_changed_config_refuses_to_mix_results(bench, finished_run, tmp_path):
     spec, results = finished_run
     changed = tmp_path / "spec.toml"
@@ -196,8 +204,8 @@ def test_bad_spec_value_names_file_and_key(bench, write_spec):
     assert f"error: {path}: generators.dg2gan.lamda: unknown hyperparameter; known keys:" in err
 
 
-def test_unknown_only_and_bad_seeds(bench, finished_run):
-    spec, results = finished_run
+def test_unknown_only_and_bad_seeds(bench, write_spec, tmp_path):
+    spec, results = write_spec(generators=GENERATORS), tmp_path / "results"
     code, _, err = bench("run", str(spec), "--results", str(results), "--only", "stylegan")
     assert code == 2 and "--only: no method named stylegan" in err
     code, _, err = bench("run", str(spec), "--results", str(results), "--seeds", "0")
@@ -209,6 +217,7 @@ def test_debug_shows_the_traceback(bench):
     assert code == 2 and "Traceback" in err
 
 
+@pytest.mark.slow
 def test_fid_between_two_folders(bench, finished_run):
     _, results = finished_run
     fakes = results / "cells/crackforest/dg2gan/seed0/fakes"
@@ -222,6 +231,7 @@ def test_fid_between_two_folders(bench, finished_run):
     assert out.split("FID:")[1].split()[0] == "0.0000"          # not "-0.0000"
 
 
+@pytest.mark.slow
 def test_fakes_are_pngs_of_the_spec_size(finished_run):
     from PIL import Image
 
@@ -286,6 +296,7 @@ def _assert_fits_120_unbroken(text: str, records: list[dict], tables: tuple[str,
                 assert value in text, (name, value)          # whole: no word broken over two lines
 
 
+@pytest.mark.slow
 def test_every_table_fits_a_120_column_terminal(bench, finished_run, monkeypatch):
     _, results = finished_run
     text = _render_at_120(bench, monkeypatch, "leaderboard", str(results), "--table", "all")

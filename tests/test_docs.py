@@ -214,6 +214,7 @@ def tutorial_plugin_site(tmp_path_factory) -> Path:
     return site
 
 
+@pytest.mark.slow
 def test_tutorial_plugin_pyproject_is_complete_and_installs_the_entry_point(tutorial_plugin_site):
     pyproject = tomllib.loads(_tutorial_plugin_pyproject())
     assert pyproject["build-system"]["build-backend"] and pyproject["project"]["name"] == "my-gan"

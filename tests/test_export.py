@@ -16,6 +16,9 @@ from dg2bench.store.results import ResultStore
 
 TABLES = ("--table", "all", "--format", "markdown")
 
+#: Every test reads the session's finished tiny run (conftest.py, ``tiny_run``): end to end.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory):

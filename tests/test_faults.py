@@ -39,12 +39,18 @@ SMALL_POINTS = ["train:5", "generate", "score", "classify-resnet34:3", "write:re
 FULL_POINTS = SMALL_POINTS + ["train:1", "classify", "write:fakes.json", "write:train.json", "write:generator.pt",
                               "write:result.json", "write:config.json"]
 POINTS = FULL_POINTS if os.environ.get("DG2BENCH_FAULTS") == "full" else SMALL_POINTS
+#: Points at or after the fakes: the cell's quality score (Inception) is part of what a kill there
+#: may damage or redo, so their runs score quality. Runs killed earlier, and the tests whose point
+#: is a lock, a signal, a refusal or a failed write before scoring, skip it (no Inception to load).
+SCORED_POINTS = {"generate", "write:fakes.json", "score", "classify", "classify-resnet34:3", "write:result.json",
+                 "write:record.json"}
 #: Record keys that measure time or memory, not results: they differ between runs.
 VOLATILE = re.compile(r"seconds|per_second|wall|peak|rss|resumed_from_step|date|started")
 
 
-def _spec_text(**changes: str) -> str:
-    text = tiny_spec_text(generators=GENERATOR, quality=True, fakes=8).replace("seeds = 1", "seeds = 1\nbaseline = false")
+def _spec_text(*, quality: bool = False, **changes: str) -> str:
+    text = tiny_spec_text(generators=GENERATOR, quality=quality, fakes=8).replace("seeds = 1",
+                                                                                 "seeds = 1\nbaseline = false")
     for old, new in changes.items():
         text = text.replace(old, new)
     return text
@@ -123,23 +129,39 @@ def _assert_nothing_half_written(results: Path) -> None:
                 image.load()
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
-    """An uninterrupted run's folder and records."""
-    folder = tmp_path_factory.mktemp("reference")
+def _reference(tmp_path_factory, quality: bool) -> tuple[Path, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("reference-scored" if quality else "reference")
     spec = folder / "spec.toml"
-    spec.write_text(_spec_text())
+    spec.write_text(_spec_text(quality=quality))
     done = _run(spec, folder / "results")
     assert done.returncode == 0, done.stderr
     return folder / "results", _records(folder / "results")
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    """An uninterrupted run's folder and records (no quality score)."""
+    return _reference(tmp_path_factory, quality=False)
+
+
+@pytest.fixture(scope="module")
+def scored_reference(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    """An uninterrupted run's folder and records, quality scored (for :data:`SCORED_POINTS`)."""
+    return _reference(tmp_path_factory, quality=True)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
-def test_sigkill_at_any_point_then_rerun_completes_without_redoing_or_damage(reference, tmp_path, point):
+def test_sigkill_at_any_point_then_rerun_completes_without_redoing_or_damage(request, tmp_path, point):
+    scored = point in SCORED_POINTS
+    reference = request.getfixturevalue("scored_reference" if scored else "reference")
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
-    spec.write_text(_spec_text())
+    spec.write_text(_spec_text(quality=scored))
     _kill(_start_stalled(spec, results, point, tmp_path))
     before = _snapshot(results)
+    if point in ("classify", "classify-resnet34:3", "write:result.json", "write:record.json"):
+        quality = results / "cells" / "crackforest" / "dg2gan" / "seed0" / "quality.json"
+        assert quality.exists() and str(quality) in before   # the score finished before the kill: never redone
     assert not (results / "cells" / "crackforest" / "dg2gan" / "seed0" / "record.json").exists()
     done = _run(spec, results)
     assert done.returncode == 0, done.stderr
@@ -156,6 +178,7 @@ def test_sigkill_at_any_point_then_rerun_completes_without_redoing_or_damage(ref
             done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_stop_fast_with_a_checkpoint_and_one_resume_line(reference, tmp_path, sig, code):
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
@@ -181,6 +204,7 @@ def test_sigint_and_sigterm_stop_fast_with_a_checkpoint_and_one_resume_line(refe
     assert _records(results) == reference[1]
 
 
+@pytest.mark.slow
 def test_a_changed_config_is_refused_naming_the_change_or_restarted_keeping_the_old_cell(tmp_path):
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
     spec.write_text(_spec_text())
@@ -202,6 +226,7 @@ def test_a_changed_config_is_refused_naming_the_change_or_restarted_keeping_the_
     assert json.loads((cell / "train.json").read_text())["resumed_from_step"] == 0
 
 
+@pytest.mark.slow
 def test_the_lock_holds_against_a_second_run_and_a_killed_holder_is_taken_over(tmp_path):
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
     spec.write_text(_spec_text())
@@ -219,6 +244,7 @@ def test_the_lock_holds_against_a_second_run_and_a_killed_holder_is_taken_over(t
     assert not (results / ".lock.json").exists()
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_damages_nothing(tmp_path):
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
     spec.write_text(_spec_text())
@@ -236,6 +262,7 @@ def test_a_full_disk_is_one_line_and_damages_nothing(tmp_path):
         {p: v for p, v in before.items() if p.endswith(("train.json", "generator.pt"))}
 
 
+@pytest.mark.slow
 def test_an_unwritable_results_folder_is_one_line(tmp_path):
     """A read-only folder (or, for root, who may write anywhere, the same error injected)."""
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
@@ -290,6 +317,7 @@ def test_a_results_folder_moved_with_its_data_is_reused_not_refused(tmp_path):
         check_cell_config(store, cell, other)
 
 
+@pytest.mark.slow
 def test_sigint_on_a_ray_driver_cancels_its_tasks_and_the_resume_line_keeps_the_executor(reference, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[test,ray]' (CI does)")
     spec, results = tmp_path / "spec.toml", tmp_path / "results"

@@ -31,6 +31,7 @@ def _run_outside_checkout(tmp_path, code: str, env: dict | None = None) -> subpr
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
+@pytest.mark.slow
 def test_installed_environment_has_no_bare_names(tmp_path):
     """The environment the tests run in (the README's editable install)."""
     assert _run_outside_checkout(tmp_path, "import plugins").returncode != 0
@@ -51,6 +52,7 @@ def wheel(tmp_path_factory):
     return next(out.glob("dg2bench-*.whl"))
 
 
+@pytest.mark.slow
 def test_wheel_maps_folders_under_dg2bench(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
@@ -66,6 +68,7 @@ def test_wheel_maps_folders_under_dg2bench(wheel):
     assert "bench = dg2bench.cli:main" in text
 
 
+@pytest.mark.slow
 def test_wheel_install_imports_and_registers(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

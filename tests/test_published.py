@@ -37,12 +37,14 @@ def published_copy(tiny_run, tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_the_check_passes_on_tables_written_from_the_folder(published_copy):
     text = (published_copy / LEADERBOARDS).read_text(encoding="utf-8")
     assert "**" in text and "| " in text and "Δ vs baseline" in text   # the markdown tables, every one
     assert_leaderboards_match(published_copy)
 
 
+@pytest.mark.slow
 def test_the_check_fails_on_an_edited_number(published_copy):
     path = published_copy / LEADERBOARDS
     text = path.read_text(encoding="utf-8")
@@ -53,6 +55,7 @@ def test_the_check_fails_on_an_edited_number(published_copy):
         assert_leaderboards_match(published_copy)
 
 
+@pytest.mark.slow
 def test_the_check_fails_when_a_record_changes_without_the_tables(published_copy, tiny_run):
     import json
 
@@ -64,6 +67,7 @@ def test_the_check_fails_when_a_record_changes_without_the_tables(published_copy
         assert_leaderboards_match(published_copy)
 
 
+@pytest.mark.slow
 def test_the_check_fails_when_the_folder_renders_nothing(published_copy):
     shutil.rmtree(published_copy / "cells")
     with pytest.raises(AssertionError, match="exited 2"):

@@ -97,6 +97,7 @@ def _killing_spec(write_spec, tmp_path, kill_at: int = 3) -> Path:
     return write_spec(generators=generators, fakes=3, classifier_steps=2)
 
 
+@pytest.mark.slow
 def test_ray_run_gives_the_records_and_leaderboard_of_a_local_run(ray_cluster, one_thread, tmp_path, write_spec,
                                                                    bench):
     spec = write_spec(generators='[generators.dg2gan]\npreset = "tiny"\nmax_steps = 4\n', quality=True,
@@ -123,6 +124,7 @@ def test_ray_run_gives_the_records_and_leaderboard_of_a_local_run(ray_cluster, o
     assert code == 0 and "ran 0 cells, skipped 2 complete" in out
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_the_cell_resumes_from_its_checkpoint(ray_cluster, tmp_path, write_spec):
     from dg2bench.executors.ray_cluster import RayExecutor
 
@@ -138,6 +140,7 @@ def test_a_killed_worker_is_retried_and_the_cell_resumes_from_its_checkpoint(ray
     assert record["training"]["steps"] == 12
 
 
+@pytest.mark.slow
 def test_a_cell_whose_worker_dies_past_the_retries_is_recorded_failed(ray_cluster, tmp_path, write_spec, bench):
     from dg2bench.executors.ray_cluster import RayExecutor
 
@@ -180,6 +183,7 @@ def test_resource_keys_are_checked(write_spec, bench, tmp_path, setting, message
     assert code == 2 and message in err
 
 
+@pytest.mark.slow
 def test_a_cuda_device_without_gpus_per_cell_is_refused_before_submitting(ray_cluster, write_spec, tmp_path):
     from dg2bench.errors import SpecError
     from dg2bench.executors.ray_cluster import RayExecutor, _check_device

@@ -10,6 +10,9 @@ import pytest
 
 from helpers import tiny_spec_text
 
+#: Every test reads one tiny two-seed `bench run` and its report: end to end.
+pytestmark = pytest.mark.slow
+
 GENERATORS = """
 [generators.cyclegan]
 preset = "tiny"
