@@ -224,10 +224,13 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block on ``threads`` torch threads (None: leave them), then restore them."""
+    """Run the block on ``threads`` torch threads, then restore them (None: touch nothing;
+    even setting the same count again can change the CPU kernels' summation order)."""
+    if threads is None:
+        yield
+        return
     before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:

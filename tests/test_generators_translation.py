@@ -83,7 +83,10 @@ SEPARATE_PASS_LOSSES = {
 def test_joined_steps_keep_the_separate_pass_losses(key):
     cls = {"cyclegan": CycleGan, "dg2gan": Dg2Gan}[key[0]]
     losses, _ = run_steps(cls, **dict(key[1]))
-    assert losses == pytest.approx(SEPARATE_PASS_LOSSES[key], abs=2e-6)
+    # The expected values were taken on another machine of this kind: CPU kernels there summed
+    # in another order, and the same code (the pre-TrainingState DG2GAN included) gives up to
+    # 1.2e-5 relative apart here. A joining bug moves these losses by far more than 1e-4.
+    assert losses == pytest.approx(SEPARATE_PASS_LOSSES[key], rel=1e-4, abs=1e-5)
 
 
 def test_cyclegan_step_makes_three_generator_passes():

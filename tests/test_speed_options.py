@@ -150,14 +150,15 @@ def test_bad_set_is_one_line_with_exit_2(bench, write_spec):
 
 
 def _estimate_rows(bench, write_spec, tmp_path, monkeypatch, setting: str) -> list[dict]:
-    """``bench estimate --format json --set SETTING`` of a tiny CycleGAN spec: its method rows."""
+    """``bench estimate --format json --set SETTING`` of a tiny CycleGAN spec: its training rows
+    (the testing row times predictions, not training steps)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     spec = write_spec(tiny_spec_text(generators='[generators.cyclegan]\npreset = "tiny"\nmax_steps = 4\n',
                                      classifier_steps=2))
     code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "1",
                            "--set", setting)
     assert code == 0, err
-    return json.loads(out)["methods"]
+    return [row for row in json.loads(out)["methods"] if row["role"] in ("generator", "classifier")]
 
 
 def test_estimate_reports_warmup_apart_and_the_speed_settings(bench, write_spec, tmp_path, monkeypatch):
