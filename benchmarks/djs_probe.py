@@ -57,7 +57,7 @@ def main() -> None:
 
     registry = get_registry()
     spec = load_spec(HERE / "crackforest-smoke.toml", registry)
-    split = build_split(spec.datasets[0], registry, spec.benchmark["split_seed"])
+    split = build_split(spec.datasets[0], registry, spec.benchmark.split_seed)
     images = load_split_images(split, args.size)
     cls = registry.get("generator", "dg2gan").cls
     seed_everything(args.seed)

@@ -44,33 +44,35 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def _key_table(keys: dict[str, tuple[type, Any, str]]) -> str:
-    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
-    for key, (kind, default, doc) in keys.items():
-        shown = "*required*" if default is ... else f"`{_toml_value(default)}`"
-        rows.append(f"| `{key}` | {kind.__name__} | {shown} | {_cell(doc)} |")
+def _key_table(settings: type) -> str:
+    from dg2bench.contracts.hyperparameters import option_table
+
+    rows = ["| key | type | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
+    for row in option_table(settings, {}):
+        shown = "*required*" if row["default"] == "required" else f"`{row['default']}`"
+        rows.append(f"| `{row['option']}` | {row['type']} | {shown} | {_cell(row['allowed'])} | {_cell(row['doc'])} |")
     return "\n".join(rows)
 
 
 def spec_benchmark() -> str:
-    """``[benchmark]`` keys: ``dg2bench.spec.BENCHMARK_KEYS``."""
-    from dg2bench.spec import BENCHMARK_KEYS
+    """``[benchmark]`` keys: ``dg2bench.settings.BenchmarkSettings``."""
+    from dg2bench.settings import BenchmarkSettings
 
-    return _key_table(BENCHMARK_KEYS)
+    return _key_table(BenchmarkSettings)
 
 
 def spec_augmentation() -> str:
-    """``[augmentation]`` keys: ``dg2bench.spec.AUGMENTATION_KEYS``."""
-    from dg2bench.spec import AUGMENTATION_KEYS
+    """``[augmentation]`` keys: ``dg2bench.settings.AugmentationSettings``."""
+    from dg2bench.settings import AugmentationSettings
 
-    return _key_table(AUGMENTATION_KEYS)
+    return _key_table(AugmentationSettings)
 
 
 def spec_metrics() -> str:
-    """``[metrics]`` keys: ``dg2bench.spec.METRICS_KEYS``."""
-    from dg2bench.spec import METRICS_KEYS
+    """``[metrics]`` keys: ``dg2bench.settings.MetricsSettings``."""
+    from dg2bench.settings import MetricsSettings
 
-    return _key_table(METRICS_KEYS)
+    return _key_table(MetricsSettings)
 
 
 def contract_rules() -> str:

@@ -117,11 +117,13 @@ def _print_plugin_options(name: str) -> None:
         table.add_column("option", no_wrap=True)
         table.add_column("type")
         table.add_column("default", justify="right")
+        table.add_column("allowed")
         for preset in presets:
             table.add_column(preset, justify="right")
         table.add_column("meaning", ratio=1, min_width=24)
         for row in option_table(holder, getattr(plugin.cls, "presets", {})):
-            table.add_row(row["option"], row["type"], row["default"], *(row[p] for p in presets), row["doc"])
+            table.add_row(row["option"], row["type"], row["default"], row["allowed"], *(row[p] for p in presets),
+                          row["doc"])
         console.print(table)
 
 
@@ -139,7 +141,7 @@ def validate_command(spec: str, show: bool) -> None:
     loaded, registry = _load(spec)
     splits = []
     for choice in loaded.datasets:   # the data is there and holds the counts asked for
-        counts = build_split(choice, registry, loaded.benchmark["split_seed"], loaded.path).counts()
+        counts = build_split(choice, registry, loaded.benchmark.split_seed, loaded.path).counts()
         splits.append(f"{choice.label} train {counts['train']['defect_free']}/{counts['train']['defect']}, "
                       f"test {counts['test']['defect_free']}/{counts['test']['defect']} (defect-free/defect)")
     # The verdict first: the resolved spec runs to hundreds of lines and would bury it.
@@ -167,14 +169,14 @@ def split_command(spec: str, out: str | None) -> None:
     folder = Path(out) if out else Path("results") / loaded.name / "splits"
     rows, manifests = [], []
     for choice in loaded.datasets:
-        split = build_split(choice, registry, loaded.benchmark["split_seed"], loaded.path)
+        split = build_split(choice, registry, loaded.benchmark.split_seed, loaded.path)
         path = split.write_manifest(folder / f"{choice.label}.csv")
         counts = split.counts()
         rows.append({"Dataset": choice.label, "Train defect-free": counts["train"]["defect_free"],
                      "Train defect": counts["train"]["defect"], "Test defect-free": counts["test"]["defect_free"],
                      "Test defect": counts["test"]["defect"]})
         manifests.append(f"{choice.label}: manifest {path} (sha256 {split.manifest_hash})")
-    console.print(rich_table(pd.DataFrame(rows), f"Split of {loaded.name} (split_seed {loaded.benchmark['split_seed']})"))
+    console.print(rich_table(pd.DataFrame(rows), f"Split of {loaded.name} (split_seed {loaded.benchmark.split_seed})"))
     for line in manifests:
         console.print(line, highlight=False, soft_wrap=True)
 
@@ -279,7 +281,7 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
     from dg2bench.estimate import load_estimate, summary_line
     from dg2bench.runtime.device import resolve_device
 
-    device = resolve_device(spec.benchmark["device"], spec.device_source)
+    device = resolve_device(spec.benchmark.device, spec.device_source)
     known = load_estimate(spec, device)
     if known is None:
         console.print(f"estimate: none yet for this spec and settings on {device.type}; `bench estimate "
@@ -335,9 +337,9 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
     loaded = loaded.with_benchmark(settings)
     if device is not None:
         loaded = loaded.with_device(device)
-    target = resolve_device(loaded.benchmark["device"], loaded.device_source)
+    target = resolve_device(loaded.benchmark.device, loaded.device_source)
     prepare_device(target)
-    counts = {d.label: build_split(d, registry, loaded.benchmark["split_seed"], loaded.path).counts()
+    counts = {d.label: build_split(d, registry, loaded.benchmark.split_seed, loaded.path).counts()
               for d in loaded.datasets}
     peak = peak_tflops_for(target, peak_tflops)
     slots, threads = parallel_cells(loaded, target, executor)

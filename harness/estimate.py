@@ -248,7 +248,7 @@ def parallel_cells(spec: Spec, device: torch.device, executor: str, cores: int |
 
     if executor != "ray" or device.type != "cpu":
         return 1, None
-    cpus, cores = spec.benchmark["cpus_per_cell"], cores or os.cpu_count() or 1
+    cpus, cores = spec.benchmark.cpus_per_cell, cores or os.cpu_count() or 1
     threads = cell_threads(cpus)
     # Ray starts cores / cpus cells, but no more than cores // threads make progress at once
     # (each step was timed alone, on its own threads).
@@ -267,7 +267,7 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
     :param counts: per dataset label, the split's counts (``Split.counts()``).
     :param on_method: called with a label before each measurement (progress).
     """
-    size, seeds = spec.benchmark["image_size"], len(spec.seeds)
+    size, seeds = spec.benchmark.image_size, len(spec.seeds)
     out: list[StepEstimate] = []
     for dataset in spec.datasets:
         train = counts[dataset.label]["train"]
@@ -279,10 +279,10 @@ def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: 
             out.append(row)
         # The fake images each method's classifier cells add: fakes, plus Table 8's
         # defect-free fakes from the methods that can make them (the baseline: none).
-        extras = {BASELINE: 0} if spec.benchmark["baseline"] else {}
+        extras = {BASELINE: 0} if spec.benchmark.baseline else {}
         for choice in spec.generators:
             makes_free = makes_defect_free(registry.get("generator", choice.plugin).cls)
-            extras[choice.label] = spec.augmentation["fakes"] + (spec.augmentation["fakes_defect_free"]
+            extras[choice.label] = spec.augmentation.fakes + (spec.augmentation.fakes_defect_free
                                                                  if makes_free else 0)
         for choice in spec.classifiers:
             cls = registry.get("classifier", choice.plugin).cls
@@ -385,12 +385,12 @@ def estimate_evaluation(spec: Spec, registry: Registry, device: torch.device,
     of every generator cell, one for the real training defects (scored once per results
     folder, then cached), and one per classifier for the test split of every cell.
     """
-    size, seeds = spec.benchmark["image_size"], len(spec.seeds)
-    methods = ([BASELINE] if spec.benchmark["baseline"] else []) + [choice.label for choice in spec.generators]
+    size, seeds = spec.benchmark.image_size, len(spec.seeds)
+    methods = ([BASELINE] if spec.benchmark.baseline else []) + [choice.label for choice in spec.generators]
     out: list[StepEstimate] = []
     for dataset in spec.datasets:
         train, test = counts[dataset.label]["train"], counts[dataset.label]["test"]
-        if spec.metrics["quality"] and spec.generators:
+        if spec.metrics.quality and spec.generators:
             out += _measure_scoring(spec, dataset.label, train["defect"], size, seeds, device, warmup, repeats,
                                     on_method)
         for choice in spec.classifiers:
@@ -406,14 +406,14 @@ def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, see
     from dg2bench.metrics.inception import InceptionFeatures
 
     on_method(f"{dataset}/Inception features")
-    batch = min(spec.metrics["feature_batch_size"], 16)
+    batch = min(spec.metrics.feature_batch_size, 16)
     fakes = StepEstimate(dataset, "scoring", "Inception features of the fakes", images_per_step=batch,
-                         method_steps={choice.label: math.ceil(spec.augmentation["fakes"] / batch)
+                         method_steps={choice.label: math.ceil(spec.augmentation.fakes / batch)
                                        for choice in spec.generators}, seeds=seeds)
     real = StepEstimate(dataset, "scoring", "Inception features of the real defects (once)",
                         images_per_step=batch, method_steps={"real defects": math.ceil(real_defects / batch)})
     with _guarded(fakes, device):
-        extractor = InceptionFeatures(device, batch_size=batch, prefer=spec.metrics["extractor"])
+        extractor = InceptionFeatures(device, batch_size=batch, prefer=spec.metrics.extractor)
         images = _random_bank(batch, size)
         fakes.seconds_per_step, fakes.warmup_seconds = _median_call(lambda: extractor.extract(images), device,
                                                                     warmup, repeats)
@@ -428,7 +428,7 @@ def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, see
         scorer = QualityScorer(device, Path(os.devnull), spec.metrics)
         scorer._extractor = extractor
         rng = np.random.default_rng(0)
-        features = rng.normal(size=(spec.augmentation["fakes"], 2048)), rng.normal(size=(real_defects, 2048))
+        features = rng.normal(size=(spec.augmentation.fakes, 2048)), rng.normal(size=(real_defects, 2048))
         metrics.seconds_per_step, metrics.warmup_seconds = _median_call(lambda: scorer.score(*features), device, 0, 1)
     return [fakes, real, metrics]
 
@@ -514,7 +514,7 @@ def run_summary(spec: Spec, device: torch.device, rows: list[StepEstimate], coun
     detectable = {label: detectable_differences(c["test"], len(spec.seeds), seed_sd / 100, methods)
                   for label, c in counts.items()}
     return {"spec": str(spec.path), "device": device_name(device),
-            "precision": precision_name(amp_dtype_for(device, spec.benchmark["precision"])),
+            "precision": precision_name(amp_dtype_for(device, spec.benchmark.precision)),
             "total_seconds": total, "executor": executor, "parallel_cells": slots,
             "threads_per_cell": threads or torch.get_num_threads(), "wall_seconds": total / slots,
             "date": datetime.date.today().isoformat(), "methods": data,

@@ -25,6 +25,7 @@ from dg2bench.metrics.quality import QualityScorer
 from dg2bench.run.cell import BASELINE, CellInputs
 from dg2bench.runtime.device import prepare_device, resolve_device
 from dg2bench.runtime.progress import ProgressCallback, ignore_progress
+from dg2bench.settings import settings_as_dict
 from dg2bench.spec import DatasetChoice, PluginChoice, Spec
 from dg2bench.store.atomic import write_json_atomic, write_text_atomic
 from dg2bench.store.cell_config import (
@@ -66,12 +67,12 @@ SAMPLE_IMAGES = 16
 
 def plan_cells(spec: Spec, only: Sequence[str] = ()) -> list[PlannedCell]:
     """Every cell of ``spec``; ``only`` keeps the named generators (and ``baseline``)."""
-    known = {g.label for g in spec.generators} | ({BASELINE} if spec.benchmark["baseline"] else set())
+    known = {g.label for g in spec.generators} | ({BASELINE} if spec.benchmark.baseline else set())
     unknown = sorted(set(only) - known)
     if unknown:
         raise SpecError("--only", f"no method named {', '.join(unknown)} in {spec.path.name}",
                         f"choose from: {', '.join(sorted(known))}")
-    methods: list[PluginChoice | None] = [None] if spec.benchmark["baseline"] else []
+    methods: list[PluginChoice | None] = [None] if spec.benchmark.baseline else []
     methods += list(spec.generators)
     cells = []
     for dataset in spec.datasets:
@@ -91,12 +92,13 @@ def cell_config(spec: Spec, planned: PlannedCell, split_hash: str, code: dict[st
         even when no option does).
     :param code: versions of dg2bench and of the plugins the cell uses.
     """
-    return {"image_size": spec.benchmark["image_size"], "split_seed": spec.benchmark["split_seed"],
+    return {"image_size": spec.benchmark.image_size, "split_seed": spec.benchmark.split_seed,
             "split_manifest_sha256": split_hash, "code": code,
             "dataset": planned.dataset.resolved(),
             "generator": planned.generator.resolved() if planned.generator else None,
             "classifiers": {c.label: c.resolved() for c in spec.classifiers},
-            "augmentation": augmentation_config(spec.augmentation), "metrics": spec.metrics}
+            "augmentation": augmentation_config(settings_as_dict(spec.augmentation)),
+            "metrics": settings_as_dict(spec.metrics)}
 
 
 def augmentation_config(augmentation: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +236,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
     :param on_note: called with one-line notes (a stale lock taken over, a cell restarted).
     :raises RunInterrupted: on SIGINT/SIGTERM, naming the cell and what was saved.
     """
-    device = resolve_device(spec.benchmark["device"], spec.device_source)
+    device = resolve_device(spec.benchmark.device, spec.device_source)
     prepare_device(device)
     planned = plan_cells(spec, only)
     summary = RunSummary(store.root)
@@ -244,9 +246,9 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
                     f"started {stale.get('started')}); its finished cells and checkpoints are kept")
         write_run_files(spec, store, registry, device)
         scorer = QualityScorer(device, store.root / "cache" / "features", spec.metrics) \
-            if spec.metrics["quality"] else None
+            if spec.metrics.quality else None
         classifiers = {c.label: registry.get("classifier", c.plugin).cls for c in spec.classifiers}
-        splits = {d.label: build_split(d, registry, spec.benchmark["split_seed"], spec.path)
+        splits = {d.label: build_split(d, registry, spec.benchmark.split_seed, spec.path)
                   for d in spec.datasets if any(item.dataset is d for item in planned)}
         images: dict[str, dict[str, torch.Tensor]] = {}
         provenances = {}
@@ -272,7 +274,7 @@ def run_benchmark(spec: Spec, registry: Registry, store: ResultStore, only: Sequ
                     continue
             if item.dataset.label not in images:
                 split.write_manifest(store.root / "splits" / f"{item.dataset.label}.csv")
-                images[item.dataset.label] = load_split_images(split, spec.benchmark["image_size"])
+                images[item.dataset.label] = load_split_images(split, spec.benchmark.image_size)
                 save_png_folder(images[item.dataset.label]["train_defect"][:SAMPLE_IMAGES],
                                 store.root / "samples" / item.dataset.label / "real_defects")
             gen_cls = registry.get("generator", item.generator.plugin).cls if item.generator else None

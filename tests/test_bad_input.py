@@ -60,7 +60,7 @@ SPEC_CASES = {
     "unknown key, the table's own keys named too": (_edit("max_steps = 6", "max_steps = 6\nlamda = 1"),
                                                     "weights_path, max_steps, plugin, precision, preset"),
     "a plugin's own check names its key": (_edit("max_steps = 6", "max_steps = 6\ndropout = 1.5"),
-                                           "classifiers.resnet34.dropout: must be in [0, 1), not 1.5"),
+                                           "classifiers.resnet34.dropout: must be within [0, 1), not 1.5"),
     "too few bootstrap resamples": (_edit("prdc_k = 2", "prdc_k = 2\nbootstrap = 1"),
                                     "metrics.bootstrap: must be 0 or at least 100, not 1"),
     "a DJS term in the no-DJS ablation": (lambda tmp: _spec(tmp, tiny_spec_text(

@@ -393,10 +393,12 @@ def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning
     code, out, err = bench("plugins", "dg2gan")
     assert code == 0, err
     lines = [line for line in out.splitlines() if line.startswith("│ mu ")]
-    assert lines and "float" in lines[0] and "0.05" in lines[0] and "weight of the DJS" in out
+    assert lines and "float" in lines[0] and "0.05" in lines[0] and "mu of eq. 2" in out
     assert "small-cyclegan-recipe" in out and "list of float" in out
     batch = next(line for line in out.splitlines() if line.startswith("│ batch_size "))
-    assert [cell.strip() for cell in batch.split("│")[3:8]] == ["8", "4", "8", "4", "1"]   # default, tiny, paper, ...
+    assert [cell.strip() for cell in batch.split("│")[3:9]] == ["8", ">= 1", "4", "8", "4", "1"]   # default, allowed, tiny, ...
+    decay = next(line for line in out.splitlines() if line.startswith("│ decay_fraction "))
+    assert "[0, 1]" in decay
     code, out, err = bench("plugins", "resnet34")
     assert code == 0 and "blocks_per_stage" in out
     # Its options are documented on the base class ResNetHyperparameters: still shown.
@@ -426,5 +428,6 @@ def test_field_docs_reads_ivar_and_param_entries_with_continuations():
 
     assert field_docs(Options) == {"size": "the side in pixels.", "mode": '``"a"`` or ``"b"``.'}
     rows = option_table(Options, {"tiny": {"size": 1}})
-    assert rows[0] == {"option": "size", "type": "int", "default": "3", "tiny": "1", "doc": "the side in pixels."}
-    assert rows[2] == {"option": "other", "type": "bool", "default": "false", "tiny": "", "doc": ""}
+    assert rows[0] == {"option": "size", "type": "int", "default": "3", "allowed": "", "tiny": "1",
+                       "doc": "the side in pixels."}
+    assert rows[2] == {"option": "other", "type": "bool", "default": "false", "allowed": "", "tiny": "", "doc": ""}

@@ -249,7 +249,7 @@ def test_mvtec_specs_validate_with_the_variable_and_say_where_to_get_the_data_wi
     assert code == 2 and "download MVTec AD" in err and len(err.strip().splitlines()) == 1
     assert "fix the path (from DG2BENCH_MVTEC_ROOT)" in err
     monkeypatch.setenv("DG2BENCH_MVTEC_ROOT", str(mvtec_tree(tmp_path, category)))
-    assert load_spec(Path(spec), get_registry()).augmentation["fakes_defect_free"] == 600
+    assert load_spec(Path(spec), get_registry()).augmentation.fakes_defect_free == 600
     # validate builds the split too: the small tree cannot hold Table 2's counts.
     code, _, err = bench("validate", spec)
     assert code == 2 and len(err.strip().splitlines()) == 1, err

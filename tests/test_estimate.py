@@ -174,11 +174,11 @@ def test_cells_side_by_side_only_under_ray_on_a_cpu():
 
     from dg2bench.estimate import parallel_cells
 
-    spec = SimpleNamespace(benchmark={"cpus_per_cell": 1.0})
+    spec = SimpleNamespace(benchmark=SimpleNamespace(cpus_per_cell=1.0))
     cpu = torch.device("cpu")
     assert parallel_cells(spec, cpu, "ray", cores=2) == (2, 1)
     assert parallel_cells(spec, cpu, "local", cores=2) == (1, None)
     assert parallel_cells(spec, torch.device("cuda"), "ray", cores=2) == (1, None)
-    assert parallel_cells(SimpleNamespace(benchmark={"cpus_per_cell": 2.0}), cpu, "ray", cores=2) == (1, 2)
+    assert parallel_cells(SimpleNamespace(benchmark=SimpleNamespace(cpus_per_cell=2.0)), cpu, "ray", cores=2) == (1, 2)
     # Ray starts 4 half-core cells, but only 2 one-thread cells make progress on 2 cores.
-    assert parallel_cells(SimpleNamespace(benchmark={"cpus_per_cell": 0.5}), cpu, "ray", cores=2) == (2, 1)
+    assert parallel_cells(SimpleNamespace(benchmark=SimpleNamespace(cpus_per_cell=0.5)), cpu, "ray", cores=2) == (2, 1)

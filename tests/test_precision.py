@@ -45,7 +45,7 @@ def test_spec_precision_keys(write_spec, tmp_path):
     registry = get_registry()
     spec = load_spec(write_spec(tiny_spec_text(generators="[generators.wgan]\npreset = \"tiny\"\nprecision = \"bf16\"\n",
                                                extra="")), registry)
-    assert spec.benchmark["precision"] == "auto" and spec.generators[0].precision == "bf16"
+    assert spec.benchmark.precision == "auto" and spec.generators[0].precision == "bf16"
     assert spec.generators[0].resolved()["precision"] == "bf16"
     bad = tiny_spec_text().replace('device = "cpu"', 'device = "cpu"\nprecision = "fp16"')
     with pytest.raises(SpecError, match="unknown precision 'fp16'"):

@@ -190,9 +190,9 @@ def test_a_cuda_device_without_gpus_per_cell_is_refused_before_submitting(ray_cl
 
     spec = load_spec(write_spec(), get_registry())
     with pytest.raises(SpecError, match="gpus_per_cell: is 0 but device is 'cuda'"):
-        _check_device({**spec.benchmark, "device": "cuda"})
+        _check_device(dataclasses.replace(spec.benchmark, device="cuda"))
     with pytest.raises(SpecError, match="the Ray cluster has 2 CPUs"):
-        RayExecutor()._check_resources({**spec.benchmark, "cpus_per_cell": 3.0})
+        RayExecutor()._check_resources(dataclasses.replace(spec.benchmark, cpus_per_cell=3.0))
 
 
 def test_an_address_nothing_answers_on_is_refused_at_once(write_spec, bench, tmp_path):

@@ -141,11 +141,11 @@ def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_s
     store = ResultStore(tmp_path / "results")
     run_benchmark(spec, registry, store, only=["copy"])
     info = store.records()[0]["fakes"]
-    split = build_split(spec.datasets[0], registry, spec.benchmark["split_seed"])
+    split = build_split(spec.datasets[0], registry, spec.benchmark.split_seed)
     free = split.select("train", 0)
     assert len(info["sources"]) == info["count"]
     assert info["sources"] != [item.id for item in free][:info["count"]]
-    images = load_split_images(split, spec.benchmark["image_size"])["train_defect_free"]
+    images = load_split_images(split, spec.benchmark.image_size)["train_defect_free"]
     index = [next(k for k, item in enumerate(free) if item.id == sid) for sid in info["sources"]]
     fakes = load_png_folder(next((tmp_path / "results").rglob("fakes")))
     assert torch.equal(fakes, images[index])

@@ -20,8 +20,8 @@ def test_shipped_specs_validate(registry, name):
 
 def test_paper_spec_follows_the_paper(registry):
     spec = load_spec(REPO / "benchmarks" / "crackforest-paper.toml", registry)
-    assert spec.benchmark["image_size"] == 256
-    assert spec.augmentation["fakes"] == 600
+    assert spec.benchmark.image_size == 256
+    assert spec.augmentation.fakes == 600
     options = spec.datasets[0].options
     counts = (options.train_defect_free, options.train_defect, options.test_defect_free, options.test_defect)
     assert counts == (1000, 300, 330, 60)
@@ -31,8 +31,8 @@ def test_paper_spec_follows_the_paper(registry):
 
 def test_defaults_are_filled_in(registry, write_spec):
     spec = load_spec(write_spec(), registry)
-    assert spec.benchmark["split_seed"] == 0
-    assert spec.metrics["extractor"] == "fid-helper"
+    assert spec.benchmark.split_seed == 0
+    assert spec.metrics.extractor == "fid-helper"
     assert spec.resolved()["classifiers"]["resnet34"]["preset"] == "tiny"
 
 

@@ -19,6 +19,7 @@ from dg2bench.errors import SpecError
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.runtime.device import plan_speed_options, uses_channels_last
 from dg2bench.run.training import ImageBanks, place_model, train
+from dg2bench.settings import BenchmarkSettings
 from dg2bench.spec import load_spec
 
 from helpers import tiny_spec_text
@@ -62,8 +63,8 @@ def test_every_builtin_trainable_builds_its_adam_through_the_plan(monkeypatch):
 def test_auto_memory_format_is_contiguous_as_measured_on_gpu_and_cpu():
     assert not uses_channels_last(CUDA) and not uses_channels_last(CPU)
     assert uses_channels_last(CPU, "channels_last") and not uses_channels_last(CUDA, "contiguous")
-    options = plan_speed_options(CPU, {"precision": "auto", "memory_format": "channels_last", "compile": True,
-                                       "compile_mode": "max-autotune", "inference_batch_size": 7})
+    options = plan_speed_options(CPU, BenchmarkSettings("x", memory_format="channels_last", compile=True,
+                                                        compile_mode="max-autotune", inference_batch_size=7))
     assert options == {"amp_dtype": None, "channels_last": True, "compile_mode": "max-autotune",
                        "inference_batch_size": 7}
 
@@ -136,8 +137,8 @@ def test_set_overrides_benchmark_keys_and_checks_them(write_spec, tmp_path):
     spec = load_spec(write_spec(tiny_spec_text()), registry)
     changed = spec.with_benchmark(("compile=true", "memory_format=channels_last", 'precision="fp32"',
                                    "benchmark.inference_batch_size=256"))
-    assert changed.benchmark["compile"] is True and changed.benchmark["memory_format"] == "channels_last"
-    assert changed.benchmark["precision"] == "fp32" and changed.benchmark["inference_batch_size"] == 256
+    assert changed.benchmark.compile is True and changed.benchmark.memory_format == "channels_last"
+    assert changed.benchmark.precision == "fp32" and changed.benchmark.inference_batch_size == 256
     for bad in ("compile", "nosuchkey=1", "compile=3", "memory_format=nhwc", "compile_mode=fast",
                 "inference_batch_size=0"):
         with pytest.raises(SpecError):

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from dg2bench.metrics.kid import kid_from_features
 from dg2bench.metrics.quality import QualityScorer
+from dg2bench.settings import MetricsSettings
 from dg2bench.metrics.statistics import bootstrap_replicates
 
 
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(args.real, 2048)), rng.normal(size=(args.fakes, 2048)) + 0.05
-    metrics = {"kid_subset_size": 1000, "kid_subsets": 100, "prdc_k": 5, "bootstrap": args.bootstrap}
+    metrics = MetricsSettings(kid_subset_size=1000, kid_subsets=100, prdc_k=5, bootstrap=args.bootstrap)
     scorer = QualityScorer.__new__(QualityScorer)          # no Inception: the features are given
     scorer.metrics = metrics
     scorer._extractor = type("Named", (), {"name": "random features"})()

@@ -34,7 +34,7 @@ import torch
 from dg2bench.contracts.classifier import Classifier
 from dg2bench.contracts.dataset import Dataset
 from dg2bench.contracts.generator import Generator
-from dg2bench.contracts.hyperparameters import coerce_value, hyperparameter_fields
+from dg2bench.contracts.hyperparameters import check_ranges, coerce_value, hyperparameter_fields
 from dg2bench.contracts.trainable import Trainable, TrainingState
 from dg2bench.errors import PluginContractError, PluginError, SpecError
 
@@ -68,7 +68,8 @@ RULES: tuple[Rule, ...] = (
     Rule("hyperparameters", "`Hyperparameters` (generators, classifiers) or `Options` (datasets) is a dataclass "
                             "whose fields all have defaults"),
     Rule("batch-size-epochs", "a generator's or classifier's `Hyperparameters` has `batch_size` and `epochs` fields"),
-    Rule("presets", "every preset in `presets` names only fields of the dataclass, with values of their types"),
+    Rule("presets", "every preset in `presets` names only fields of the dataclass, with values of their types "
+                    "and within their declared ranges (`option(minimum=..., choices=...)`)"),
     Rule("unique-name", "one name per kind across all packages; a built-in keeps its name"),
     Rule("losses", "`train_step` returns a non-empty mapping of str to 0-d floating-point tensors "
                    "(not Python floats)"),
@@ -160,11 +161,11 @@ def _dataclass_violations(kind: str, cls: type) -> list[Violation]:
         missing = " and ".join(sorted({"batch_size", "epochs"} - fields))
         found.append(violation("batch-size-epochs", f"{attribute} has no {missing} field",
                                "add batch_size: int and epochs: float fields (the training loop reads them)"))
-    found.extend(_preset_violations(types, getattr(cls, "presets", {}), attribute))
+    found.extend(_preset_violations(holder, types, getattr(cls, "presets", {}), attribute))
     return found
 
 
-def _preset_violations(types: dict[str, type], presets: Any, attribute: str) -> list[Violation]:
+def _preset_violations(holder: type, types: dict[str, type], presets: Any, attribute: str) -> list[Violation]:
     if not isinstance(presets, Mapping) or not all(isinstance(v, Mapping) for v in presets.values()):
         return [violation("presets", f"presets is {presets!r}",
                           "set presets = {\"tiny\": {...}, \"paper\": {...}} (field: value overrides)")]
@@ -178,6 +179,13 @@ def _preset_violations(types: dict[str, type], presets: Any, attribute: str) -> 
             except SpecError as exc:
                 return [violation("presets", f"preset {preset!r}: {exc.where}: {exc.problem}",
                                   "fix the preset's value")]
+        try:
+            check_ranges(holder(**{key: coerce_value(value, types[key], key) for key, value in values.items()}),
+                         attribute)
+        except SpecError as exc:
+            return [violation("presets", f"preset {preset!r}: {exc.where}: {exc.problem}", "fix the preset's value")]
+        except (TypeError, ValueError):
+            pass   # a holder that cannot be built from a preset alone (a required category): not this rule's
     return []
 
 

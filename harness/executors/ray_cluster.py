@@ -26,6 +26,7 @@ from dg2bench.executors import DEFAULT_MAX_RETRIES, CellJob
 from dg2bench.executors.ray_task import RemoteCell, run_remote_cell, worker_device
 from dg2bench.runtime.interrupt import raise_if_stopped
 from dg2bench.runtime.progress import ProgressCallback, ProgressEvent
+from dg2bench.settings import BenchmarkSettings
 from dg2bench.store.results import ResultStore
 
 INSTALL_HINT = "pip install -e '.[ray]'"
@@ -74,7 +75,7 @@ def run_cell_task(remote: RemoteCell, inbox: Any) -> dict[str, Any]:
         inbox.put.remote(event)  # fire and forget: training never waits for the driver
 
     try:
-        device = worker_device(remote.spec.benchmark["device"], ray.get_gpu_ids())
+        device = worker_device(remote.spec.benchmark.device, ray.get_gpu_ids())
         return run_remote_cell(remote, device, forward)
     finally:
         ray.get(inbox.flush.remote())
@@ -115,8 +116,8 @@ class RayExecutor:
         try:
             self._check_resources(bench)
             inbox = ray.remote(num_cpus=0)(ProgressInbox).remote()
-            task = ray.remote(run_cell_task).options(num_cpus=bench["cpus_per_cell"],
-                                                     num_gpus=bench["gpus_per_cell"],
+            task = ray.remote(run_cell_task).options(num_cpus=bench.cpus_per_cell,
+                                                     num_gpus=bench.gpus_per_cell,
                                                      max_retries=self.max_retries, retry_exceptions=False)
             refs = {task.remote(RemoteCell.from_inputs(job.cell, job.inputs, store), inbox): job for job in jobs}
             pending = list(refs)
@@ -153,13 +154,14 @@ class RayExecutor:
                              "start one with `ray start --head` and pass its address, or omit --address") from None
         return True
 
-    def _check_resources(self, bench: dict[str, Any]) -> None:
+    def _check_resources(self, bench: BenchmarkSettings) -> None:
         """Refuse a cell that no node of the cluster could ever run (Ray would wait forever)."""
         total = self.ray.cluster_resources()
         for key, resource in (("cpus_per_cell", "CPU"), ("gpus_per_cell", "GPU")):
             have = total.get(resource, 0.0)
-            if bench[key] > have:
-                raise SpecError(f"benchmark.{key}", f"is {bench[key]:g} but the Ray cluster has {have:g} {resource}s",
+            wanted = getattr(bench, key)
+            if wanted > have:
+                raise SpecError(f"benchmark.{key}", f"is {wanted:g} but the Ray cluster has {have:g} {resource}s",
                                 f"lower it (--set {key}=...) or add nodes with more {resource}s")
 
     def _outcome(self, ref: Any, job: CellJob, store: ResultStore, progress: ProgressCallback) -> dict[str, Any]:
@@ -184,10 +186,10 @@ class RayExecutor:
             return record
 
 
-def _check_device(bench: dict[str, Any]) -> None:
+def _check_device(bench: BenchmarkSettings) -> None:
     """A CUDA device with no GPU per cell cannot work on Ray: say so before submitting."""
-    if bench["device"].startswith("cuda") and bench["gpus_per_cell"] <= 0:
-        raise SpecError("benchmark.gpus_per_cell", f"is 0 but device is {bench['device']!r}, so Ray would give "
+    if bench.device.startswith("cuda") and bench.gpus_per_cell <= 0:
+        raise SpecError("benchmark.gpus_per_cell", f"is 0 but device is {bench.device!r}, so Ray would give "
                         "each cell no GPU", "set gpus_per_cell = 1 (0.5 shares a GPU by two cells)")
 
 

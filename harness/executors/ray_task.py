@@ -87,18 +87,18 @@ def run_remote_cell(remote: RemoteCell, device: torch.device, progress: Progress
     if __version__ != remote.provenance.get("dg2bench", __version__):
         raise BenchError(f"node {platform.node()}", f"runs dg2bench {__version__}, the driver "
                          f"{remote.provenance['dg2bench']}", "install the same version on every Ray node")
-    torch.set_num_threads(cell_threads(spec.benchmark["cpus_per_cell"]))
+    torch.set_num_threads(cell_threads(spec.benchmark.cpus_per_cell))
     prepare_device(device)
     choice = next(d for d in spec.datasets if d.label == cell.dataset)
     dataset = remote.dataset_cls(choice.options, choice.root)
     dataset.check_root()
-    split = Split(dataset, dataset.build_split(spec.benchmark["split_seed"]))
+    split = Split(dataset, dataset.build_split(spec.benchmark.split_seed))
     if split.manifest_hash != remote.manifest_hash:
         raise DataError(str(choice.root), f"gives another split on node {platform.node()} than on the driver",
                         SHARED_FS_HINT)
     store = ResultStore(remote.results)
     scorer = QualityScorer(device, Path(remote.results) / "cache" / "features", spec.metrics) \
         if remote.quality else None
-    inputs = CellInputs(spec, split, load_split_images(split, spec.benchmark["image_size"]), remote.generator_cls,
+    inputs = CellInputs(spec, split, load_split_images(split, spec.benchmark.image_size), remote.generator_cls,
                         remote.generator_choice, remote.classifier_classes, device, scorer, remote.provenance)
     return run_cell(inputs, cell, store, progress)

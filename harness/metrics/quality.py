@@ -27,13 +27,14 @@ from dg2bench.metrics.kid import KernelMatrices, kid_from_kernels
 from dg2bench.metrics.prdc import prdc_from_features
 from dg2bench.metrics.statistics import bootstrap_index_replicates, bootstrap_replicates, centred_interval
 from dg2bench.runtime.progress import ProgressCallback, ProgressEvent, ignore_progress
+from dg2bench.settings import MetricsSettings
 from dg2bench.store.atomic import write_atomic, write_json_atomic
 
 
 class QualityScorer:
     """Inception features (with a real-image cache) and every image-quality metric."""
 
-    def __init__(self, device: torch.device, cache_dir: Path, metrics: dict[str, Any]) -> None:
+    def __init__(self, device: torch.device, cache_dir: Path, metrics: MetricsSettings) -> None:
         self.device = device
         self.cache_dir = Path(cache_dir)
         self.metrics = metrics
@@ -43,8 +44,8 @@ class QualityScorer:
     def extractor(self) -> InceptionFeatures:
         """The feature extractor, loaded on first use (it takes seconds)."""
         if self._extractor is None:
-            self._extractor = InceptionFeatures(self.device, batch_size=self.metrics["feature_batch_size"],
-                                                prefer=self.metrics["extractor"])
+            self._extractor = InceptionFeatures(self.device, batch_size=self.metrics.feature_batch_size,
+                                                prefer=self.metrics.extractor)
         return self._extractor
 
     def features(self, images: torch.Tensor, cell: str = "", stage: str = "score",
@@ -73,26 +74,26 @@ class QualityScorer:
         m = self.metrics
         kernels = KernelMatrices.of(real_features, fake_features)   # once: subsets and resamples read it by index
         kid = kid_from_kernels(kernels, np.arange(len(real_features)), np.arange(len(fake_features)),
-                               subset_size=m["kid_subset_size"], n_subsets=m["kid_subsets"])
-        prdc = prdc_from_features(real_features, fake_features, nearest_k=m["prdc_k"])
+                               subset_size=m.kid_subset_size, n_subsets=m.kid_subsets)
+        prdc = prdc_from_features(real_features, fake_features, nearest_k=m.prdc_k)
         warning = fid_sample_size_warning(len(fake_features), len(real_features))
         fid = float(fid_from_features(real_features, fake_features))
         intervals: dict[str, Any] = {}
-        if m["bootstrap"]:
+        if m.bootstrap:
             # Replicates are kept (not only their interval): two methods scored against the
             # same real features drew the same real resample at each index, so their
             # difference can be tested pairwise later (``replicate_difference``).
             def kid_mean(r: np.ndarray, f: np.ndarray) -> float:
-                return kid_from_kernels(kernels, r, f, subset_size=m["kid_subset_size"],
-                                        n_subsets=m["kid_subsets"]).mean
+                return kid_from_kernels(kernels, r, f, subset_size=m.kid_subset_size,
+                                        n_subsets=m.kid_subsets).mean
 
             replicates = {
-                "fid": bootstrap_replicates(fid_from_features, real_features, fake_features, m["bootstrap"]),
-                "kid": bootstrap_index_replicates(kid_mean, len(real_features), len(fake_features), m["bootstrap"])}
+                "fid": bootstrap_replicates(fid_from_features, real_features, fake_features, m.bootstrap),
+                "kid": bootstrap_index_replicates(kid_mean, len(real_features), len(fake_features), m.bootstrap)}
             for key, estimate, bound in (("fid", fid, 0.0), ("kid", kid.mean, None)):
                 intervals[f"{key}_ci"] = list(centred_interval(estimate, replicates[key], bound))
                 intervals[f"{key}_replicates"] = [round(float(v), 9) for v in replicates[key]]
-            intervals["bootstrap_resamples"] = m["bootstrap"]
+            intervals["bootstrap_resamples"] = m.bootstrap
         return {**intervals,
             "extractor": self.extractor.name,
             "n_fake": int(len(fake_features)), "n_real": int(len(real_features)),

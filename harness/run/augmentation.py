@@ -23,6 +23,7 @@ from dg2bench.run.training import ImageBanks, seed_everything, speed_record, tra
 from dg2bench.runtime.device import plan_speed_options, precision_name
 from dg2bench.runtime.fault_points import fault_point
 from dg2bench.runtime.progress import ProgressCallback, ProgressEvent, resumed_at
+from dg2bench.settings import AugmentationSettings
 from dg2bench.store.atomic import write_json_atomic
 from dg2bench.store.results import CellId
 
@@ -47,7 +48,7 @@ def augmented_training_set(images: dict[str, torch.Tensor], fakes: torch.Tensor 
     return torch.cat(parts), torch.cat(labels).long()
 
 
-def schedule_images(real: int, added: int, augmentation: dict[str, Any]) -> int:
+def schedule_images(real: int, added: int, augmentation: AugmentationSettings) -> int:
     """The training-set size a classifier cell's ``epochs`` are counted over.
 
     ``classifier_schedule = "epochs"`` (the paper): the cell's own images, so a cell with
@@ -56,8 +57,8 @@ def schedule_images(real: int, added: int, augmentation: dict[str, Any]) -> int:
     every cell of a dataset trains the same number of steps and a gain cannot come from
     training longer.
     """
-    if augmentation.get("classifier_schedule", "epochs") == "steps":
-        return real + augmentation["fakes"] + augmentation["fakes_defect_free"]
+    if augmentation.classifier_schedule == "steps":
+        return real + augmentation.fakes + augmentation.fakes_defect_free
     return real + added
 
 
@@ -87,13 +88,13 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
         return json.loads(done_path.read_text())
     sub.mkdir(parents=True, exist_ok=True)
     fault_point("classify")
-    size = inputs.spec.benchmark["image_size"]
+    size = inputs.spec.benchmark.image_size
     seed_everything(20_000 + cell.seed)
     classifier = cls(choice.hparams, size)
     train_images, train_labels = augmented_training_set(inputs.images, fakes, fakes_defect_free)
     spe = classifier.steps_per_epoch(len(train_images))
     real = len(inputs.images["train_defect_free"]) + len(inputs.images["train_defect"])
-    schedule = inputs.spec.augmentation["classifier_schedule"]
+    schedule = inputs.spec.augmentation.classifier_schedule
     steps, _ = choice.training_length(classifier.steps_per_epoch(
         schedule_images(real, len(train_images) - real, inputs.spec.augmentation)))
     epochs = steps / spe     # passes over this cell's own images
@@ -107,8 +108,8 @@ def run_classifier(cls: type[Classifier], choice: "PluginChoice", inputs: "CellI
 
     outcome = train(classifier, ImageBanks({"images": train_images}, {"images": train_labels}), plan,
                     seed=cell.seed, checkpoint_path=sub / "checkpoint.pt",
-                    checkpoint_every=inputs.spec.benchmark["checkpoint_every"],
-                    log_every=inputs.spec.benchmark["log_every"], on_log=on_log, label=f"classify-{choice.label}",
+                    checkpoint_every=inputs.spec.benchmark.checkpoint_every,
+                    log_every=inputs.spec.benchmark.log_every, on_log=on_log, label=f"classify-{choice.label}",
                     on_resume=resumed_at(progress, str(cell), stage, steps))
     began = time.perf_counter()
     test_free, test_defect = inputs.split.select("test", DEFECT_FREE), inputs.split.select("test", DEFECT)

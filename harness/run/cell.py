@@ -100,7 +100,7 @@ def _as_after_training(generator: Generator, plan: TrainPlan) -> None:
 
 def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: ProgressCallback) -> tuple[Generator, dict]:
     choice, spec = inputs.generator_choice, inputs.spec
-    size = spec.benchmark["image_size"]
+    size = spec.benchmark.image_size
     seed_everything(cell.seed)
     generator: Generator = inputs.generator_cls(choice.hparams, size)
     generator.prepare(RealTrainingData(inputs.images["train_defect_free"], inputs.images["train_defect"],
@@ -127,7 +127,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
         progress(ProgressEvent(str(cell), "train", step, steps, losses=losses, images_per_second=rate))
 
     outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
-                    checkpoint_every=spec.benchmark["checkpoint_every"], log_every=spec.benchmark["log_every"],
+                    checkpoint_every=spec.benchmark.checkpoint_every, log_every=spec.benchmark.log_every,
                     on_log=on_log, on_resume=resumed_at(progress, str(cell), "train", steps))
     weights = generator.state_dict()
     check_state(generator, weights)
@@ -157,7 +157,7 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
            progress: ProgressCallback) -> tuple[torch.Tensor, dict]:
     # Scoring wants at least as many fakes as real images it compares them with; the
     # classifier gets exactly the spec's number (the first ones).
-    n = max(inputs.spec.augmentation["fakes"], len(inputs.images["train_defect"]))
+    n = max(inputs.spec.augmentation.fakes, len(inputs.images["train_defect"]))
     done_path, fake_dir = folder / "fakes.json", folder / "fakes"
     if done_path.exists():
         return load_png_folder(fake_dir), json.loads(done_path.read_text())
@@ -169,7 +169,7 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
     fakes = generate_fakes(generator, n, pool, inputs.device, cell=str(cell), progress=progress,
                            source_order=order)
     save_png_folder(fakes, fake_dir)
-    info = {"count": n, "for_training": inputs.spec.augmentation["fakes"], "folder": "fakes",
+    info = {"count": n, "for_training": inputs.spec.augmentation.fakes, "folder": "fakes",
             "seconds": time.perf_counter() - began,
             "source": "train defect-free images" if generator.kind == "translation" else "noise"}
     if order is not None:
@@ -177,7 +177,7 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
         # fakes/000000.png was translated from sources[0], and so on.
         items = inputs.split.select("train", DEFECT_FREE)
         info["sources"] = [items[k].id for k in order.tolist()]
-        training = order[:inputs.spec.augmentation["fakes"]].tolist()
+        training = order[:inputs.spec.augmentation.fakes].tolist()
         info["source_images_used"] = {"all": len({items[k].source for k in order.tolist()}),
                                       "for_training": len({items[k].source for k in training})}
     write_json_atomic(done_path, info)
@@ -187,7 +187,7 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
 def _fakes_defect_free(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
                        progress: ProgressCallback) -> tuple[torch.Tensor | None, dict]:
     """Table 8's fake defect-free images, made from the defect training images (or none)."""
-    n = inputs.spec.augmentation["fakes_defect_free"]
+    n = inputs.spec.augmentation.fakes_defect_free
     done_path, fake_dir = folder / "fakes_defect_free.json", folder / "fakes_defect_free"
     if done_path.exists():
         info = json.loads(done_path.read_text())
@@ -235,7 +235,7 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
             raise_if_stopped("generator trained and saved")
             fakes, record["fakes"] = _fakes(inputs, cell, generator, folder, progress)
             raise_if_stopped("fakes saved")
-            if inputs.spec.augmentation["fakes_defect_free"]:
+            if inputs.spec.augmentation.fakes_defect_free:
                 fakes_free, record["fakes_defect_free"] = _fakes_defect_free(inputs, cell, generator, folder,
                                                                               progress)
             del generator
@@ -246,7 +246,7 @@ def run_cell(inputs: CellInputs, cell: CellId, store: ResultStore,
         record["classification"] = {}
         for label, cls in inputs.classifier_classes.items():
             choice = next(c for c in inputs.spec.classifiers if c.label == label)
-            training_fakes = None if fakes is None else fakes[:inputs.spec.augmentation["fakes"]]
+            training_fakes = None if fakes is None else fakes[:inputs.spec.augmentation.fakes]
             raise_if_stopped("finished stages saved")
             record["classification"][label] = run_classifier(cls, choice, inputs, training_fakes, cell, folder,
                                                              progress, fakes_defect_free=fakes_free)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import torch
 from dg2bench.errors import SpecError
@@ -76,15 +77,17 @@ def uses_channels_last(device: torch.device, memory_format: str = "auto") -> boo
     return memory_format == "channels_last"
 
 
-def plan_speed_options(device: torch.device, benchmark: dict, precision: str | None = None) -> dict:
-    """``TrainPlan`` keyword arguments for speed, from a spec's ``[benchmark]`` table.
+def plan_speed_options(device: torch.device, benchmark: Any, precision: str | None = None) -> dict:
+    """``TrainPlan`` keyword arguments for speed, from a spec's ``[benchmark]`` settings.
 
-    :param precision: a plugin table's override of ``benchmark["precision"]``.
+    :param benchmark: a :class:`~dg2bench.settings.BenchmarkSettings` (read by attribute:
+        this leaf package imports nothing above it).
+    :param precision: a plugin table's override of ``benchmark.precision``.
     """
-    return {"amp_dtype": amp_dtype_for(device, precision or benchmark.get("precision", "auto")),
-            "channels_last": uses_channels_last(device, benchmark.get("memory_format", "auto")),
-            "compile_mode": benchmark.get("compile_mode", "default") if benchmark.get("compile") else None,
-            "inference_batch_size": int(benchmark.get("inference_batch_size", 64))}
+    return {"amp_dtype": amp_dtype_for(device, precision or benchmark.precision),
+            "channels_last": uses_channels_last(device, benchmark.memory_format),
+            "compile_mode": benchmark.compile_mode if benchmark.compile else None,
+            "inference_batch_size": int(benchmark.inference_batch_size)}
 
 
 def precision_name(amp_dtype: torch.dtype | None) -> str:

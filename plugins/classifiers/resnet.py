@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from dg2bench import Classifier, DataError, TrainingState, TrainPlan, hookimpl
+from dg2bench import Classifier, DataError, TrainingState, TrainPlan, hookimpl, option
 
 #: torchvision's ImageNet normalisation, for weights trained with it.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -53,28 +53,15 @@ class ResNetHyperparameters:
         first (wanted with ImageNet weights; off by default).
     """
 
-    batch_size: int = 32
-    epochs: int = 1000
+    batch_size: int = option(32, minimum=1)
+    epochs: int = option(1000, minimum=1)
     lr: float = 2e-4
-    betas: tuple[float, ...] = (0.9, 0.999)
-    dropout: float = 0.5
-    head_widths: tuple[int, ...] = (512, 128)
-    blocks_per_stage: tuple[int, ...] = (3, 4, 6, 3)
+    betas: tuple[float, ...] = option((0.9, 0.999), length=2)
+    dropout: float = option(0.5, minimum=0.0, below=1.0)
+    head_widths: tuple[int, ...] = option((512, 128), minimum=1)
+    blocks_per_stage: tuple[int, ...] = option((3, 4, 6, 3), minimum=1, length=4)
     weights_path: str | None = None
     imagenet_normalize: bool = False
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` on an impossible value."""
-        if self.batch_size < 1 or self.epochs < 1:
-            raise ValueError("batch_size and epochs must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
-        if len(self.betas) != 2:
-            raise ValueError(f"betas must be two numbers, not {list(self.betas)}")
-        if len(self.blocks_per_stage) != 4 or min(self.blocks_per_stage) < 1:
-            raise ValueError(f"blocks_per_stage must be four counts >= 1, not {list(self.blocks_per_stage)}")
-        if any(w < 1 for w in self.head_widths):
-            raise ValueError(f"head_widths must be positive, not {list(self.head_widths)}")
 
 
 def narrowing_head(in_features: int, widths: tuple[int, ...], dropout: float) -> nn.Sequential:
@@ -197,7 +184,7 @@ _SMALL = {"batch_size": 32, "epochs": 5, "lr": 2e-4, "dropout": 0.5, "blocks_per
 class ResNet34Hyperparameters(ResNetHyperparameters):
     """As :class:`ResNetHyperparameters`, with a head that narrows from 512 features."""
 
-    head_widths: tuple[int, ...] = (256, 64)
+    head_widths: tuple[int, ...] = option((256, 64), minimum=1)
 
 
 class ResNet34Classifier(ResNetClassifier):

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench import Generator, RealTrainingData, TrainPlan
+from dg2bench import Generator, RealTrainingData, TrainPlan, option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,13 +20,8 @@ class ControlHyperparameters:
     :ivar epochs: always 0 (kept for the common contract).
     """
 
-    batch_size: int = 64
+    batch_size: int = option(64, minimum=1)
     epochs: int = 0
-
-    def validate(self) -> None:
-        """Reject a batch size below 1."""
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
 
 
 class TrainingFreeControl(Generator):

@@ -39,7 +39,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from dg2bench import DataError, Dataset, SplitItem, hookimpl
+from dg2bench import DataError, Dataset, SplitItem, hookimpl, option
 
 
 CRACK_VALUES = (2, 4)   # crack, thin crack
@@ -59,22 +59,12 @@ class CrackForestOptions:
     :param test_defect: defect test patches (Table 1: 60).
     """
 
-    patch_size: int = 64
-    min_crack_pixels: int = 1
-    train_defect_free: int = 1000
-    train_defect: int = 300
-    test_defect_free: int = 330
-    test_defect: int = 60
-
-    def validate(self) -> None:
-        """Reject values no split can be made from."""
-        if not 16 <= self.patch_size <= 320:
-            raise ValueError(f"patch_size must be within 16..320, not {self.patch_size}")
-        if self.min_crack_pixels < 1:
-            raise ValueError("min_crack_pixels must be >= 1")
-        for field in ("train_defect_free", "train_defect", "test_defect_free", "test_defect"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1")
+    patch_size: int = option(64, minimum=16, maximum=320)
+    min_crack_pixels: int = option(1, minimum=1)
+    train_defect_free: int = option(1000, minimum=1)
+    train_defect: int = option(300, minimum=1)
+    test_defect_free: int = option(330, minimum=1)
+    test_defect: int = option(60, minimum=1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,8 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from dg2bench import DataError, SplitItem, hookimpl
-from dg2bench.plugins.datasets.group_split import Candidate, SplitCountOptions, build_group_split
+from dg2bench import DataError, SplitItem, hookimpl, option
+from dg2bench.plugins.datasets.group_split import FIT_MODES, Candidate, SplitCountOptions, build_group_split
 from dg2bench.plugins.datasets.image_files import (IMAGE_SUFFIXES, WholeImageDataset, check_relative, image_files,
                                                    make_candidate, require_folder)
 
@@ -42,12 +42,11 @@ class FolderOptions(SplitCountOptions):
     defect_free_dir: str = "good"
     defect_dir: str = "defect"
     masks_dir: str = ""
-    fit: str = "resize"
+    fit: str = option("resize", choices=FIT_MODES)
     group_pattern: str = ""
 
     def validate(self) -> None:
-        """Counts and fit as the base; the group pattern must compile."""
-        super().validate()
+        """The group pattern must compile; the folders must be separate (counts and fit: field ranges)."""
         try:
             re.compile(self.group_pattern)
         except re.error as exc:
@@ -55,8 +54,8 @@ class FolderOptions(SplitCountOptions):
         folders = {"defect_free_dir": self.defect_free_dir, "defect_dir": self.defect_dir}
         if self.masks_dir:
             folders["masks_dir"] = self.masks_dir
-        for option, value in folders.items():
-            check_relative(value, option)
+        for key, value in folders.items():
+            check_relative(value, key)
         paths = [Path(v) for v in folders.values()]
         for a in paths:
             for b in paths:

@@ -25,7 +25,7 @@ import dataclasses
 import random
 from collections.abc import Sequence
 
-from dg2bench import DataError, SplitItem
+from dg2bench import DataError, SplitItem, option
 
 SIDES = ("train", "test")
 
@@ -143,24 +143,14 @@ class SplitCountOptions:
     :param test_fraction: share of each class for the test side when its count is 0.
     """
 
-    train_defect_free: int = 0
-    train_defect: int = 0
-    test_defect_free: int = 0
-    test_defect: int = 0
-    test_fraction: float = 0.2
+    train_defect_free: int = option(0, minimum=0)
+    train_defect: int = option(0, minimum=0)
+    test_defect_free: int = option(0, minimum=0)
+    test_defect: int = option(0, minimum=0)
+    test_fraction: float = option(0.2, above=0.0, below=1.0)
 
     def counts(self) -> dict[tuple[str, int], int]:
         """The four counts keyed as :func:`build_group_split` wants them."""
         return {("train", 0): self.train_defect_free, ("train", 1): self.train_defect,
                 ("test", 0): self.test_defect_free, ("test", 1): self.test_defect}
 
-    def validate(self) -> None:
-        """Reject negative counts and a test fraction outside (0, 1)."""
-        for key, value in self.counts().items():
-            if value < 0:
-                raise ValueError(f"{key[0]}_{'defect' if key[1] else 'defect_free'} must be >= 0 (0 = automatic)")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be within (0, 1), not {self.test_fraction}")
-        fit = getattr(self, "fit", "resize")
-        if fit not in FIT_MODES:
-            raise ValueError(f"fit must be one of {', '.join(FIT_MODES)}, not {fit!r}")

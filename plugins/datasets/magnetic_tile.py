@@ -21,8 +21,8 @@ import dataclasses
 import re
 from functools import cached_property
 
-from dg2bench import DataError, SplitItem, hookimpl
-from dg2bench.plugins.datasets.group_split import Candidate, SplitCountOptions, build_group_split
+from dg2bench import DataError, SplitItem, hookimpl, option
+from dg2bench.plugins.datasets.group_split import FIT_MODES, Candidate, SplitCountOptions, build_group_split
 from dg2bench.plugins.datasets.image_files import WholeImageDataset, make_candidate, require_images
 
 DEFECT_TYPES = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
@@ -37,12 +37,11 @@ class MagneticTileOptions(SplitCountOptions):
     :param defect_types: the defect types to use (``MT_<type>`` folders).
     """
 
-    fit: str = "resize"
+    fit: str = option("resize", choices=FIT_MODES)
     defect_types: tuple[str, ...] = DEFECT_TYPES
 
     def validate(self) -> None:
-        """Counts and fit as the base; defect types must exist in the dataset."""
-        super().validate()
+        """Defect types must exist in the dataset (counts and fit: field ranges)."""
         unknown = sorted(set(self.defect_types) - set(DEFECT_TYPES))
         if unknown or not self.defect_types:
             raise ValueError(f"defect_types must be a non-empty subset of {', '.join(DEFECT_TYPES)}")

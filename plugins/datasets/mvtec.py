@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 from functools import cached_property
 
-from dg2bench import DataError, SplitItem, hookimpl
-from dg2bench.plugins.datasets.group_split import Candidate, SplitCountOptions, build_group_split
+from dg2bench import DataError, SplitItem, hookimpl, option
+from dg2bench.plugins.datasets.group_split import FIT_MODES, Candidate, SplitCountOptions, build_group_split
 from dg2bench.plugins.datasets.image_files import (WholeImageDataset, check_relative, image_files, make_candidate,
                                                    require_folder, require_images)
 
@@ -39,11 +39,10 @@ class MvtecOptions(SplitCountOptions):
     """
 
     category: str = ""
-    fit: str = "resize"
+    fit: str = option("resize", choices=FIT_MODES)
 
     def validate(self) -> None:
-        """Counts and fit as the base; a category must be named."""
-        super().validate()
+        """A category must be named (counts and fit: field ranges)."""
         if not self.category:
             raise ValueError("category is required (e.g. category = \"leather\")")
         check_relative(self.category, "category")

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench import Generator, LoadCropFlip, TrainingState, TrainPlan, hookimpl
+from dg2bench import Generator, LoadCropFlip, TrainingState, TrainPlan, hookimpl, option
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.image_pool import ImagePool
 from dg2bench.plugins.generators.lr_schedule import linear_decay_scheduler
@@ -52,31 +52,19 @@ class CycleGanHyperparameters:
         image size (the reference's ``resize_and_crop`` with flips).
     """
 
-    batch_size: int = 4
-    epochs: int = 200
-    lr: float = 2e-4
-    betas: tuple[float, ...] = (0.5, 0.999)
-    ngf: int = 64
-    ndf: int = 64
-    n_res_blocks: int = 9
-    d_layers: int = 3
+    batch_size: int = option(4, minimum=1)
+    epochs: int = option(200, minimum=1)
+    lr: float = option(2e-4, above=0.0)
+    betas: tuple[float, ...] = option((0.5, 0.999), length=2)
+    ngf: int = option(64, minimum=1)
+    ndf: int = option(64, minimum=1)
+    n_res_blocks: int = option(9, minimum=0)
+    d_layers: int = option(3, minimum=1)
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
-    pool_size: int = 50
-    decay_fraction: float = 0.5
+    pool_size: int = option(50, minimum=0)
+    decay_fraction: float = option(0.5, minimum=0.0, maximum=1.0)
     load_crop_flip: bool = True
-
-    def validate(self) -> None:
-        """Raise ValueError on values the recipe cannot run with."""
-        for key in ("batch_size", "epochs", "ngf", "ndf", "d_layers"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
-        if self.n_res_blocks < 0 or self.pool_size < 0:
-            raise ValueError("n_res_blocks and pool_size must be >= 0")
-        if self.lr <= 0 or len(self.betas) != 2:
-            raise ValueError("lr must be > 0 and betas two floats")
-        if not 0.0 <= self.decay_fraction <= 1.0:
-            raise ValueError(f"decay_fraction must be in [0, 1], not {self.decay_fraction}")
 
 
 class CycleGan(Generator):

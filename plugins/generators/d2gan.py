@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench import Generator, TrainingState, TrainPlan, hookimpl
+from dg2bench import Generator, TrainingState, TrainPlan, hookimpl, option
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.networks import DcganCritic, DcganGenerator
 from dg2bench.plugins.generators.sampling import generate_in_chunks, set_requires_grad
@@ -45,25 +45,15 @@ class D2GanHyperparameters:
     :ivar beta: weight of ``log D2(G(z))`` in L_D2 and L_G (0.1).
     """
 
-    batch_size: int = 64
-    epochs: int = 1200
-    z_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
-    lr: float = 2e-4
-    betas: tuple[float, ...] = (0.5, 0.999)
-    alpha: float = 0.2
-    beta: float = 0.1
-
-    def validate(self) -> None:
-        """Raise ValueError on values the method cannot run with."""
-        for key in ("batch_size", "epochs", "z_dim", "ngf", "ndf"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
-        if self.alpha <= 0 or self.beta <= 0:
-            raise ValueError("alpha and beta must be > 0")
-        if self.lr <= 0 or len(self.betas) != 2:
-            raise ValueError("lr must be > 0 and betas two floats")
+    batch_size: int = option(64, minimum=1)
+    epochs: int = option(1200, minimum=1)
+    z_dim: int = option(100, minimum=1)
+    ngf: int = option(64, minimum=1)
+    ndf: int = option(64, minimum=1)
+    lr: float = option(2e-4, above=0.0)
+    betas: tuple[float, ...] = option((0.5, 0.999), length=2)
+    alpha: float = option(0.2, above=0.0)
+    beta: float = option(0.1, above=0.0)
 
 
 class D2Gan(Generator):

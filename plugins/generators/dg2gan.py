@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import torch
 from torch import nn
 
-from dg2bench import Generator, LoadCropFlip, TrainingState, TrainPlan, hookimpl
+from dg2bench import Generator, LoadCropFlip, TrainingState, TrainPlan, hookimpl, option
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.djs import DistributionalJsCritic, djs_estimate, djs_loss
 from dg2bench.plugins.generators.image_pool import ImagePool
@@ -153,51 +153,34 @@ class Dg2GanHyperparameters:
     :ivar load_crop_flip: train on load / random-crop / flip inputs (CycleGAN's).
     """
 
-    batch_size: int = 8
-    epochs: int = 200
-    lr: float = 2e-4
-    betas: tuple[float, ...] = (0.5, 0.999)
-    ngf: int = 64
-    ndf: int = 64
-    n_res_blocks: int = 9
-    d_layers: int = 3
-    lam: float = 0.8
-    beta: float = 0.5
-    mu: float = 0.05
-    djs_width: int = 288
+    batch_size: int = option(8, minimum=1)
+    epochs: int = option(200, minimum=1)
+    lr: float = option(2e-4, above=0.0)
+    betas: tuple[float, ...] = option((0.5, 0.999), length=2)
+    ngf: int = option(64, minimum=1)
+    ndf: int = option(64, minimum=1)
+    n_res_blocks: int = option(9, minimum=0)
+    d_layers: int = option(3, minimum=1)
+    lam: float = option(0.8, minimum=0)
+    beta: float = option(0.5, minimum=0)
+    mu: float = option(0.05, minimum=0)
+    djs_width: int = option(288, minimum=1)
     adversarial_loss: Literal["log", "lsgan"] = "log"
-    lambda_cycle: float = 1.0
-    lambda_identity: float = 0.0
-    pool_size: int = 50
-    decay_fraction: float = 0.5
+    lambda_cycle: float = option(1.0, minimum=0)
+    lambda_identity: float = option(0.0, minimum=0)
+    pool_size: int = option(50, minimum=0)
+    decay_fraction: float = option(0.5, minimum=0.0, maximum=1.0)
     load_crop_flip: bool = True
-
-    def validate(self) -> None:
-        """Raise ValueError on values the method cannot run with."""
-        for key in ("batch_size", "epochs", "ngf", "ndf", "d_layers", "djs_width"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
-        for key in ("n_res_blocks", "pool_size", "lam", "beta", "mu", "lambda_cycle",
-                    "lambda_identity"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0, not {getattr(self, key)}")
-        if self.lr <= 0 or len(self.betas) != 2:
-            raise ValueError("lr must be > 0 and betas two floats")
-        if not 0.0 <= self.decay_fraction <= 1.0:
-            raise ValueError(f"decay_fraction must be in [0, 1], not {self.decay_fraction}")
-        if self.adversarial_loss not in ADVERSARIAL_FORMS:
-            raise ValueError(f"adversarial_loss must be one of {sorted(ADVERSARIAL_FORMS)}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Dg2GanNoDjsHyperparameters(Dg2GanHyperparameters):
     """DG2GAN's hyperparameters with the DJS term off (``mu = 0``, and only 0)."""
 
-    mu: float = 0.0
+    mu: float = option(0.0, minimum=0)
 
     def validate(self) -> None:
-        """As DG2GAN's, and ``mu`` must stay 0: with a DJS critic this would be DG2GAN."""
-        super().validate()
+        """``mu`` must stay 0: with a DJS critic this would be DG2GAN (the ranges are DG2GAN's)."""
         if self.mu != 0:
             raise ValueError(f"mu must be 0 in dg2gan-no-djs (the ablation without the DJS term), not {self.mu}; "
                              "for a DJS term use plugin = \"dg2gan\"")

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from dg2bench import Generator, TrainingState, TrainPlan, hookimpl
+from dg2bench import Generator, TrainingState, TrainPlan, hookimpl, option
 from dg2bench.plugins.generators import losses
 from dg2bench.plugins.generators.lr_schedule import steps_epoch_end
 from dg2bench.plugins.generators.networks import DcganCritic, DcganGenerator
@@ -53,32 +53,24 @@ class WganHyperparameters:
     :ivar warmup_every: every this-many-th generator step is a warm-up step too.
     """
 
-    batch_size: int = 64
-    epochs: int = 1200
-    z_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
+    batch_size: int = option(64, minimum=1)
+    epochs: int = option(1200, minimum=1)
+    z_dim: int = option(100, minimum=1)
+    ngf: int = option(64, minimum=1)
+    ndf: int = option(64, minimum=1)
     critic_norm: Literal["batch", "layer", "none"] = "batch"
     optimizer: Literal["rmsprop", "adam"] = "rmsprop"
-    lr: float = 5e-5
-    betas: tuple[float, ...] = (0.5, 0.9)
-    clip: float = 0.01
-    lambda_gp: float = 0.0
-    n_critic: int = 5
-    n_critic_warmup: int = 100
-    warmup_generator_steps: int = 25
-    warmup_every: int = 500
+    lr: float = option(5e-5, above=0.0)
+    betas: tuple[float, ...] = option((0.5, 0.9), length=2)
+    clip: float = option(0.01, minimum=0)
+    lambda_gp: float = option(0.0, minimum=0)
+    n_critic: int = option(5, minimum=1)
+    n_critic_warmup: int = option(100, minimum=0)
+    warmup_generator_steps: int = option(25, minimum=0)
+    warmup_every: int = option(500, minimum=1)
 
     def validate(self) -> None:
-        """Raise ValueError on values the method cannot run with."""
-        for key in ("batch_size", "epochs", "z_dim", "ngf", "ndf", "n_critic", "warmup_every"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, not {getattr(self, key)}")
-        for key in ("clip", "lambda_gp", "n_critic_warmup", "warmup_generator_steps"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0, not {getattr(self, key)}")
-        if self.lr <= 0 or len(self.betas) != 2:
-            raise ValueError("lr must be > 0 and betas two floats")
+        """The gradient penalty needs a per-sample critic (the ranges are field metadata)."""
         if self.lambda_gp > 0 and self.critic_norm == "batch":
             raise ValueError("the gradient penalty is per sample: use critic_norm layer or none")
 
