@@ -70,14 +70,14 @@ def main() -> None:
                           epochs=args.steps / spe, batch_size=model.batch_size, device=torch.device("cpu"))
     set_up(model, plan)
     sampler = BatchSampler(banks.sizes(), model.batch_size, args.seed)
-    jitter = model.input_jitter()
+    load_crop_flip = model.load_crop_flip()
     print(f"dg2gan tiny, {model.hparams.adversarial_loss} losses, {args.size} px, mu = {model.hparams.mu}, "
           f"batch {model.batch_size}, "
           f"{len(images['train_defect_free'])} defect-free / {len(images['train_defect'])} defect patches")
     print(" step   |grad adv|  |grad mu*DJS|   share   DJS_hat(D2d)  DJS_hat(D2n)")
     shares, sums = [], {"djs_defect": 0.0, "djs_defect_free": 0.0}
     for step in range(args.steps):
-        batch = banks.batch(sampler, step, torch.device("cpu"), jitter)
+        batch = banks.batch(sampler, step, torch.device("cpu"), load_crop_flip)
         if step % args.every == 0:
             with torch.no_grad():
                 fake = model.G(batch["defect_free"])

@@ -13,7 +13,7 @@ from dg2bench.contracts.hyperparameters import option
 from dg2bench.contracts.hookspecs import hookimpl
 from dg2bench.contracts.trainable import Trainable, TrainingState, TrainPlan
 from dg2bench.errors import BenchError, DataError, PluginError, SpecError
-from dg2bench.runtime.jitter import LoadCropFlip
+from dg2bench.runtime.load_crop_flip import LoadCropFlip
 
 __version__ = "0.2.0.dev0"
 

@@ -46,7 +46,7 @@ from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
-from dg2bench.run.augmentation import schedule_images
+from dg2bench.run.classify import schedule_images
 from dg2bench.run.cell import BASELINE
 from dg2bench.run.training import (
     ImageBanks,
@@ -198,20 +198,20 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
     place_model(model, dataclasses.replace(plan, compile_mode=None))
     set_up(model, plan)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
-    jitter = model.input_jitter()
+    load_crop_flip = model.load_crop_flip()
     reset_peak_memory(device)
-    flops = _counted_step(model, banks.batch(sampler, 0, device, jitter, plan.memory_format))
+    flops = _counted_step(model, banks.batch(sampler, 0, device, load_crop_flip, plan.memory_format))
     if plan.compile_mode is not None:
         compile_networks(model, plan.compile_mode)
     step, began = 1, time.perf_counter()
     for _ in range(warmup):
-        training_step(model, banks.batch(sampler, step, device, jitter, plan.memory_format), step, plan)
+        training_step(model, banks.batch(sampler, step, device, load_crop_flip, plan.memory_format), step, plan)
         step += 1
     synchronize(device)
     warmup_seconds = time.perf_counter() - began
     times = []
     for _ in range(repeats):
-        batch = banks.batch(sampler, step, device, jitter, plan.memory_format)
+        batch = banks.batch(sampler, step, device, load_crop_flip, plan.memory_format)
         synchronize(device)
         began = time.perf_counter()
         training_step(model, batch, step, plan)

@@ -64,7 +64,7 @@ class Generator(Trainable):
       later method.
     * ``load_state_dict``: after ``setup``: a checkpoint's state before ``train_step``
       resumes, or the trained weights before :meth:`generate`.
-    * ``input_jitter``, ``train_step(batch, step)``: after ``setup`` (and a restored
+    * ``load_crop_flip``, ``train_step(batch, step)``: after ``setup`` (and a restored
       checkpoint); ``step`` goes on from the resumed step.
     * :meth:`generate`, :meth:`generate_defect_free`: after ``setup``, with the trained
       weights loaded; torch's global RNG seeded by the harness alike on every path, so a

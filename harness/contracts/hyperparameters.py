@@ -260,22 +260,22 @@ def option_table(cls: type, presets: Mapping[str, Mapping[str, Any]]) -> list[di
                          _shown(f.default_factory()) if f.default_factory is not dataclasses.MISSING else "required")
                 for f in dataclasses.fields(cls)}
     rows = []
-    for name, kind in hyperparameter_fields(cls).items():
-        row = {"option": name, "type": _type_name(kind), "default": defaults[name],
+    for name, annotation in hyperparameter_fields(cls).items():
+        row = {"option": name, "type": _type_name(annotation), "default": defaults[name],
                "allowed": allowed_text(metadata[name])}
         row.update({preset: _shown(values[name]) if name in values else "" for preset, values in presets.items()})
         rows.append({**row, "doc": docs.get(name, "")})
     return rows
 
 
-def _type_name(kind: Any) -> str:
-    if typing.get_origin(kind) is tuple:
-        return f"list of {_type_name((typing.get_args(kind) or (float,))[0])}"
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) if a is not type(None) else "none" for a in typing.get_args(kind))
-    if typing.get_origin(kind) is typing.Literal:
-        return " | ".join(repr(a) for a in typing.get_args(kind))
-    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is tuple:
+        return f"list of {_type_name((typing.get_args(annotation) or (float,))[0])}"
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) if a is not type(None) else "none" for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(annotation))
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 def _shown(value: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dg2bench.runtime.jitter import LoadCropFlip
+from dg2bench.runtime.load_crop_flip import LoadCropFlip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,13 +160,16 @@ class Trainable(abc.ABC):
         so a step must not call ``.item()``.
         """
 
-    def input_jitter(self) -> LoadCropFlip | None:
+    def load_crop_flip(self) -> LoadCropFlip | None:
         """Random load/crop/flip the loop applies to every training batch (default: none).
 
-        Translation methods that follow CycleGAN's recipe return
-        ``LoadCropFlip()`` (see :mod:`dg2bench.runtime.jitter`).
+        Translation methods that follow CycleGAN's recipe return ``LoadCropFlip()``
+        when their ``load_crop_flip`` hyperparameter is on (see
+        :mod:`dg2bench.runtime.load_crop_flip`). A plugin written for 0.1 that defines
+        ``input_jitter()``, this method's earlier name, is still heard.
         """
-        return None
+        legacy = getattr(self, "input_jitter", None)
+        return legacy() if callable(legacy) else None
 
     def extra_state(self) -> dict[str, Any]:
         """Training state besides network weights: every object :meth:`setup` declared.

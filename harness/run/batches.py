@@ -53,5 +53,8 @@ class BatchSampler:
         return out
 
     def generator(self, key: str, step: int) -> torch.Generator:
-        """A CPU RNG for per-step randomness of bank ``key`` (input jitter), stateless too."""
+        """A CPU RNG for per-step randomness of bank ``key`` (load/crop/flip), stateless too.
+
+        The ``":jitter"`` salt is the name this randomness had first: kept, so runs draw
+        the crops they always drew."""
         return torch.Generator().manual_seed(stateless_seed(self.seed, f"{key}:jitter", step))

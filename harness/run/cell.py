@@ -25,7 +25,7 @@ from dg2bench.data.image_folders import load_png_folder, save_png_folder
 from dg2bench.data.split import Split, to_unit_range
 from dg2bench.errors import DataError, PluginContractError
 from dg2bench.metrics.quality import QualityScorer
-from dg2bench.run.augmentation import run_classifier
+from dg2bench.run.classify import run_classifier
 from dg2bench.run.generation import fake_source_order, generate_fakes
 from dg2bench.run.training import (
     ImageBanks,

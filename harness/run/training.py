@@ -25,7 +25,7 @@ from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
 from dg2bench.runtime.fault_points import fault_point
 from dg2bench.runtime.interrupt import RunInterrupted, stop_requested
-from dg2bench.runtime.jitter import LoadCropFlip
+from dg2bench.runtime.load_crop_flip import LoadCropFlip
 from dg2bench.store.atomic import torch_save_atomic
 from dg2bench.store.checkpoints import load_checkpoint
 
@@ -140,11 +140,11 @@ class ImageBanks:
         return {k: int(v.shape[0]) for k, v in self.images.items()}
 
     def batch(self, sampler: BatchSampler, step: int, device: torch.device,
-              jitter: LoadCropFlip | None = None,
+              load_crop_flip: LoadCropFlip | None = None,
               memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, torch.Tensor]:
         """The batch of ``step``: float images in ``[-1, 1]`` (and ``"labels"`` if any).
 
-        :param jitter: random load/crop/flip applied to every image bank, drawn from the
+        :param load_crop_flip: random load/crop/flip applied to every image bank, drawn from the
             sampler's stateless per-step RNG.
         :param memory_format: ``torch.channels_last`` to match channels-last networks.
         """
@@ -152,8 +152,8 @@ class ImageBanks:
         for key, bank in self.images.items():
             index = sampler.indices(key, step).to(device, non_blocking=True)
             out[key] = to_unit_range(bank.index_select(0, index))
-            if jitter is not None:
-                out[key] = jitter(out[key], sampler.generator(key, step))
+            if load_crop_flip is not None:
+                out[key] = load_crop_flip(out[key], sampler.generator(key, step))
             if memory_format != torch.contiguous_format:
                 out[key] = out[key].contiguous(memory_format=memory_format)
             if key in self.labels:
@@ -193,7 +193,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         start, history = int(state["step"]), list(state["history"])
         earlier_wall = float(state.get("wall_seconds", 0.0))
     images_per_step = plan.batch_size * len(banks.images)
-    jitter = model.input_jitter()
+    load_crop_flip = model.load_crop_flip()
     sums: dict[str, torch.Tensor] = {}
     since, since_step, began = time.perf_counter(), start, time.perf_counter()
     if checkpoint_path is not None and start:
@@ -207,7 +207,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         on_resume(start)
     for step in range(start, last):
         fault_point(f"{label}:{step}")
-        losses = training_step(model, banks.batch(sampler, step, plan.device, jitter, plan.memory_format), step,
+        losses = training_step(model, banks.batch(sampler, step, plan.device, load_crop_flip, plan.memory_format), step,
                                plan)
         check_losses(model, losses)   # host-side types and shapes only: no device sync
         if step == start:

@@ -1,2 +1,2 @@
 """The leaf layer: process-wide utilities every other layer may use (device choice,
-input jitter, fault points, interruption, progress events); it imports no other layer."""
+load/crop/flip, fault points, interruption, progress events); it imports no other layer."""

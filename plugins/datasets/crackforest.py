@@ -148,8 +148,8 @@ class CrackForestPatches(Dataset):
         for (side, label), count in wanted.items():
             pool = pools[side][label]
             if len(pool) < count:
-                kind = "defect" if label else "defect_free"
-                raise DataError(f"{side}_{kind}",
+                class_name = "defect" if label else "defect_free"
+                raise DataError(f"{side}_{class_name}",
                                 f"asks for {count} patches but the {side} side holds {len(pool)} "
                                 f"at patch_size {opts.patch_size}",
                                 "lower the count or the patch_size")

@@ -116,12 +116,12 @@ def build_group_split(candidates: Sequence[Candidate], counts: dict[tuple[str, i
         for label in (0, 1):
             pool = _round_robin(pools[(side, label)], rng)
             wanted = test_wanted[label] if side == "test" else counts[(side, label)] or len(pool)
-            kind = "defect" if label else "defect_free"
+            class_name = "defect" if label else "defect_free"
             if wanted == 0:
-                raise DataError(f"{side}_{kind}", f"no image is left for the {side} side "
+                raise DataError(f"{side}_{class_name}", f"no image is left for the {side} side "
                                 f"({totals[label]} in all)", "add images or lower the test counts")
             if len(pool) < wanted:
-                raise DataError(f"{side}_{kind}",
+                raise DataError(f"{side}_{class_name}",
                                 f"asks for {wanted} images but the {side} side can hold {len(pool)} "
                                 f"({totals[label]} in all)", "lower the count (0 = automatic)")
             chosen[(side, label)] = sorted(pool[:wanted], key=lambda c: c.source)

@@ -56,14 +56,14 @@ class MagneticTile(WholeImageDataset):
     presets = {"tiny": {"train_defect_free": 60, "train_defect": 20, "test_defect_free": 40, "test_defect": 20},
                "paper": {}}
 
-    def _folder(self, kind: str):
-        return self.root / f"MT_{kind}" / "Imgs"
+    def _folder(self, category: str):
+        return self.root / f"MT_{category}" / "Imgs"
 
     def check_root(self) -> None:
         """Require ``MT_Free/Imgs`` and the chosen ``MT_<type>/Imgs`` folders."""
-        for kind in ("Free", *self.options.defect_types):
-            if not self._folder(kind).is_dir():
-                raise DataError(str(self._folder(kind)), "does not exist (not a Magnetic-Tile folder)",
+        for category in ("Free", *self.options.defect_types):
+            if not self._folder(category).is_dir():
+                raise DataError(str(self._folder(category)), "does not exist (not a Magnetic-Tile folder)",
                                 "point `root` at the folder holding MT_Free/, MT_Crack/, ...")
 
     @cached_property
@@ -71,13 +71,13 @@ class MagneticTile(WholeImageDataset):
         """Every checked image with its group, label, type and framing."""
         out = []
         fit = self.options.fit
-        for kind in ("Free", *self.options.defect_types):
-            label = 0 if kind == "Free" else 1
-            for path in [p for p in require_images(self._folder(kind)) if p.suffix.lower() == ".jpg"]:
+        for category in ("Free", *self.options.defect_types):
+            label = 0 if category == "Free" else 1
+            for path in [p for p in require_images(self._folder(category)) if p.suffix.lower() == ".jpg"]:
                 run = _RUN.match(path.name)
                 mask = path.with_suffix(".png")
                 out.append(make_candidate(self.root, path, group=run.group(1) if run else path.stem, label=label,
-                                          fit=fit, defect_type=None if label == 0 else kind,
+                                          fit=fit, defect_type=None if label == 0 else category,
                                           mask_path=mask if label and mask.exists() else None))
         return out
 

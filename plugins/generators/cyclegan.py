@@ -100,7 +100,7 @@ class CycleGan(Generator):
         """Only G is needed to make defect images."""
         return ["G"]
 
-    def input_jitter(self) -> LoadCropFlip | None:
+    def load_crop_flip(self) -> LoadCropFlip | None:
         """The reference's load / random-crop / flip inputs when ``load_crop_flip`` is on."""
         return LoadCropFlip() if self.hparams.load_crop_flip else None
 

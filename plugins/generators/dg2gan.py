@@ -238,7 +238,7 @@ class Dg2Gan(Generator):
         """Only G is needed to make defect images."""
         return ["G"]
 
-    def input_jitter(self) -> LoadCropFlip | None:
+    def load_crop_flip(self) -> LoadCropFlip | None:
         """CycleGAN's load / random-crop / flip inputs when ``load_crop_flip`` is on."""
         return LoadCropFlip() if self.hparams.load_crop_flip else None
 

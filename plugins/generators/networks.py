@@ -19,18 +19,18 @@ from torch import nn
 NormKind = Literal["batch", "instance", "layer", "none"]
 
 
-def _norm(kind: NormKind, channels: int) -> nn.Module:
+def _norm(norm: NormKind, channels: int) -> nn.Module:
     """A normalisation layer by name (``"layer"`` normalises over C, H, W per sample)."""
-    if kind == "batch":
+    if norm == "batch":
         return nn.BatchNorm2d(channels)
-    if kind == "instance":
+    if norm == "instance":
         # CycleGAN's instance norm: no affine parameters, no running statistics.
         return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
-    if kind == "layer":
+    if norm == "layer":
         return nn.GroupNorm(1, channels)
-    if kind == "none":
+    if norm == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r}; use batch, instance, layer or none")
+    raise ValueError(f"unknown norm {norm!r}; use batch, instance, layer or none")
 
 
 def init_normal(module: nn.Module, gain: float = 0.02) -> None:

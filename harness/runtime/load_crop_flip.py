@@ -1,4 +1,4 @@
-"""Random input jitter of training batches: CycleGAN's load / random-crop / flip.
+"""CycleGAN's random load / crop / flip of training batches (``load_crop_flip``).
 
 The CycleGAN reference trains on images loaded at 286 px, randomly cropped to 256 px
 and randomly flipped left-right (``--preprocess resize_and_crop``, ``--load_size 286
@@ -8,7 +8,7 @@ then a crop and flip per image). Its randomness
 comes from the loop's stateless sampler (one RNG per bank and step), so a resumed run
 draws exactly the crops of an uninterrupted one.
 
-A plugin asks for it by returning an instance from :meth:`Trainable.input_jitter`.
+A plugin asks for it by returning an instance from :meth:`Trainable.load_crop_flip`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CycleGAN's load / random-crop / flip input jitter: what it does, and exact resume."""
+"""CycleGAN's load / random-crop / flip input load_crop_flip: what it does, and exact resume."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from dg2bench.run.training import ImageBanks, train
 
 
 def test_load_size_scales_286_over_256():
-    jitter = LoadCropFlip()
-    assert jitter.load_size(256) == 286
-    assert jitter.load_size(64) == 72 and jitter.load_size(32) == 36
+    load_crop_flip = LoadCropFlip()
+    assert load_crop_flip.load_size(256) == 286
+    assert load_crop_flip.load_size(64) == 72 and load_crop_flip.load_size(32) == 36
 
 
 def test_crop_is_a_window_of_the_resized_image_and_flip_mirrors():
@@ -26,34 +26,34 @@ def test_crop_is_a_window_of_the_resized_image_and_flip_mirrors():
     assert any(torch.equal(f[0], images[0].flip(-1)) for f in flipped)
     assert any(torch.equal(f[0], images[0]) for f in flipped)
     # At 286/256 the output is a 32 px window of the 36 px bicubic resize.
-    jittered = LoadCropFlip(flip=False)(images, torch.Generator().manual_seed(1))
+    cropped = LoadCropFlip(flip=False)(images, torch.Generator().manual_seed(1))
     resized = F.interpolate(images, size=(36, 36), mode="bicubic", align_corners=False).clamp(-1, 1)
     windows = [resized[0, :, top:top + 32, left:left + 32] for top in range(5) for left in range(5)]
-    assert any(torch.equal(jittered[0], w) for w in windows)
-    assert not torch.equal(jittered[0], images[0])
+    assert any(torch.equal(cropped[0], w) for w in windows)
+    assert not torch.equal(cropped[0], images[0])
 
 
-def test_jitter_is_stateless_per_step():
+def test_load_crop_flip_is_stateless_per_step():
     bank = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    banks, jitter = ImageBanks({"defect": bank}), LoadCropFlip()
-    first = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 5, torch.device("cpu"), jitter)
-    again = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 5, torch.device("cpu"), jitter)
-    other = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 6, torch.device("cpu"), jitter)
+    banks, load_crop_flip = ImageBanks({"defect": bank}), LoadCropFlip()
+    first = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 5, torch.device("cpu"), load_crop_flip)
+    again = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 5, torch.device("cpu"), load_crop_flip)
+    other = banks.batch(BatchSampler({"defect": 6}, 4, seed=3), 6, torch.device("cpu"), load_crop_flip)
     assert torch.equal(first["defect"], again["defect"])
     assert not torch.equal(first["defect"], other["defect"])
 
 
-def test_paper_presets_jitter_tiny_does_not():
+def test_paper_presets_load_crop_flip_tiny_does_not():
     for cls in (CycleGan, Dg2Gan):
         assert cls.Hyperparameters(**cls.presets["paper"]).load_crop_flip
         assert not cls.Hyperparameters(**cls.presets["tiny"]).load_crop_flip
     model = Dg2Gan(Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"]), 32)
-    assert model.input_jitter() is None
+    assert model.load_crop_flip() is None
     assert isinstance(Dg2Gan(Dg2Gan.Hyperparameters(**{**Dg2Gan.presets["tiny"], "load_crop_flip": True}),
-                             32).input_jitter(), LoadCropFlip)
+                             32).load_crop_flip(), LoadCropFlip)
 
 
-def test_resume_with_jitter_equals_an_unbroken_run(tmp_path):
+def test_resume_with_load_crop_flip_equals_an_unbroken_run(tmp_path):
     gen = torch.Generator().manual_seed(0)
     banks = ImageBanks({"defect_free": torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=gen),
                         "defect": torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=gen)})
@@ -76,11 +76,24 @@ def test_resume_with_jitter_equals_an_unbroken_run(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_jitter_changes_training_and_leaves_the_global_rng_alone():
+def test_load_crop_flip_changes_training_and_leaves_the_global_rng_alone():
     bank = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
     sampler = BatchSampler({"defect": 6}, 4, seed=3)
     state = torch.get_rng_state()
     plain = ImageBanks({"defect": bank}).batch(sampler, 0, torch.device("cpu"))
-    jittered = ImageBanks({"defect": bank}).batch(sampler, 0, torch.device("cpu"), LoadCropFlip())
+    cropped = ImageBanks({"defect": bank}).batch(sampler, 0, torch.device("cpu"), LoadCropFlip())
     assert torch.equal(torch.get_rng_state(), state)
-    assert not torch.equal(plain["defect"], jittered["defect"])
+    assert not torch.equal(plain["defect"], cropped["defect"])
+
+
+def test_a_plugin_that_still_defines_input_jitter_keeps_its_crops():
+    """``input_jitter`` was the method's name before ``load_crop_flip``: a 0.1 plugin is still heard."""
+    class OldStyle(Dg2Gan):
+        def load_crop_flip(self):   # the base's, as a plugin written before the rename inherits it
+            return super(Dg2Gan, self).load_crop_flip()
+
+        def input_jitter(self):
+            return LoadCropFlip(flip=False)
+
+    model = OldStyle(Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"]), 32)
+    assert model.load_crop_flip() == LoadCropFlip(flip=False)
