@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import sys
@@ -98,7 +99,11 @@ def plugins_command(name: str | None, hooks: bool) -> None:
 
 
 def _print_plugin_options(name: str) -> None:
-    """``bench plugins NAME``: a table of the plugin's options (every kind that has one of that name)."""
+    """``bench plugins NAME``: a table of the plugin's options (every kind that has one of that name).
+
+    Each preset is a column where the table fits the terminal; on a narrow one the
+    presets follow as a list of what each sets, so no value is ever cut short.
+    """
     from rich.table import Table
 
     from dg2bench.contracts.hyperparameters import option_table
@@ -110,21 +115,57 @@ def _print_plugin_options(name: str) -> None:
         raise BenchError(name, "no installed plugin of that name", f"choose from: {', '.join(known)}")
     for plugin in found:
         holder = plugin.cls.Options if plugin.kind == "dataset" else plugin.cls.Hyperparameters
-        presets = list(getattr(plugin.cls, "presets", {}))
-        table = Table(title=f"{plugin.kind} {plugin.name} ({plugin.package} {plugin.version}): {plugin.summary}",
-                      caption="preset columns: the values a preset sets (blank: the default); "
-                              "a spec table sets any option beside `preset = \"...\"`", title_justify="left")
-        table.add_column("option", no_wrap=True)
-        table.add_column("type")
-        table.add_column("default", justify="right")
-        table.add_column("allowed")
-        for preset in presets:
-            table.add_column(preset, justify="right")
-        table.add_column("meaning", ratio=1, min_width=24)
-        for row in option_table(holder, getattr(plugin.cls, "presets", {})):
-            table.add_row(row["option"], row["type"], row["default"], row["allowed"], *(row[p] for p in presets),
-                          row["doc"])
-        console.print(table)
+        presets = getattr(plugin.cls, "presets", {})
+        rows = option_table(holder, presets)
+        title = escape(f"{plugin.kind} {plugin.name} ({plugin.package} {plugin.version}): {plugin.summary}")
+        table = _options_table(title, rows, list(presets))
+        if presets and not _fits(table):
+            table = _options_table(title, rows, [])
+            table = table if _fits(table) else _options_table(title, rows, [], fold=True)
+            console.print(table)
+            listing = Table(title="presets: the values each sets (the rest keep their defaults)", title_justify="left")
+            listing.add_column("preset", no_wrap=True)
+            listing.add_column("sets", ratio=1)
+            for preset, values in presets.items():
+                listing.add_row(escape(preset), escape(", ".join(
+                    f"{key} = {next(r[preset] for r in rows if r['option'] == key)}" for key in values)))
+            console.print(listing)
+        else:
+            console.print(table if _fits(table) else _options_table(title, rows, list(presets), fold=True))
+
+
+def _fits(table: Any) -> bool:
+    """Whether ``table`` renders at the console's width with no value cut short ("…")."""
+    from rich.console import Console
+
+    trial = Console(width=console.width, file=io.StringIO(), soft_wrap=True)
+    trial.print(table)
+    body = [line for line in trial.file.getvalue().splitlines() if line[:1] in "┏┃┡│└"]   # not the title
+    return not any("…" in line or len(line) > console.width for line in body)
+
+
+def _options_table(title: str, rows: list[dict[str, str]], presets: list[str], fold: bool = False) -> Any:
+    """One row per option: type, default, allowed values, one column per preset, meaning.
+
+    :param fold: break long values over lines (a terminal too narrow for them whole)
+        rather than keep each on one line.
+    """
+    from rich.table import Table
+
+    caption = ("preset columns: the values a preset sets (blank: the default); " if presets else "") + \
+        "a spec table sets any option beside `preset = \"...\"`"
+    table = Table(title=title, caption=caption, title_justify="left")
+    cell = {"overflow": "fold"} if fold else {"no_wrap": True}
+    table.add_column("option", **cell)
+    table.add_column("type", **cell)
+    table.add_column("default", justify="right", **cell)
+    table.add_column("allowed", **cell)
+    for preset in presets:
+        table.add_column(preset, justify="right", **cell)
+    table.add_column("meaning", ratio=1, min_width=12 if fold else 20, overflow="fold")
+    for row in rows:   # docs may hold brackets ("[/<type>]"): text, never rich markup
+        table.add_row(*(escape(row[key]) for key in ("option", "type", "default", "allowed", *presets, "doc")))
+    return table
 
 
 @cli.command("validate")

@@ -392,6 +392,7 @@ def test_a_failed_cell_prints_its_reason_and_the_run_exits_3(bench, write_spec, 
 def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning(bench):
     code, out, err = bench("plugins", "dg2gan")
     assert code == 0, err
+    assert "…" not in out   # no value cut short, whatever the width (80 columns without a terminal)
     lines = [line for line in out.splitlines() if line.startswith("│ mu ")]
     assert lines and "float" in lines[0] and "0.05" in lines[0] and "mu of eq. 2" in out
     assert "small-cyclegan-recipe" in out and "list of float" in out
@@ -406,6 +407,26 @@ def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning
     assert "Adam learning rate" in lr
     code, out, err = bench("plugins", "nosuch")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "choose from:" in err and "dg2gan" in err
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_plugins_name_never_cuts_a_value_short(bench, monkeypatch, width):
+    """Too narrow for a column per preset, the presets follow as a list; nothing ends in "…"."""
+    from dg2bench import cli
+    from dg2bench.contracts.plugin_manager import get_registry
+
+    monkeypatch.setattr(cli.console, "width", width)
+    for plugin in get_registry().all():
+        code, out, err = bench("plugins", plugin.name)
+        assert code == 0, err
+        assert "…" not in out, (plugin.name, out)
+        rows = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]   # title and caption may run on
+        assert rows and max(len(line) for line in rows) <= width, plugin.name
+    code, out, _ = bench("plugins", "dg2gan")
+    listed = "presets: the values each sets" in out
+    assert listed == (width == 80)   # 200 columns hold a column per preset
+    if listed:
+        assert 'small-cyclegan-recipe │ batch_size = 1, epochs = 2' in out
 
 
 def test_field_docs_reads_ivar_and_param_entries_with_continuations():

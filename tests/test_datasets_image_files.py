@@ -178,6 +178,7 @@ def test_bad_data_is_one_error_naming_the_file(tmp_path, breakage, fragment):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_cli_split_and_run_on_each_dataset(tmp_path, bench, write_spec, monkeypatch):
     mvtec_root = mvtec_tree(tmp_path / "mvtec")
     monkeypatch.setenv("DG2BENCH_MVTEC_ROOT", str(mvtec_root))

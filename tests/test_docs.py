@@ -239,6 +239,7 @@ def test_the_testing_page_tests_pass_on_the_tutorial_package(tmp_path, tutorial_
     assert "3 passed" in done.stdout, done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.faults
 def test_tutorial_plugin_killed_at_every_stage_boundary_resumes_to_the_uninterrupted_records(tmp_path,
                                                                                            tutorial_plugin_site):

@@ -21,6 +21,7 @@ preset = "tiny"
 """
 
 
+@pytest.mark.slow
 def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # No step cap on the classifier: 2 epochs of batch 8 on 20 real images (+ 8 fakes).

@@ -122,6 +122,7 @@ def test_djs_is_not_an_affine_function_of_eq4():
     assert residual.abs().max() > 1e-3 * y.abs().max()
 
 
+@pytest.mark.slow
 def test_djs_gradient_into_d2_is_material_at_paper_mu():
     # Toy problem: a stripe "defect". While D2 trains, the DJS term's share of the
     # gradient on D2's trunk (what the two terms share) must be material at mu = 0.05:

@@ -49,6 +49,7 @@ def cycle_loss_on(model, n: torch.Tensor, d: torch.Tensor) -> float:
         return losses.cycle_consistency_loss(model.F(model.G(n)), n, model.G(model.F(d)), d).item()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls, overrides", [
     (CycleGan, {}),
     # Eq. 6's printed cycle weight (1) lets the adversarial terms dominate a short run;

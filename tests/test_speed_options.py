@@ -94,6 +94,7 @@ def test_channels_last_trains_networks_and_batches_in_that_format_to_the_same_lo
             assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-5), (mine["step"], key)
 
 
+@pytest.mark.slow
 def test_compile_wraps_every_network_in_place_and_trains(monkeypatch):
     """Compiled networks keep their state-dict keys (checkpoints interchange) and train.
 
@@ -165,8 +166,7 @@ def _estimate_rows(bench, write_spec, tmp_path, monkeypatch, setting: str) -> li
 def test_estimate_reports_warmup_apart_and_the_speed_settings(bench, write_spec, tmp_path, monkeypatch):
     rows = _estimate_rows(bench, write_spec, tmp_path, monkeypatch, "memory_format=channels_last")
     assert all(r["warmup_seconds"] > 0 and r["channels_last"] is True and r["compile_mode"] is None for r in rows)
-
-
+@pytest.mark.slow
 def test_estimate_counts_flops_on_an_eager_step_when_networks_are_compiled(bench, write_spec, tmp_path, monkeypatch):
     """A compiled graph hides its operations from FlopCounterMode; the count must not drop to 0."""
     original = torch.nn.Module.compile
