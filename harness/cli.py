@@ -17,6 +17,7 @@ from dg2bench.errors import BenchError
 from dg2bench.report.leaderboard import TABLES
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 
 def _width(stream) -> int | None:
@@ -104,7 +105,6 @@ def _print_plugin_options(name: str) -> None:
     Each preset is a column where the table fits the terminal; on a narrow one the
     presets follow as a list of what each sets, so no value is ever cut short.
     """
-    from rich.table import Table
 
     from dg2bench.contracts.hyperparameters import option_table
 
@@ -134,7 +134,7 @@ def _print_plugin_options(name: str) -> None:
             console.print(table if _fits(table) else _options_table(title, rows, list(presets), fold=True))
 
 
-def _fits(table: Any) -> bool:
+def _fits(table: Table) -> bool:
     """Whether ``table`` renders at the console's width with no value cut short ("…")."""
     from rich.console import Console
 
@@ -144,13 +144,12 @@ def _fits(table: Any) -> bool:
     return not any("…" in line or len(line) > console.width for line in body)
 
 
-def _options_table(title: str, rows: list[dict[str, str]], presets: list[str], fold: bool = False) -> Any:
+def _options_table(title: str, rows: list[dict[str, str]], presets: list[str], fold: bool = False) -> Table:
     """One row per option: type, default, allowed values, one column per preset, meaning.
 
     :param fold: break long values over lines (a terminal too narrow for them whole)
         rather than keep each on one line.
     """
-    from rich.table import Table
 
     caption = ("preset columns: the values a preset sets (blank: the default); " if presets else "") + \
         "a spec table sets any option beside `preset = \"...\"`"
