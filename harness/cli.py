@@ -270,7 +270,7 @@ def run_command(spec: str, results: str | None, device: str | None, only: tuple[
     store = ResultStore(Path(results) if results else Path("results") / loaded.name)
     runner = get_executor(executor, address, max_retries)
     plan_cells(loaded, only)   # an unknown --only name stops here, before the estimate line
-    _print_known_estimate(loaded, only, spec)
+    _print_known_estimate(loaded, only, spec, executor)
     resume = " ".join(shlex.quote(a) for a in ["bench", "run", spec, "--results", str(store.root),
                                                  *(["--device", device] if device else []),
                                                  *(f"--only={o}" for o in only),
@@ -313,7 +313,7 @@ def _print_failed_cells(summary) -> None:
                       f"(`--retry-failed` reruns it)", highlight=False)
 
 
-def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
+def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str, executor: str) -> None:
     """The run's first line: ``bench estimate``'s projected total for this spec and device (and
     ``--only``), or, where none was made, how to get one (timing steps here would delay the run)."""
     import shlex
@@ -322,11 +322,12 @@ def _print_known_estimate(spec, only: tuple[str, ...], spec_arg: str) -> None:
     from dg2bench.runtime.device import resolve_device
 
     device = resolve_device(spec.benchmark.device, spec.device_source)
-    known = load_estimate(spec, device)
+    known = load_estimate(spec, device, executor)
     if known is None:
+        under = "" if executor == "local" else f" --executor {executor}"
         console.print(f"estimate: none yet for this spec and settings on {device.type}; `bench estimate "
-                      f"{shlex.quote(spec_arg)}` projects the training time (then shown here)", highlight=False,
-                      markup=False)
+                      f"{shlex.quote(spec_arg)}{under}` projects the training time (then shown here)",
+                      highlight=False, markup=False)
         return
     scope = f" for --only {', '.join(only)}" if only else ""
     console.print(f"estimate: {summary_line(known, only)}{scope} on {known['device']} "
@@ -391,7 +392,7 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
         rows += estimate_evaluation(loaded, registry, target, counts, warmup=warmup, repeats=repeats,
                                     on_method=timing)
     summary = run_summary(loaded, target, rows, counts, peak, executor, slots, threads, seed_sd)
-    save_estimate(summary, loaded, target)
+    save_estimate(summary, loaded, target, executor)
     data, name, detectable = summary["methods"], summary["device"], summary["detectable_difference"]["by_dataset"]
     methods = summary["detectable_difference"]["methods"]
     if fmt == "json":

@@ -472,13 +472,17 @@ def _median_call(call: Callable[[], Any], device: torch.device, warmup: int, rep
     return statistics.median(times), warmup_seconds
 
 
-def estimate_cache_path(spec: Spec, device: torch.device) -> Path:
-    """Where ``bench estimate`` leaves its total for ``bench run`` (a user cache, not results)."""
+def estimate_cache_path(spec: Spec, device: torch.device, executor: str) -> Path:
+    """Where ``bench estimate`` leaves its total for ``bench run`` (a user cache, not results).
+
+    Keyed by the resolved spec, the device type and the executor: under Ray cells run side
+    by side, so its wall time is not a local run's."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dg2bench" / "estimates"
     # "rows": the version of the rows' meaning (3: method_steps per method, defect-free fakes only
     # where made; 4: scoring and testing rows, wall time under an executor), so files of older
     # versions are not read.
-    key = json.dumps({"spec": spec.resolved(), "device": device.type, "rows": 4}, sort_keys=True, default=str)
+    key = json.dumps({"spec": spec.resolved(), "device": device.type, "executor": executor, "rows": 4},
+                     sort_keys=True, default=str)
     return base / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 
@@ -522,18 +526,19 @@ def run_summary(spec: Spec, device: torch.device, rows: list[StepEstimate], coun
                                       "methods": methods, "by_dataset": detectable}}
 
 
-def save_estimate(summary: dict[str, Any], spec: Spec, device: torch.device) -> Path:
-    """Keep ``summary`` where ``bench run`` of the same spec, settings and device finds it."""
-    path = estimate_cache_path(spec, device)
+def save_estimate(summary: dict[str, Any], spec: Spec, device: torch.device, executor: str) -> Path:
+    """Keep ``summary`` where ``bench run`` of the same spec, settings, device and executor finds it."""
+    path = estimate_cache_path(spec, device, executor)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False), encoding="utf-8")
     return path
 
 
-def load_estimate(spec: Spec, device: torch.device) -> dict[str, Any] | None:
-    """The kept estimate of ``spec`` on ``device``, or None when none was made (or it is unreadable)."""
+def load_estimate(spec: Spec, device: torch.device, executor: str) -> dict[str, Any] | None:
+    """The kept estimate of ``spec`` on ``device`` under ``executor``, or None when none was made
+    (or it is unreadable)."""
     try:
-        return json.loads(estimate_cache_path(spec, device).read_text(encoding="utf-8"))
+        return json.loads(estimate_cache_path(spec, device, executor).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

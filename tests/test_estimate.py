@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from helpers import tiny_spec_text
 
@@ -130,6 +131,20 @@ def test_run_without_an_estimate_says_how_to_get_one_in_its_first_line(bench, wr
     first = out.splitlines()[0]
     assert first.startswith("estimate: none yet for this spec and settings on cpu; `bench estimate ") and \
         str(spec) in first, out
+
+
+def test_a_kept_estimate_is_found_only_by_a_run_under_the_same_executor(registry, write_spec, tmp_path, monkeypatch):
+    """An estimate made for `--executor ray` divides its sum among cells side by side: a
+    local run (one cell at a time) must not show it as its own."""
+    from dg2bench.estimate import load_estimate, save_estimate
+    from dg2bench.spec import load_spec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = load_spec(write_spec(tiny_spec_text(classifier_steps=2)), registry)
+    cpu = torch.device("cpu")
+    save_estimate({"executor": "ray", "parallel_cells": 2}, spec, cpu, "ray")
+    assert load_estimate(spec, cpu, "local") is None
+    assert load_estimate(spec, cpu, "ray") == {"executor": "ray", "parallel_cells": 2}
 
 
 def test_estimate_times_a_gradient_penalty_step_without_counting_its_flops(bench, write_spec, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ rests on (split, image size, dataset options, classifiers, augmentation, metrics
 dataset's and classifiers' plugin versions, the device type and the classifiers'
 precision), and the seeds of one method must share its generator (options, plugin
 version, training precision) too. The data folder's path may differ: the split's
-manifest hash pins the data. Cells without a ``config.json`` (written by hand, or by
+manifest hash pins its files, regions and labels (not their pixels). Cells without a ``config.json`` (written by hand, or by
 an older version) are not checked.
 """
 

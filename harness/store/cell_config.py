@@ -21,8 +21,9 @@ def config_digest(config: dict[str, Any]) -> str:
 
 
 def without_location(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` without the data folder's path: the split's manifest hash pins the data
-    wherever it lies, so a results folder resumed or compared in another clone is the same work."""
+    """``config`` without the data folder's path: the split's manifest hash pins the data's files,
+    regions and labels (not their pixels) wherever they lie, so a results folder resumed or
+    compared in another clone is the same work."""
     dataset = config.get("dataset")
     if not isinstance(dataset, dict) or "root" not in dataset:
         return config
