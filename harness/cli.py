@@ -96,7 +96,7 @@ def plugins_command(name: str | None, hooks: bool) -> None:
     disabled = [{"Kind": d.kind, "Name": d.name, "Package": d.package, "Rule": d.rule or "import",
                  "Problem": f"{d.problem}; {d.fix}"} for d in registry.disabled()]
     if disabled:
-        console.print(rich_table(pd.DataFrame(disabled), "disabled plugins (see `Plugin contracts` in README)"))
+        console.print(rich_table(pd.DataFrame(disabled), "disabled plugins (see docs/plugins/contracts.md)"))
 
 
 def _print_plugin_options(name: str) -> None:

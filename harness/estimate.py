@@ -117,10 +117,20 @@ class StepEstimate:
                 "achieved_tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else float("nan")}
 
 
+#: The ``method_steps`` key of the scoring row of the real training defects: scored once per
+#: results folder, for the first generator cell, whichever it is.
+REAL_DEFECTS = "real defects"
+
+
 def projected_seconds(seconds_per_step: float, method_steps: dict[str, int], seeds: int,
                       only: Collection[str] = ()) -> float:
-    """Training time of the cells of ``method_steps`` (of ``only``'s methods, if given) over ``seeds``."""
-    steps = sum(count for method, count in method_steps.items() if not only or method in only)
+    """Training time of the cells of ``method_steps`` (of ``only``'s methods, if given) over ``seeds``.
+
+    Under ``only`` the real defects' scoring counts when any method but the baseline runs
+    (a results folder that already holds their features skips it: the projection is then
+    a little long)."""
+    wanted = set(only) | ({REAL_DEFECTS} if set(only) - {BASELINE} else set())
+    steps = sum(count for method, count in method_steps.items() if not only or method in wanted)
     return seconds_per_step * steps * seeds if steps else 0.0
 
 
@@ -411,7 +421,7 @@ def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, see
                          method_steps={choice.label: math.ceil(spec.augmentation.fakes / batch)
                                        for choice in spec.generators}, seeds=seeds)
     real = StepEstimate(dataset, "scoring", "Inception features of the real defects (once)",
-                        images_per_step=batch, method_steps={"real defects": math.ceil(real_defects / batch)})
+                        images_per_step=batch, method_steps={REAL_DEFECTS: math.ceil(real_defects / batch)})
     with _guarded(fakes, device):
         extractor = InceptionFeatures(device, batch_size=batch, prefer=spec.metrics.extractor)
         images = _random_bank(batch, size)

@@ -45,7 +45,7 @@ class BenchmarkSettings:
     precision: str = option("auto", choices=PRECISIONS, what="precision",
                             doc="auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; a plugin table may override")
     memory_format: str = option("auto", choices=MEMORY_FORMATS, what="memory format",
-                                doc="auto (contiguous: channels_last measured slower, README) | channels_last | "
+                                doc="auto (contiguous: channels_last measured slower, docs/performance.md) | channels_last | "
                                     "contiguous")
     compile: bool = option(False, doc="torch.compile every network before training (its warm-up is reported apart)")
     compile_mode: str = option("default", choices=COMPILE_MODES, what="compile mode",

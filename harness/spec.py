@@ -185,7 +185,7 @@ def _check_plugin_known(registry: Registry, kind: PluginKind, plugin: Any, where
     raise SpecError(where, f"unknown {kind} plugin {plugin!r}",
                     f"installed: {', '.join(registry.names(kind)) or 'none'} (see `bench plugins`); a plugin "
                     f"package names its module in its pyproject.toml under [project.entry-points.dg2bench] "
-                    f"(<name> = \"<module>\"), then pip install -e . (README: Writing a plugin)")
+                    f"(<name> = \"<module>\"), then pip install -e . (docs/plugins/tutorial.md)")
 
 
 def _plugin_choices(raw: Any, kind: PluginKind, registry: Registry, where: str) -> tuple[PluginChoice, ...]:

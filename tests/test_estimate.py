@@ -133,6 +133,18 @@ def test_run_without_an_estimate_says_how_to_get_one_in_its_first_line(bench, wr
         str(spec) in first, out
 
 
+def test_the_real_defects_scoring_counts_under_only_when_a_generator_runs():
+    """The real defects are scored once per results folder, for whichever generator comes
+    first: `--only dg2gan` pays for it, `--only baseline` does not."""
+    from dg2bench.estimate import projected_total
+
+    rows = [{"seconds_per_step": 2.0, "method_steps": {"real defects": 3}, "seeds": 1},
+            {"seconds_per_step": 1.0, "method_steps": {"dg2gan": 10, "baseline": 0}, "seeds": 2}]
+    assert projected_total(rows) == 26.0
+    assert projected_total(rows, ("dg2gan",)) == 26.0
+    assert projected_total(rows, ("baseline",)) == 0.0
+
+
 def test_a_kept_estimate_is_found_only_by_a_run_under_the_same_executor(registry, write_spec, tmp_path, monkeypatch):
     """An estimate made for `--executor ray` divides its sum among cells side by side: a
     local run (one cell at a time) must not show it as its own."""

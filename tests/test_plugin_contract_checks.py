@@ -613,3 +613,37 @@ def test_an_unknown_plugin_says_how_a_plugin_is_registered(write_spec, bench):
     assert code == 2 and len(lines) == 1, err
     assert "unknown generator plugin 'nosuchgan'" in lines[0] and "installed: " in lines[0] and "dg2gan" in lines[0]
     assert "[project.entry-points.dg2bench]" in lines[0] and "pip install" in lines[0]
+
+
+def test_an_optimiser_two_levels_deep_or_in_a_plain_object_is_found():
+    from types import SimpleNamespace
+
+    from dg2bench import TrainingState
+
+    plugin = GoodGenerator(_Hp(), 8)
+    opt = torch.optim.SGD(plugin.net.parameters(), lr=0.1)
+    plugin.parts = {"g": [opt]}                       # a list inside a dict
+    with pytest.raises(PluginContractError, match=r"self\.parts\['g'\]\[0\] is an optimiser"):
+        _set_up(plugin, None)
+    plugin.parts = SimpleNamespace(opt=opt)          # an attribute of a helper object
+    with pytest.raises(PluginContractError, match=r"self\.parts\.opt is an optimiser"):
+        _set_up(plugin, None)
+    assert _set_up(plugin, TrainingState(optimizers={"opt": opt})).optimizers == {"opt": opt}
+
+
+def test_an_optimiser_made_after_setup_stops_the_first_checkpoint(tmp_path):
+    from dg2bench.run.training import save_checkpoint, set_up
+
+    class LateGenerator(GoodGenerator):
+        def train_step(self, batch, step):
+            if not hasattr(self, "late"):
+                self.late = torch.optim.Adam(self.net.parameters())   # made in train_step, never declared
+            return super().train_step(batch, step)
+
+    plugin = LateGenerator(_Hp(), 8)
+    plan = TrainPlan(image_size=8, total_steps=4, steps_per_epoch=2, epochs=2, batch_size=2, device=torch.device("cpu"))
+    set_up(plugin, plan)
+    plugin.train_step({"defect": torch.zeros(2, 3, 8, 8)}, 0)
+    with pytest.raises(PluginContractError, match=r"self\.late is an optimiser that setup\(\) did not declare"):
+        save_checkpoint(tmp_path / "checkpoint.pt", plugin, 1, [], 0.0)
+    assert not (tmp_path / "checkpoint.pt").exists()

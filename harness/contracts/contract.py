@@ -25,6 +25,7 @@ import functools
 import importlib.metadata
 import inspect
 import traceback
+import types
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -261,6 +262,16 @@ def check_training_state(plugin: Any, declared: Any) -> TrainingState:
     if twice:
         raise contract_error(plugin, violation("optimizers", f"the name {twice[0]!r} is declared twice",
                                                "give every optimiser, scheduler and stateful object its own name"))
+    check_undeclared_optimizers(plugin, declared)
+    return declared
+
+
+def check_undeclared_optimizers(plugin: Any, declared: TrainingState) -> None:
+    """Raise :class:`PluginContractError` (rule ``optimizers``) when the plugin holds an
+    optimiser or LR scheduler that ``declared`` does not: in an attribute, or anywhere
+    inside its lists, tuples, dicts and plain (non-module) objects. Run after ``setup``
+    and again before every checkpoint, so one made later, in ``train_step``, is caught
+    before a checkpoint leaves it out."""
     known = {id(obj) for obj in declared.objects().values()}
     for attribute, obj in _held_objects(plugin):
         if isinstance(obj, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)) and id(obj) not in known:
@@ -269,17 +280,45 @@ def check_training_state(plugin: Any, declared: Any) -> TrainingState:
             raise contract_error(plugin, violation(
                 "optimizers", f"self.{attribute} is an {what} that setup() did not declare (a resume would "
                               "restart it)", f"return it in TrainingState({field}={{...}}) from setup()"))
-    return declared
+
+
+#: How deep :func:`_held_objects` looks into containers and plain objects.
+HELD_DEPTH = 4
 
 
 def _held_objects(plugin: Any) -> Iterable[tuple[str, Any]]:
-    """``(attribute path, value)`` of the plugin's attributes and of the items of its lists, tuples and dicts."""
-    for attribute, value in vars(plugin).items():
-        yield attribute, value
+    """``(attribute path, value)`` of the plugin's attributes and, recursively (up to
+    :data:`HELD_DEPTH` levels), of the items of its lists, tuples and dicts and the
+    attributes of plain objects; modules, tensors and the optimisers themselves are not
+    entered."""
+    seen: set[int] = {id(plugin)}
+
+    def walk(path: str, value: Any, depth: int) -> Iterable[tuple[str, Any]]:
+        yield path, value
+        if depth >= HELD_DEPTH or id(value) in seen:
+            return
+        seen.add(id(value))
         if isinstance(value, Mapping):
-            yield from ((f"{attribute}[{key!r}]", item) for key, item in value.items())
+            children = [(f"{path}[{key!r}]", item) for key, item in value.items()]
         elif isinstance(value, (list, tuple)):
-            yield from ((f"{attribute}[{k}]", item) for k, item in enumerate(value))
+            children = [(f"{path}[{k}]", item) for k, item in enumerate(value)]
+        elif _plain_object(value):
+            children = [(f"{path}.{name}", item) for name, item in vars(value).items()]
+        else:
+            return
+        for child_path, child in children:
+            yield from walk(child_path, child, depth + 1)
+
+    for attribute, value in vars(plugin).items():
+        yield from walk(attribute, value, 1)
+
+
+def _plain_object(value: Any) -> bool:
+    """An object of the plugin's own making worth looking into (not a network, tensor,
+    optimiser, scheduler, class, function or Python module)."""
+    return hasattr(value, "__dict__") and not isinstance(value, (
+        torch.nn.Module, torch.Tensor, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, type,
+        types.ModuleType, types.FunctionType, types.MethodType))
 
 
 def check_state(plugin: Any, state: Any) -> None:

@@ -27,7 +27,8 @@ from dg2bench.runtime.progress import ProgressCallback
 from dg2bench.spec import PluginChoice, Spec
 from dg2bench.store.results import CellId, ResultStore
 
-SHARED_FS_HINT = "every Ray node must see the data and the results folder at the same path (README, Ray)"
+SHARED_FS_HINT = ("every Ray node must see the data and the results folder at the same path (docs/running.md: "
+                  "'On several GPUs or a cluster')")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from dg2bench.contracts.contract import check_losses, check_state, check_training_state, contract_error, violation
+from dg2bench.contracts.contract import (check_losses, check_state, check_training_state, check_undeclared_optimizers,
+                                         contract_error, violation)
 from dg2bench.contracts.trainable import Trainable, TrainPlan
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
@@ -289,6 +290,9 @@ def save_checkpoint(path: Path, model: Trainable, step: int, history: list[dict[
     :param pending_log: loss sums since the last log (a stop between two logs).
     :raises dg2bench.errors.PluginContractError: when the model's state is not plain data.
     """
+    declared = getattr(model, "training_state", None)
+    if declared is not None:   # an optimiser made after setup (in train_step) is caught here
+        check_undeclared_optimizers(model, declared)
     state = model.state_dict()
     check_state(model, state)
     torch_save_atomic(path, {"model": state, "step": step, "history": history,
