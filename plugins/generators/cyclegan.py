@@ -45,7 +45,10 @@ class CycleGanHyperparameters:
     :ivar n_res_blocks: residual blocks per generator (9 at 256 x 256, 6 at 128).
     :ivar d_layers: stride-2 layers of the PatchGAN (3 = the 70 x 70 PatchGAN).
     :ivar lambda_cycle: weight of each cycle-consistency L1 term.
-    :ivar lambda_identity: identity weight, relative to ``lambda_cycle`` (0 disables).
+    :ivar lambda_identity: identity weight *relative to* ``lambda_cycle``, as the reference's
+        ``--lambda_identity`` (0.5: the identity L1 weighs 0.5 x 10 = 5; 0 disables). DG2GAN's
+        option of this name is the absolute weight (its CycleGAN recipe sets 5.0); each keeps
+        its name because specs and records hold it.
     :ivar pool_size: fakes kept in each image pool (0 disables the pool).
     :ivar decay_fraction: last fraction of the epochs over which lr decays to 0.
     :ivar load_crop_flip: train on load-286 / random-crop-256 / flip inputs, scaled to the
@@ -61,7 +64,7 @@ class CycleGanHyperparameters:
     n_res_blocks: int = option(9, minimum=0)
     d_layers: int = option(3, minimum=1)
     lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
+    lambda_identity: float = option(0.5, minimum=0)
     pool_size: int = option(50, minimum=0)
     decay_fraction: float = option(0.5, minimum=0.0, maximum=1.0)
     load_crop_flip: bool = True

@@ -147,7 +147,9 @@ class Dg2GanHyperparameters:
         at ndf 64; see ``docs/methods.md``).
     :ivar adversarial_loss: ``"log"`` (the paper's eqs. 3-4) or ``"lsgan"`` (CycleGAN's).
     :ivar lambda_cycle: weight of L_cycle in eq. 6 (printed without one: 1).
-    :ivar lambda_identity: absolute weight of an optional identity L1 loss (paper: 0).
+    :ivar lambda_identity: *absolute* weight of an optional identity L1 loss (paper: 0; the
+        CycleGAN recipe's 5.0 is CycleGAN's relative 0.5 x its lambda_cycle 10). Unlike
+        CycleGAN's option of this name, not relative to ``lambda_cycle``.
     :ivar pool_size: fakes kept in each image pool (0 disables).
     :ivar decay_fraction: last fraction of the epochs over which lr decays to 0.
     :ivar load_crop_flip: train on load / random-crop / flip inputs (CycleGAN's).
