@@ -124,8 +124,7 @@ def _plan(model: Trainable, steps: int, image_size: int) -> TrainPlan:
 def _prepare(generator: Generator, image_size: int) -> None:
     """Real training data, masks included, as the harness hands it before training."""
     g = torch.Generator().manual_seed(2)
-    masks = torch.zeros(6, 1, image_size, image_size, dtype=torch.bool)
-    masks[:, :, image_size // 4:image_size // 2, image_size // 8:image_size // 3] = True
+    masks = _masks(6, image_size)
     generator.prepare(RealTrainingData(
         torch.randint(0, 256, (10, 3, image_size, image_size), dtype=torch.uint8, generator=g),
         torch.randint(0, 256, (6, 3, image_size, image_size), dtype=torch.uint8, generator=g), masks))
@@ -136,7 +135,14 @@ def _generator_banks(generator: Generator, image_size: int) -> ImageBanks:
     images = {"defect": torch.randint(0, 256, (6, 3, image_size, image_size), dtype=torch.uint8, generator=g)}
     if generator.kind == "translation":
         images["defect_free"] = torch.randint(0, 256, (10, 3, image_size, image_size), dtype=torch.uint8, generator=g)
-    return ImageBanks(images)
+    return ImageBanks(images, masks={"defect": _masks(6, image_size)} if generator.uses_masks else {})
+
+
+def _masks(count: int, image_size: int) -> torch.Tensor:
+    """Bool ``(count, 1, S, S)`` defect masks: one rectangle each."""
+    masks = torch.zeros(count, 1, image_size, image_size, dtype=torch.bool)
+    masks[:, :, image_size // 4:image_size // 2, image_size // 8:image_size // 3] = True
+    return masks
 
 
 def _classifier_banks(image_size: int, seed: int = 0) -> ImageBanks:

@@ -1,7 +1,8 @@
-"""CycleGAN's load / random-crop / flip input load_crop_flip: what it does, and exact resume."""
+"""CycleGAN's load / random-crop / flip of training batches: what it does, masks with it, exact resume."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -97,3 +98,42 @@ def test_a_plugin_that_still_defines_input_jitter_keeps_its_crops():
 
     model = OldStyle(Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"]), 32)
     assert model.load_crop_flip() == LoadCropFlip(flip=False)
+
+
+def _masked_bank(count: int = 5, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images white inside their (random rectangle) mask and black outside, and the masks."""
+    gen = torch.Generator().manual_seed(4)
+    masks = torch.zeros(count, 1, size, size, dtype=torch.bool)
+    for k in range(count):
+        top, left = torch.randint(0, size // 2, (2,), generator=gen).tolist()
+        masks[k, :, top:top + size // 3, left:left + size // 4] = True
+    return (masks.expand(-1, 3, -1, -1).to(torch.uint8) * 255), masks
+
+
+@pytest.mark.parametrize("transform", [None, LoadCropFlip()])
+def test_masks_ride_with_their_images_through_load_crop_flip(transform):
+    images, masks = _masked_bank()
+    sampler = BatchSampler({"defect": 5}, 4, seed=1)
+    with_masks = ImageBanks({"defect": images}, masks={"defect": masks}).batch(sampler, 3, torch.device("cpu"),
+                                                                               transform)
+    without = ImageBanks({"defect": images}).batch(sampler, 3, torch.device("cpu"), transform)
+    assert torch.equal(with_masks["defect"], without["defect"]) and "defect_mask" not in without
+    mask = with_masks["defect_mask"]
+    assert mask.shape == (4, 1, 32, 32) and mask.dtype == torch.float32 and set(mask.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(mask, (with_masks["defect"][:, :1] > 0).float())   # the same pixels, crop and flip
+
+
+def test_a_generator_that_uses_masks_needs_one_for_every_defect_image():
+    from dg2bench.errors import DataError
+    from dg2bench.run.cell import training_masks
+
+    model = Dg2Gan(Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"]), 32)
+    images, masks = _masked_bank()
+    assert training_masks(model, {"train_defect": images}, "crackforest") is None   # uses_masks False
+    model.uses_masks = True
+    assert torch.equal(training_masks(model, {"train_defect": images, "train_defect_mask": masks}, "x"), masks)
+    with pytest.raises(DataError, match=r"datasets\.x: generator 'dg2gan' trains on defect masks, but 5 of the 5"):
+        training_masks(model, {"train_defect": images}, "x")
+    masks[1] = False
+    with pytest.raises(DataError, match=r"but 1 of the 5 defect training images have none"):
+        training_masks(model, {"train_defect": images, "train_defect_mask": masks}, "x")

@@ -81,6 +81,11 @@ class Generator(Trainable):
     kind: ClassVar[GeneratorKind]
     #: False for training-free methods: the harness runs zero training steps.
     needs_training: ClassVar[bool] = True
+    #: True: every training batch also holds ``"defect_mask"``, float ``(B, 1, S, S)``, 1
+    #: inside the defect, for the same images as ``"defect"`` and under the same
+    #: load/crop/flip. A dataset without a mask for every defect training image fails
+    #: the cell with that reason (the other cells go on).
+    uses_masks: ClassVar[bool] = False
 
     def prepare(self, data: RealTrainingData) -> None:
         """Called once per process with the real training images, before ``setup``, on

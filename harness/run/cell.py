@@ -98,6 +98,24 @@ def _as_after_training(generator: Generator, plan: TrainPlan) -> None:
     set_up(generator, plan)
 
 
+def training_masks(generator: Generator, images: dict[str, torch.Tensor], dataset: str) -> torch.Tensor | None:
+    """The defect masks a generator that ``uses_masks`` trains with; None for the others.
+
+    :raises DataError: when a defect training image has no mask (an all-False one): the
+        cell fails with that reason, the others go on.
+    """
+    if not generator.uses_masks:
+        return None
+    masks, total = images.get("train_defect_mask"), len(images["train_defect"])
+    have = 0 if masks is None else int(masks.flatten(1).any(1).sum())
+    if have < total:
+        raise DataError(f"datasets.{dataset}", f"generator {generator.name!r} trains on defect masks, but "
+                        f"{total - have} of the {total} defect training images have none",
+                        "use a dataset with masks (crackforest, magnetic-tile, mvtec, folder with masks_dir) "
+                        "or leave this generator out for it")
+    return masks
+
+
 def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: ProgressCallback) -> tuple[Generator, dict]:
     choice, spec = inputs.generator_choice, inputs.spec
     size = spec.benchmark.image_size
@@ -108,6 +126,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     banks = {"defect": inputs.images["train_defect"]}
     if generator.kind == "translation":
         banks["defect_free"] = inputs.images["train_defect_free"]
+    masks = training_masks(generator, inputs.images, cell.dataset)
     spe = generator.steps_per_epoch(len(inputs.images["train_defect_free"]), len(inputs.images["train_defect"]))
     steps, epochs = choice.training_length(spe) if generator.needs_training else (0, 0.0)
     plan = TrainPlan(image_size=size, total_steps=steps, steps_per_epoch=spe, epochs=epochs,
@@ -126,7 +145,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     def on_log(step: int, losses: dict[str, float], rate: float) -> None:
         progress(ProgressEvent(str(cell), "train", step, steps, losses=losses, images_per_second=rate))
 
-    outcome = train(generator, ImageBanks(banks), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
+    outcome = train(generator, ImageBanks(banks, masks={} if masks is None else {"defect": masks}), plan, seed=cell.seed, checkpoint_path=folder / "checkpoint.pt",
                     checkpoint_every=spec.benchmark.checkpoint_every, log_every=spec.benchmark.log_every,
                     on_log=on_log, on_resume=resumed_at(progress, str(cell), "train", steps))
     weights = generator.state_dict()

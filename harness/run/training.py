@@ -122,19 +122,24 @@ def seed_everything(seed: int) -> None:
 
 @dataclasses.dataclass
 class ImageBanks:
-    """Training images kept on the device as uint8, plus optional per-image labels.
+    """Training images kept on the device as uint8, plus optional per-image labels and masks.
 
     ``images[key]`` is ``(N, 3, S, S)`` uint8; batches are converted to float ``[-1, 1]``
     on the device, so the host sends 1 byte per pixel once and never again.
+    ``masks[key]``, bool ``(N, 1, S, S)``, go with the images of ``key``: a batch holds
+    them as ``"<key>_mask"`` (float, 1 inside), drawn with the same indices and the
+    same load/crop/flip.
     """
 
     images: dict[str, torch.Tensor]
     labels: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    masks: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
 
     def to(self, device: torch.device) -> "ImageBanks":
         """Move every bank to ``device``."""
         return ImageBanks({k: v.to(device) for k, v in self.images.items()},
-                          {k: v.to(device) for k, v in self.labels.items()})
+                          {k: v.to(device) for k, v in self.labels.items()},
+                          {k: v.to(device) for k, v in self.masks.items()})
 
     def sizes(self) -> dict[str, int]:
         """Images per bank."""
@@ -153,10 +158,17 @@ class ImageBanks:
         for key, bank in self.images.items():
             index = sampler.indices(key, step).to(device, non_blocking=True)
             out[key] = to_unit_range(bank.index_select(0, index))
+            mask = self.masks[key].index_select(0, index).to(out[key].dtype) if key in self.masks else None
             if load_crop_flip is not None:
-                out[key] = load_crop_flip(out[key], sampler.generator(key, step))
+                if mask is None:
+                    out[key] = load_crop_flip(out[key], sampler.generator(key, step))
+                else:   # one transform for both: the mask rides as a fourth channel in {-1, 1}
+                    both = load_crop_flip(torch.cat([out[key], mask * 2 - 1], 1), sampler.generator(key, step))
+                    out[key], mask = both[:, :3], (both[:, 3:] > 0).to(both.dtype)
             if memory_format != torch.contiguous_format:
                 out[key] = out[key].contiguous(memory_format=memory_format)
+            if mask is not None:
+                out[f"{key}_mask"] = mask
             if key in self.labels:
                 out["labels"] = self.labels[key].index_select(0, index)
         return out
