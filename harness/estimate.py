@@ -269,6 +269,13 @@ def _random_bank(count: int, size: int) -> torch.Tensor:
     return torch.randint(0, 256, (count, 3, size, size), dtype=torch.uint8)
 
 
+def _rectangle_masks(count: int, size: int) -> torch.Tensor:
+    """Bool ``(count, 1, S, S)`` masks, a centred square each (for methods that train on masks)."""
+    masks = torch.zeros(count, 1, size, size, dtype=torch.bool)
+    masks[..., size // 4:3 * size // 4, size // 4:3 * size // 4] = True
+    return masks
+
+
 def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: dict[str, dict[str, dict[str, int]]],
                   warmup: int = 2, repeats: int = 5,
                   on_method: Callable[[str], None] = lambda label: None) -> list[StepEstimate]:
@@ -345,9 +352,11 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
         banks = {"defect": _random_bank(min(train["defect"], keep), size)}
         if model.kind == "translation":
             banks["defect_free"] = _random_bank(min(train["defect_free"], keep), size)
-        model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"]))
+        masks = _rectangle_masks(len(banks["defect"]), size)
+        model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"], masks))
         row.images_per_step = model.batch_size * len(banks)
-        _time_into(row, model, ImageBanks(banks), spe, size, device, speed, warmup, repeats)
+        _time_into(row, model, ImageBanks(banks, masks={"defect": masks} if model.uses_masks else {}), spe, size,
+                   device, speed, warmup, repeats)
     return row
 
 

@@ -26,11 +26,16 @@ def _build(name: str):
     return cls(cls.Hyperparameters(**cls.presets["tiny"]), SIZE)
 
 
+def _masks() -> torch.Tensor:
+    masks = torch.zeros(6, 1, SIZE, SIZE, dtype=torch.bool)
+    masks[:, :, 10:20, 5:12] = True
+    return masks
+
+
 def _prepare(generator) -> None:
     """Hand the generator real training data, masks included (what the harness does)."""
     g = torch.Generator().manual_seed(2)
-    masks = torch.zeros(6, 1, SIZE, SIZE, dtype=torch.bool)
-    masks[:, :, 10:20, 5:12] = True
+    masks = _masks()
     generator.prepare(RealTrainingData(torch.randint(0, 256, (10, 3, SIZE, SIZE), dtype=torch.uint8, generator=g),
                                        torch.randint(0, 256, (6, 3, SIZE, SIZE), dtype=torch.uint8, generator=g),
                                        masks))
@@ -41,7 +46,7 @@ def _banks(generator) -> ImageBanks:
     images = {"defect": torch.randint(0, 256, (6, 3, SIZE, SIZE), dtype=torch.uint8, generator=g)}
     if generator.kind == "translation":
         images["defect_free"] = torch.randint(0, 256, (10, 3, SIZE, SIZE), dtype=torch.uint8, generator=g)
-    return ImageBanks(images)
+    return ImageBanks(images, masks={"defect": _masks()} if generator.uses_masks else {})
 
 
 def _plan(generator, steps: int) -> TrainPlan:

@@ -19,6 +19,7 @@ from dg2bench.run.training import set_up, training_step
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.plugins.generators.d2gan import D2Gan
 from dg2bench.plugins.generators.dg2gan import Dg2Gan
+from dg2bench.plugins.generators.diffusion_inpaint import DiffusionInpaint
 from dg2bench.plugins.generators.wgan import Wgan
 
 STEPS, SPLIT = 9, 5
@@ -33,6 +34,7 @@ CASES = {
     "wgan-gp": (Wgan, {"batch_size": 2, "optimizer": "adam", "clip": 0.0, "lambda_gp": 10.0,
                        "critic_norm": "layer", "n_critic": 2, "n_critic_warmup": 0}),
     "d2gan": (D2Gan, {"batch_size": 2}),
+    "diffusion-inpaint": (DiffusionInpaint, {"batch_size": 2, "ema_decay": 0.9}),   # the EMA moved too
 }
 
 
@@ -45,7 +47,8 @@ def make(cls, overrides):
 def batch(step: int, kind: str) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(100 + step)
     out = {"defect_free": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
-           "defect": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
+           "defect": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
+           "defect_mask": (torch.rand(2, 1, 32, 32, generator=gen) < 0.3).float()}
     return out if kind == "translation" else {"defect": out["defect"]}
 
 

@@ -14,6 +14,7 @@ masks cannot drive it: the cell stops with a one-line error saying so.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import torch
@@ -22,25 +23,64 @@ from dg2bench import DataError, RealTrainingData, hookimpl
 from dg2bench.plugins.controls.base import TrainingFreeControl
 
 
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where a real defect region goes: its orientation, its mask's bounding box once
+    oriented (``top, bottom, left, right``) and the corner ``(y, x)`` it is moved to."""
+
+    turns: int
+    flipped: bool
+    box: tuple[int, int, int, int]
+    corner: tuple[int, int]
+
+    def orient(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` (``(..., S, S)``) turned by ``turns`` quarter turns, then maybe flipped."""
+        out = torch.rot90(image, self.turns, dims=(-2, -1))
+        return out.flip(-1) if self.flipped else out
+
+    def region(self, image: torch.Tensor) -> torch.Tensor:
+        """The oriented ``image`` inside the bounding box."""
+        top, bottom, left, right = self.box
+        return self.orient(image)[..., top:bottom, left:right]
+
+    def moved_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """Bool ``(S, S)``: the oriented mask's region at ``corner``, False elsewhere."""
+        region = self.region(mask)
+        (y, x), (height, width) = self.corner, region.shape[-2:]
+        out = torch.zeros_like(mask)
+        out[y:y + height, x:x + width] = region
+        return out
+
+
+def random_placement(mask: torch.Tensor) -> Placement:
+    """A random quarter turn, a flip with probability 1/2 and a uniformly random corner
+    that keeps the bounding box of ``mask`` (bool ``(S, S)``, not empty) inside the image.
+
+    Draws from torch's global RNG, in this order: turns, flip, row, column.
+    """
+    turns = int(torch.randint(0, 4, ()))
+    flipped = bool(torch.rand(()) < 0.5)
+    oriented = torch.rot90(mask, turns, dims=(0, 1))
+    oriented = oriented.flip(-1) if flipped else oriented
+    rows, cols = torch.nonzero(oriented, as_tuple=True)
+    top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    size = mask.shape[-1]
+    y = int(torch.randint(0, size - (bottom - top) + 1, ()))
+    x = int(torch.randint(0, size - (right - left) + 1, ()))
+    return Placement(turns, flipped, (top, bottom, left, right), (y, x))
+
+
 def paste(target: torch.Tensor, defect: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Paste ``defect``'s masked pixels, its mask's bounding box at a random place of ``target``.
 
     :param target: float ``(3, S, S)``; ``defect``: float ``(3, S, S)``; ``mask``: bool ``(S, S)``.
     """
-    k = int(torch.randint(0, 4, ()))
-    defect, mask = torch.rot90(defect, k, dims=(1, 2)), torch.rot90(mask, k, dims=(0, 1))
-    if bool(torch.rand(()) < 0.5):
-        defect, mask = defect.flip(-1), mask.flip(-1)
-    rows, cols = torch.nonzero(mask, as_tuple=True)
-    top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
-    height, width = bottom - top, right - left
-    size = target.shape[-1]
-    y = int(torch.randint(0, size - height + 1, ()))
-    x = int(torch.randint(0, size - width + 1, ()))
+    placement = random_placement(mask)
+    region, pixels = placement.region(mask), placement.region(defect)
+    (y, x), (height, width) = placement.corner, region.shape
     out = target.clone()
-    region = mask[top:bottom, left:right]
     window = out[:, y:y + height, x:x + width]
-    window[:, region] = defect[:, top:bottom, left:right][:, region]
+    window[:, region] = pixels[:, region]
     return out
 
 
