@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from dg2bench.contracts.generator import Generator, RealTrainingData
 from dg2bench.contracts.plugin_manager import Registry
-from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.contracts.trainable import Trainable, TrainPlan, batch_load_crop_flip
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.classify import schedule_images
 from dg2bench.run.cell import BASELINE
@@ -208,7 +208,7 @@ def time_steps(model: Trainable, banks: ImageBanks, plan: TrainPlan, warmup: int
     place_model(model, dataclasses.replace(plan, compile_mode=None))
     set_up(model, plan)
     sampler = BatchSampler(banks.sizes(), plan.batch_size, seed=0)
-    load_crop_flip = model.load_crop_flip()
+    load_crop_flip = batch_load_crop_flip(model)
     reset_peak_memory(device)
     flops = _counted_step(model, banks.batch(sampler, 0, device, load_crop_flip, plan.memory_format))
     if plan.compile_mode is not None:
@@ -349,9 +349,7 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
             return row
         row.method_steps[choice.label] = choice.training_length(spe)[0]
         keep = 4 * model.batch_size   # enough images for distinct batches; the cost does not depend on them
-        banks = {"defect": _random_bank(min(train["defect"], keep), size)}
-        if model.kind == "translation":
-            banks["defect_free"] = _random_bank(min(train["defect_free"], keep), size)
+        banks = {bank: _random_bank(min(train[bank], keep), size) for bank in model.training_banks()}
         masks = _rectangle_masks(len(banks["defect"]), size)
         model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"], masks))
         row.images_per_step = model.batch_size * len(banks)

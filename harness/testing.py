@@ -132,9 +132,9 @@ def _prepare(generator: Generator, image_size: int) -> None:
 
 def _generator_banks(generator: Generator, image_size: int) -> ImageBanks:
     g = torch.Generator().manual_seed(0)
-    images = {"defect": torch.randint(0, 256, (6, 3, image_size, image_size), dtype=torch.uint8, generator=g)}
-    if generator.kind == "translation":
-        images["defect_free"] = torch.randint(0, 256, (10, 3, image_size, image_size), dtype=torch.uint8, generator=g)
+    counts = {"defect": 6, "defect_free": 10}
+    images = {bank: torch.randint(0, 256, (counts[bank], 3, image_size, image_size), dtype=torch.uint8, generator=g)
+              for bank in generator.training_banks()}
     return ImageBanks(images, masks={"defect": _masks(6, image_size)} if generator.uses_masks else {})
 
 

@@ -88,16 +88,23 @@ def test_load_crop_flip_changes_training_and_leaves_the_global_rng_alone():
 
 
 def test_a_plugin_that_still_defines_input_jitter_keeps_its_crops():
-    """``input_jitter`` was the method's name before ``load_crop_flip``: a 0.1 plugin is still heard."""
-    class OldStyle(Dg2Gan):
-        def load_crop_flip(self):   # the base's, as a plugin written before the rename inherits it
-            return super(Dg2Gan, self).load_crop_flip()
+    """``input_jitter`` was the method's name before ``load_crop_flip``: a 0.1 plugin, or one
+    that subclasses a built-in and overrides only the old name, keeps its crops."""
+    from dg2bench import Generator
+    from dg2bench.contracts.trainable import batch_load_crop_flip
 
+    class OldStyle(Dg2Gan):
         def input_jitter(self):
             return LoadCropFlip(flip=False)
 
-    model = OldStyle(Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"]), 32)
-    assert model.load_crop_flip() == LoadCropFlip(flip=False)
+    class NewStyle(OldStyle):
+        def load_crop_flip(self):
+            return LoadCropFlip(load_scale=1.5)
+
+    tiny = Dg2Gan.Hyperparameters(**Dg2Gan.presets["tiny"])
+    assert batch_load_crop_flip(OldStyle(tiny, 32)) == LoadCropFlip(flip=False)
+    assert batch_load_crop_flip(NewStyle(tiny, 32)) == LoadCropFlip(load_scale=1.5)   # the newer name wins below
+    assert batch_load_crop_flip(Dg2Gan(tiny, 32)) is None and Generator.load_crop_flip(Dg2Gan(tiny, 32)) is None
 
 
 def _masked_bank(count: int = 5, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:

@@ -647,3 +647,22 @@ def test_an_optimiser_made_after_setup_stops_the_first_checkpoint(tmp_path):
     with pytest.raises(PluginContractError, match=r"self\.late is an optimiser that setup\(\) did not declare"):
         save_checkpoint(tmp_path / "checkpoint.pt", plugin, 1, [], 0.0)
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_the_optimiser_walk_passes_over_objects_that_cannot_be_looked_into():
+    import weakref
+
+    from dg2bench import TrainingState
+
+    class Touchy:
+        def __getattr__(self, name):
+            raise KeyError(name)
+
+    class Gone:
+        pass
+
+    plugin = GoodGenerator(_Hp(), 8)
+    opt = torch.optim.SGD(plugin.net.parameters(), lr=0.1)
+    plugin.touchy, plugin.proxy = Touchy(), weakref.proxy(Gone())   # the proxy's target is gone at once
+    plugin.cache = {k: float(k) for k in range(50_000)}              # walked up to HELD_ITEMS only
+    assert _set_up(plugin, TrainingState(optimizers={"opt": opt})).optimizers == {"opt": opt}

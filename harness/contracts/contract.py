@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import importlib.metadata
 import inspect
+import itertools
 import traceback
 import types
 import weakref
@@ -273,8 +274,9 @@ def check_undeclared_optimizers(plugin: Any, declared: TrainingState) -> None:
     and again before every checkpoint, so one made later, in ``train_step``, is caught
     before a checkpoint leaves it out."""
     known = {id(obj) for obj in declared.objects().values()}
-    for attribute, obj in _held_objects(plugin):
-        if isinstance(obj, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)) and id(obj) not in known:
+    for path, obj in _held_objects(plugin):
+        if _optimiser_like(obj) and id(obj) not in known:
+            attribute = _path_text(path)
             what = "optimiser" if isinstance(obj, torch.optim.Optimizer) else "LR scheduler"
             field = "optimizers" if what == "optimiser" else "epoch_schedulers"
             raise contract_error(plugin, violation(
@@ -282,43 +284,71 @@ def check_undeclared_optimizers(plugin: Any, declared: TrainingState) -> None:
                               "restart it)", f"return it in TrainingState({field}={{...}}) from setup()"))
 
 
-#: How deep :func:`_held_objects` looks into containers and plain objects.
+#: How deep :func:`_held_objects` looks into containers and plain objects, and how many
+#: items of one container it looks at (a plugin's big caches are not walked whole before
+#: every checkpoint).
 HELD_DEPTH = 4
+HELD_ITEMS = 10_000
 
 
-def _held_objects(plugin: Any) -> Iterable[tuple[str, Any]]:
+def _held_objects(plugin: Any) -> Iterable[tuple[tuple, Any]]:
     """``(attribute path, value)`` of the plugin's attributes and, recursively (up to
-    :data:`HELD_DEPTH` levels), of the items of its lists, tuples and dicts and the
-    attributes of plain objects; modules, tensors and the optimisers themselves are not
-    entered."""
+    :data:`HELD_DEPTH` levels and :data:`HELD_ITEMS` items per container), of the items of
+    its lists, tuples and dicts and the attributes of plain objects; networks, tensors,
+    arrays and the optimisers themselves are not entered, and an object that cannot be
+    looked into (a dead weak proxy, a raising ``__getattr__``) is passed over. A path is a
+    tuple of steps, formatted by :func:`_path_text` only for a finding."""
     seen: set[int] = {id(plugin)}
 
-    def walk(path: str, value: Any, depth: int) -> Iterable[tuple[str, Any]]:
+    def children(value: Any) -> list[tuple[Any, Any]]:
+        try:
+            if isinstance(value, Mapping):
+                return [(("[", key), item) for key, item in itertools.islice(value.items(), HELD_ITEMS)]
+            if isinstance(value, (list, tuple)):
+                return [(("[", k), item) for k, item in enumerate(value[:HELD_ITEMS])]
+            if _plain_object(value):
+                return [((".", name), item) for name, item in itertools.islice(vars(value).items(), HELD_ITEMS)]
+        except Exception:   # noqa: BLE001 - whatever a plugin object does when looked into, skip it
+            pass
+        return []
+
+    def walk(path: tuple, value: Any, depth: int) -> Iterable[tuple[tuple, Any]]:
         yield path, value
         if depth >= HELD_DEPTH or id(value) in seen:
             return
         seen.add(id(value))
-        if isinstance(value, Mapping):
-            children = [(f"{path}[{key!r}]", item) for key, item in value.items()]
-        elif isinstance(value, (list, tuple)):
-            children = [(f"{path}[{k}]", item) for k, item in enumerate(value)]
-        elif _plain_object(value):
-            children = [(f"{path}.{name}", item) for name, item in vars(value).items()]
-        else:
-            return
-        for child_path, child in children:
-            yield from walk(child_path, child, depth + 1)
+        for step, child in children(value):
+            yield from walk((*path, step), child, depth + 1)
 
     for attribute, value in vars(plugin).items():
-        yield from walk(attribute, value, 1)
+        yield from walk(((".", attribute),), value, 1)
+
+
+def _optimiser_like(value: Any) -> bool:
+    """An optimiser or LR scheduler (False for what cannot even be asked: a dead weak proxy)."""
+    try:
+        return isinstance(value, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler))
+    except Exception:   # noqa: BLE001
+        return False
+
+
+def _path_text(path: tuple) -> str:
+    """``opt``, ``parts['g'][0]``, ``parts.opt`` from the steps of a path."""
+    text = ""
+    for kind, key in path:
+        text += f"[{key!r}]" if kind == "[" else f".{key}"
+    return text.removeprefix(".")
 
 
 def _plain_object(value: Any) -> bool:
     """An object of the plugin's own making worth looking into (not a network, tensor,
     optimiser, scheduler, class, function or Python module)."""
-    return hasattr(value, "__dict__") and not isinstance(value, (
-        torch.nn.Module, torch.Tensor, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, type,
-        types.ModuleType, types.FunctionType, types.MethodType))
+    try:
+        return hasattr(value, "__dict__") and not isinstance(value, (
+            torch.nn.Module, torch.Tensor, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, type,
+            types.ModuleType, types.FunctionType, types.MethodType))
+    except Exception:   # noqa: BLE001 - a dead weak proxy raises ReferenceError here
+        return False
 
 
 def check_state(plugin: Any, state: Any) -> None:

@@ -86,6 +86,16 @@ class Generator(Trainable):
     #: load/crop/flip. A dataset without a mask for every defect training image fails
     #: the cell with that reason (the other cells go on).
     uses_masks: ClassVar[bool] = False
+    #: Whether its batches hold ``"defect_free"`` images: None (default) as its kind says
+    #: (translation methods yes, unconditional no); False for a translation method that
+    #: trains on defect images alone (it still gets defect-free sources to generate from).
+    trains_on_defect_free: ClassVar[bool | None] = None
+
+    def training_banks(self) -> tuple[str, ...]:
+        """The image banks its training batches hold: ``"defect"``, and ``"defect_free"``
+        where :attr:`trains_on_defect_free` (or, when None, the kind) says so."""
+        both = self.kind == "translation" if self.trains_on_defect_free is None else self.trains_on_defect_free
+        return ("defect", "defect_free") if both else ("defect",)
 
     def prepare(self, data: RealTrainingData) -> None:
         """Called once per process with the real training images, before ``setup``, on
@@ -94,7 +104,7 @@ class Generator(Trainable):
 
     def steps_per_epoch(self, n_defect_free: int, n_defect: int) -> int:
         """Steps in one epoch; the default follows CycleGAN (the larger domain, once)."""
-        n = max(n_defect_free, n_defect) if self.kind == "translation" else n_defect
+        n = max(n_defect_free, n_defect) if "defect_free" in self.training_banks() else n_defect
         return max(1, math.ceil(n / self.batch_size))
 
     @abc.abstractmethod

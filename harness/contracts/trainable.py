@@ -165,11 +165,11 @@ class Trainable(abc.ABC):
 
         Translation methods that follow CycleGAN's recipe return ``LoadCropFlip()``
         when their ``load_crop_flip`` hyperparameter is on (see
-        :mod:`dg2bench.runtime.load_crop_flip`). A plugin written for 0.1 that defines
-        ``input_jitter()``, this method's earlier name, is still heard.
+        :mod:`dg2bench.runtime.load_crop_flip`). The harness asks through
+        :func:`batch_load_crop_flip`, which also hears ``input_jitter()``, this method's
+        earlier name.
         """
-        legacy = getattr(self, "input_jitter", None)
-        return legacy() if callable(legacy) else None
+        return None
 
     def extra_state(self) -> dict[str, Any]:
         """Training state besides network weights: every object :meth:`setup` declared.
@@ -204,15 +204,39 @@ class Trainable(abc.ABC):
             net.load_state_dict(state["networks"][key])
         self.load_extra_state(state.get("extra", {}))
 
+    def averaged_networks(self) -> list[str]:
+        """Names in :meth:`networks` that are moving averages (EMA) of other networks:
+        checkpointed and moved like the rest, left out of the parameter counts of all
+        networks (they add no parameters to train). Default: none."""
+        return []
+
+    def _counted_networks(self, inference_only: bool) -> list[nn.Module]:
+        names = set(self.inference_networks()) if inference_only else set(self.networks()) - set(
+            self.averaged_networks())
+        return [net for name, net in self.networks().items() if name in names]
+
     def parameter_count(self, inference_only: bool = False) -> int:
-        """Number of parameters of all networks (or only the inference networks)."""
-        keep = set(self.inference_networks()) if inference_only else None
-        return sum(p.numel() for k, net in self.networks().items() if keep is None or k in keep
-                   for p in net.parameters())
+        """Number of parameters of all networks but averaged copies (or of the inference networks)."""
+        return sum(p.numel() for net in self._counted_networks(inference_only) for p in net.parameters())
 
     def parameter_megabytes(self, inference_only: bool = False) -> float:
         """Size of the parameters in MB (10^6 bytes), as Table 3's "variable size"."""
-        keep = set(self.inference_networks()) if inference_only else None
-        size = sum(p.numel() * p.element_size() for k, net in self.networks().items()
-                   if keep is None or k in keep for p in net.parameters())
-        return size / 1e6
+        return sum(p.numel() * p.element_size() for net in self._counted_networks(inference_only)
+                   for p in net.parameters()) / 1e6
+
+
+def batch_load_crop_flip(model: Trainable) -> LoadCropFlip | None:
+    """The load/crop/flip the training loop applies to ``model``'s batches.
+
+    ``model.load_crop_flip()``, unless the model's class defines ``input_jitter()`` (the
+    method's name before 0.2) below the class that defines ``load_crop_flip``: a plugin
+    written for 0.1, or one that subclasses a built-in and overrides only the old name,
+    keeps its crops.
+    """
+    def owner(name: str) -> int:
+        mro = type(model).__mro__
+        return next((k for k, cls in enumerate(mro) if name in vars(cls)), len(mro))
+
+    if owner("input_jitter") < owner("load_crop_flip"):
+        return model.input_jitter()   # type: ignore[attr-defined]
+    return model.load_crop_flip()

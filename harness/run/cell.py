@@ -123,9 +123,7 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     generator: Generator = inputs.generator_cls(choice.hparams, size)
     generator.prepare(RealTrainingData(inputs.images["train_defect_free"], inputs.images["train_defect"],
                                        inputs.images.get("train_defect_mask")))
-    banks = {"defect": inputs.images["train_defect"]}
-    if generator.kind == "translation":
-        banks["defect_free"] = inputs.images["train_defect_free"]
+    banks = {bank: inputs.images[f"train_{bank}"] for bank in generator.training_banks()}
     masks = training_masks(generator, inputs.images, cell.dataset)
     spe = generator.steps_per_epoch(len(inputs.images["train_defect_free"]), len(inputs.images["train_defect"]))
     steps, epochs = choice.training_length(spe) if generator.needs_training else (0, 0.0)

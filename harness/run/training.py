@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from dg2bench.contracts.contract import (check_losses, check_state, check_training_state, check_undeclared_optimizers,
                                          contract_error, violation)
-from dg2bench.contracts.trainable import Trainable, TrainPlan
+from dg2bench.contracts.trainable import Trainable, TrainPlan, batch_load_crop_flip
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.batches import BatchSampler
 from dg2bench.runtime.fault_points import fault_point
@@ -206,7 +206,7 @@ def train(model: Trainable, banks: ImageBanks, plan: TrainPlan, *, seed: int,
         start, history = int(state["step"]), list(state["history"])
         earlier_wall = float(state.get("wall_seconds", 0.0))
     images_per_step = plan.batch_size * len(banks.images)
-    load_crop_flip = model.load_crop_flip()
+    load_crop_flip = batch_load_crop_flip(model)
     sums: dict[str, torch.Tensor] = {}
     since, since_step, began = time.perf_counter(), start, time.perf_counter()
     if checkpoint_path is not None and start:

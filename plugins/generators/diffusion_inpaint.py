@@ -16,7 +16,10 @@ to 0) and the mask; it predicts the noise (epsilon, DDPM's loss, on the whole im
   DPM-Solver++ sampler (``sampler``, ``sampling_steps``, recorded with the other
   hyperparameters) runs the EMA weights, as diffusion practice has it; outside the mask
   the source is kept exactly (the composite inpainting pipelines return).
-* EMA: ``ema_decay`` with the usual warm-up, ``min(decay, (1 + step) / (10 + step))``.
+* EMA: the decay at step ``s`` is ``min(ema_decay, (1 + s) / (10 + s))`` (the usual
+  warm-up: 0.9955 at step 2,000, so ``ema_decay`` binds only in long runs).
+* ``diffusers`` is imported when the plugin builds a model, not when it registers, so
+  every ``bench`` command does not pay its import.
 
 Where it departs from the literature: no pretrained weights and no text conditioning
 (AnomalyDiffusion learns a textual embedding per defect type; DefectFill fine-tunes an
@@ -34,7 +37,6 @@ from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
 from torch import nn
 
 from dg2bench import DataError, Generator, RealTrainingData, TrainingState, TrainPlan, hookimpl, option
@@ -54,13 +56,26 @@ class DiffusionInpaintHyperparameters:
                                                  doc="UNet widths, one per resolution level (DDPM 256 px)")
     layers_per_block: int = option(2, minimum=1, doc="ResNet blocks per UNet level")
     attention_levels: int = option(1, minimum=0,
-                                   doc="self-attention in this many of the lowest-resolution levels")
+                                   doc="self-attention in the middle block and in this many of the lowest-"
+                                       "resolution levels (0: no attention at all)")
     train_timesteps: int = option(1000, minimum=2, doc="steps of the DDPM noise schedule")
     beta_schedule: Literal["linear", "squaredcos_cap_v2"] = option(
         "linear", doc="noise schedule: DDPM's linear or the improved-DDPM cosine")
     sampler: Literal["ddim", "dpm-solver"] = option("ddim", doc="ddim (eta 0) or dpm-solver (DPM-Solver++ 2M)")
     sampling_steps: int = option(50, minimum=1, doc="denoising steps when sampling")
-    ema_decay: float = option(0.9999, minimum=0.0, maximum=1.0, doc="EMA decay of the sampling weights")
+    ema_decay: float = option(0.9999, minimum=0.0, maximum=1.0,
+                              doc="EMA decay of the sampling weights; at step s min(ema_decay, (1 + s) / (10 + s))")
+
+    def validate(self) -> None:
+        """Samplers step through a subset of the training timesteps; GroupNorm divides every width."""
+        if self.sampling_steps > self.train_timesteps:
+            raise ValueError(f"sampling_steps must be <= train_timesteps ({self.train_timesteps}), "
+                             f"not {self.sampling_steps}", "use e.g. 50 (or raise train_timesteps)")
+        groups = min(32, min(self.block_out_channels))
+        if any(width % groups for width in self.block_out_channels):
+            raise ValueError(f"block_out_channels must all be multiples of {groups} (GroupNorm groups: the "
+                             f"smallest width, at most 32), not {list(self.block_out_channels)}",
+                             "use e.g. [16, 32, 64] or [32, 64, 128]")
 
 
 class DiffusionInpaint(Generator):
@@ -70,6 +85,7 @@ class DiffusionInpaint(Generator):
     summary: ClassVar[str] = "mask-guided diffusion inpainting (UNet2DModel from scratch, DDIM/DPM-Solver, EMA)"
     kind: ClassVar[str] = "translation"
     uses_masks: ClassVar[bool] = True
+    trains_on_defect_free: ClassVar[bool] = False   # defect images and masks only; sources at generation
     Hyperparameters: ClassVar[type] = DiffusionInpaintHyperparameters
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"batch_size": 4, "epochs": 2, "block_out_channels": (16, 32), "layers_per_block": 1,
@@ -83,6 +99,8 @@ class DiffusionInpaint(Generator):
     }
 
     def __init__(self, hparams: DiffusionInpaintHyperparameters, image_size: int) -> None:
+        from diffusers import DDPMScheduler, UNet2DModel
+
         super().__init__(hparams, image_size)
         h = hparams
         levels = len(h.block_out_channels)
@@ -95,7 +113,7 @@ class DiffusionInpaint(Generator):
             block_out_channels=tuple(h.block_out_channels),
             down_block_types=tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attention),
             up_block_types=tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention)),
-            norm_num_groups=min(32, min(h.block_out_channels)))
+            add_attention=h.attention_levels > 0, norm_num_groups=min(32, min(h.block_out_channels)))
         self.ema = copy.deepcopy(self.unet).requires_grad_(False)
         self.noise_schedule = DDPMScheduler(num_train_timesteps=h.train_timesteps, beta_schedule=h.beta_schedule)
         self.masks: torch.Tensor | None = None
@@ -106,6 +124,10 @@ class DiffusionInpaint(Generator):
 
     def inference_networks(self) -> list[str]:
         """Sampling uses the EMA weights only."""
+        return ["ema"]
+
+    def averaged_networks(self) -> list[str]:
+        """The EMA copy adds no parameters to train (Table 3 counts the UNet once)."""
         return ["ema"]
 
     def prepare(self, data: RealTrainingData) -> None:
@@ -165,7 +187,8 @@ class DiffusionInpaint(Generator):
         picks = torch.randint(0, len(self.masks), (n,)).tolist()
         masks = torch.stack([random_placement(self.masks[k]).moved_mask(self.masks[k]) for k in picks])[:, None]
         device = next(self.ema.parameters()).device
-        chunk = max(1, self.batch_size)
+        plan = getattr(self, "plan", None)
+        chunk = max(1, plan.inference_batch_size if plan is not None else self.batch_size)
         outs = [self._sample(source[start:start + chunk].float().to(device), masks[start:start + chunk].to(device))
                 for start in range(0, n, chunk)]
         images = torch.cat(outs).cpu() if outs else torch.empty(0, 3, self.image_size, self.image_size)
@@ -194,8 +217,11 @@ def inpainting_input(noisy: torch.Tensor, image: torch.Tensor, mask: torch.Tenso
     return torch.cat([noisy, image * (1 - mask), mask], dim=1)
 
 
-def make_sampler(kind: str, schedule: DDPMScheduler) -> DDIMScheduler | DPMSolverMultistepScheduler:
-    """A fresh DDIM (eta 0) or DPM-Solver++ (2M) sampler on the training noise schedule."""
+def make_sampler(kind: str, schedule: Any) -> Any:
+    """A fresh DDIM (eta 0) or DPM-Solver++ (2M) sampler on the training noise schedule
+    (a ``diffusers`` ``DDPMScheduler``)."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
     if kind == "ddim":
         return DDIMScheduler.from_config(schedule.config, clip_sample=False)
     return DPMSolverMultistepScheduler.from_config(schedule.config, algorithm_type="dpmsolver++",
