@@ -389,7 +389,10 @@ def test_a_failed_cell_prints_its_reason_and_the_run_exits_3(bench, write_spec, 
     assert "3 when a cell failed" in " ".join(out.split())
 
 
-def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning(bench):
+def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning(bench, monkeypatch):
+    from dg2bench import cli
+
+    monkeypatch.setattr(cli.console, "width", 200)   # wide enough for a column per preset, wherever it runs
     code, out, err = bench("plugins", "dg2gan")
     assert code == 0, err
     assert "…" not in out   # no value cut short, whatever the width (80 columns without a terminal)
