@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pandas as pd
 from dg2bench.errors import BenchError
-from dg2bench.report.leaderboard import TABLES
+from dg2bench.report.table_names import TABLES
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -440,19 +440,14 @@ def _number(value: float, pattern: str) -> str:
 def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, compare: tuple[str, str] | None,
                         order: str, wide: bool) -> None:
     """Print leaderboards (Table 3, 4-6, 9-12 shapes) or a paired comparison from RESULTS."""
+    from dg2bench.report.aggregate import build_table, compare_table
     from dg2bench.report.comparable import check_comparable
-    from dg2bench.report.leaderboard import (
-        COMPARE_NOTE,
-        SIDE_BY_SIDE_NOTES,
-        TITLES,
-        build_table,
-        compare_table,
-        display_compare,
-        display_table,
-        side_by_side,
-        table_note,
-    )
+    from dg2bench.report.formats import side_by_side
+    from dg2bench.report.formatting import display_compare, display_table
+    from dg2bench.report.notes import COMPARE_NOTE, SIDE_BY_SIDE_NOTES, table_note
+    from dg2bench.report.table_names import TITLES
     from dg2bench.report.terminal import compact_compare, compact_tables, sort_best
+    from dg2bench.store.records import cell_records
     from dg2bench.store.results import ResultStore
 
     if compare and (by_dataset or table != "classify"):
@@ -462,10 +457,12 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
     if not Path(results).is_dir():
         raise BenchError(results, "no such results folder", "pass the folder given to `bench run --results`")
     store = ResultStore(results)
-    records = store.records()
+    files = store.record_files()
+    records = [record for _, record in files]
     if not records:
         raise BenchError(results, "holds no complete cell record", "run `bench run SPEC --results DIR` first")
     check_comparable(store, records)
+    cells = cell_records(files)
     if compare:
         if compare[0] == compare[1]:
             raise BenchError("--compare", f"compares {compare[0]} with itself", "name two different methods")
@@ -473,7 +470,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
         for name in compare:
             if name not in methods:
                 raise BenchError("--compare", f"no method {name!r} in {results}", f"known: {', '.join(methods)}")
-        numeric = compare_table(records, *compare)
+        numeric = compare_table(cells, *compare)
         if numeric.empty:
             raise BenchError("--compare", f"{compare[0]} and {compare[1]} share no seed with classifier results",
                              "run both methods with the same seeds")
@@ -486,7 +483,7 @@ def leaderboard_command(results: str, table: str, fmt: str, by_dataset: bool, co
         frames = {}
         all_failed = all(r.get("status") != "complete" for r in records)
         for name in (TABLES if table == "all" else (table,)):
-            data = build_table(records, name)  # type: ignore[arg-type]
+            data = build_table(cells, name)  # type: ignore[arg-type]
             if data.empty:
                 if table != "all" and not all_failed:
                     raise BenchError("--table", f"no cell in {results} has {name} results", "pick another table")
@@ -535,7 +532,7 @@ def _print_frames(frames: dict, fmt: str, no_wrap: bool = True) -> None:
     """
     import pandas as pd
     from dg2bench.console import rich_table
-    from dg2bench.report.leaderboard import to_latex, to_markdown
+    from dg2bench.report.formats import to_latex, to_markdown
 
     if fmt == "csv":
         many = len(frames) > 1

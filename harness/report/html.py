@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from dg2bench.errors import BenchError
+from dg2bench.report.aggregate import build_table
 from dg2bench.report.comparable import check_comparable
 from dg2bench.report.figure_files import report_figures
-from dg2bench.report.leaderboard import TABLES, TITLES, build_table, display_table, table_note
+from dg2bench.report.formatting import display_table
+from dg2bench.report.notes import table_note
+from dg2bench.report.table_names import TABLES, TITLES
+from dg2bench.store.records import CellRecord, cell_records
 from dg2bench.store.results import ResultStore
 
 STYLE = """
@@ -51,7 +55,7 @@ def _image(png: bytes | None, alt: str) -> str:
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
-def _tables(records: list[dict[str, Any]]) -> str:
+def _tables(records: list[CellRecord]) -> str:
     parts = []
     for name in TABLES:
         numeric = build_table(records, name)
@@ -112,7 +116,8 @@ def build_report(results: Path | str) -> str:
     """The HTML text of the report on ``results`` (a ``bench run --results`` folder)."""
     results = Path(results)
     store = ResultStore(results)
-    records = store.records()
+    files = store.record_files()
+    records = [record for _, record in files]
     check_comparable(store, records)
     runs = _read_runs(results)
     name = " + ".join(run_name for run_name, _, _ in runs) or results.name
@@ -120,6 +125,7 @@ def build_report(results: Path | str) -> str:
     problems += [f"{cell}: partial (no record yet; `bench run` with the same spec finishes it)"
                  for cell in store.partial_cells()]
     complete = [r for r in records if r.get("status") == "complete"]
+    scored = [cell for cell in cell_records(files) if cell.status == "complete"]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [
         f"<h1>dg2bench report: {html.escape(name)}</h1>",
@@ -130,7 +136,7 @@ def build_report(results: Path | str) -> str:
             f"<h3>{html.escape(run_name)}</h3>" if len(runs) > 1 else "",
             "<table>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                                 for k, v in run.items() if k != "plugins") + "</table>")),
-        "<h2>Leaderboards</h2>", _tables(complete) if complete else "<p>No complete cell yet.</p>",
+        "<h2>Leaderboards</h2>", _tables(scored) if scored else "<p>No complete cell yet.</p>",
     ]
     if problems:
         body += ["<h2>Failed and partial cells</h2>", "<ul>" + "".join(

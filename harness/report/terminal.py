@@ -13,7 +13,8 @@ from typing import Literal
 
 import pandas as pd
 
-from dg2bench.report.leaderboard import ACCURACY, PRECISION, REFERENCES, TableName, display_table
+from dg2bench.report.formatting import ACCURACY, PRECISION, display_table
+from dg2bench.report.table_names import REFERENCES, TableName
 
 SortOrder = Literal["best", "spec"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("best", "spec")

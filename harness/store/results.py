@@ -83,11 +83,19 @@ class ResultStore:
 
     def records(self) -> list[dict[str, Any]]:
         """Every complete cell record below this folder, in path order."""
+        return [record for _, record in self.record_files()]
+
+    def record_files(self) -> list[tuple[Path, dict[str, Any]]]:
+        """Every complete cell record below this folder with its path, in path order.
+
+        One read serves both views of a folder a run may still be writing: the records
+        as dicts and, by :func:`dg2bench.store.records.cell_records`, typed.
+        """
         out = []
         for path in sorted((self.root / "cells").glob(f"**/{RECORD_NAME}")):
             try:
                 with path.open(encoding="utf-8") as handle:
-                    out.append(json.load(handle))
+                    out.append((path, json.load(handle)))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise DataError(str(path), f"is not a readable cell record ({exc})",
                                 "delete that cell's folder and rerun `bench run` to redo the cell") from None
