@@ -118,3 +118,15 @@ def test_counts_train_banks_and_settings_say_what_it_is():
         with pytest.raises(SpecError, match=problem.replace("(", r"\(").replace(")", r"\)")):
             _plugin_choices({"d": {"plugin": "diffusion-inpaint", "preset": "tiny", **overrides}}, "generator",
                             registry, "s.toml: generators")
+
+
+def test_registering_the_plugin_does_not_import_diffusers():
+    """diffusers takes seconds to import: only building a model pays for it, not every `bench` command."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dg2bench.plugins.generators.diffusion_inpaint as m; "
+            "assert 'diffusers' not in sys.modules, 'imported at registration'; "
+            "m.DiffusionInpaint(m.DiffusionInpaint.Hyperparameters(**m.DiffusionInpaint.presets['tiny']), 32); "
+            "assert 'diffusers' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

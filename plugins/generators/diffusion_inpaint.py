@@ -91,8 +91,8 @@ class DiffusionInpaint(Generator):
         "tiny": {"batch_size": 4, "epochs": 2, "block_out_channels": (16, 32), "layers_per_block": 1,
                  "attention_levels": 0, "train_timesteps": 100, "sampling_steps": 4, "ema_decay": 0.9},
         # The 64 px CPU protocol: 2,000 steps (~53 epochs of 300 defects at batch 8); widths 16-32-64
-        # (0.69 M parameters): 0.39 s a step on one thread beside a running benchmark, where
-        # 32-64-128 (2.7 M) took 0.96 s.
+        # (0.69 M parameters): 0.39 s a step on one thread, where 32-64-128 (2.7 M) takes 1.02 s
+        # (benchmarks/perf/diffusion_step.py).
         "small": {"batch_size": 8, "epochs": 53, "block_out_channels": (16, 32, 64), "layers_per_block": 1,
                   "attention_levels": 1, "sampling_steps": 25, "ema_decay": 0.999},
         "paper": {},
