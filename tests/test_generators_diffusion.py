@@ -8,6 +8,8 @@ placed masks are clearly red, while every pixel outside them is the source's.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -130,3 +132,24 @@ def test_registering_the_plugin_does_not_import_diffusers():
             "m.DiffusionInpaint(m.DiffusionInpaint.Hyperparameters(**m.DiffusionInpaint.presets['tiny']), 32); "
             "assert 'diffusers' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_a_cell_saves_the_masks_with_the_fakes_and_the_figure_shows_them(tmp_path, write_spec, bench):
+    """fakes_masks/000000.png goes with fakes/000000.png; the figure has a mask row."""
+    from dg2bench.data.image_folders import load_png_folder
+    from dg2bench.report.figures import sources_vs_fakes
+
+    spec = write_spec(generators='[generators.diffusion-inpaint]\npreset = "tiny"\nmax_steps = 2\n', fakes=9)
+    results = tmp_path / "results"
+    code, _, err = bench("run", str(spec), "--results", str(results), "--only", "diffusion-inpaint")
+    assert code == 0, err
+    cell = next(results.glob("cells/*/diffusion-inpaint/*"))
+    fakes, masks = load_png_folder(cell / "fakes"), load_png_folder(cell / "fakes_masks")
+    assert masks.shape == fakes.shape and set(masks.unique().tolist()) == {0, 255}
+    source = load_png_folder(cell / "fakes_sources")[: len(fakes)]
+    outside = (masks == 0).all(1, keepdim=True).expand_as(fakes)[: len(source)]
+    assert torch.equal(fakes[: len(source)][outside], source[outside])   # painted only inside its mask
+    record = json.loads((cell / "record.json").read_text())
+    assert record["fakes"]["masks_folder"] == "fakes_masks" and 0 < record["fakes"]["mask_area"] < 1
+    assert sources_vs_fakes(results, record) is not None

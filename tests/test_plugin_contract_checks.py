@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from dg2bench import Classifier, Dataset, Generator, hookimpl
-from dg2bench.contracts.contract import RULES, check_generated, check_losses
+from dg2bench.contracts.contract import RULES, check_generated, check_generated_masks, check_losses
 from dg2bench.contracts.trainable import TrainPlan
 from dg2bench.contracts.plugin_manager import PluginLoadWarning, get_registry
 from dg2bench.errors import PluginContractError
@@ -302,6 +302,25 @@ def test_check_generated_accepts_good_output_a_constant_image_and_a_few_bright_o
     check_generated(generator, generator.generate(4, None), 4, 8, reference=reference)
     check_generated(generator, torch.full((4, 3, 8, 8), 0.3), 4, 8, reference=reference)
     check_generated(generator, torch.rand(2, 3, 8, 8), 2, 8, reference=reference)   # a chunk's last 2 images
+
+
+@pytest.mark.parametrize("masks, hint", [
+    (torch.zeros(6, 3, 8, 8, dtype=torch.bool), "(6, 3, 8, 8), not (6, 1, 8, 8)"),
+    (torch.full((6, 1, 8, 8), 0.5), "values other than 0 and 1"),
+    ([[0]], "list"),
+])
+def test_check_generated_masks_names_the_rule(masks, hint):
+    with pytest.raises(PluginContractError) as caught:
+        check_generated_masks(_generator(), masks, 6, 8)
+    message = str(caught.value)
+    assert "breaks rule generate-masks:" in message and hint in message and "\n" not in message, message
+
+
+def test_masks_may_be_bool_or_zeros_and_ones_and_the_default_gives_none():
+    check_generated_masks(_generator(), torch.zeros(6, 1, 8, 8, dtype=torch.bool), 6, 8)
+    check_generated_masks(_generator(), torch.ones(6, 1, 8, 8), 6, 8)
+    images, masks = _generator().generate_with_masks(3, None)
+    assert images.shape == (3, 3, 8, 8) and masks is None
 
 
 FAULTY_RUN = """

@@ -83,6 +83,7 @@ RULES: tuple[Rule, ...] = (
     Rule("generate-shape", "generated images have shape (n, 3, S, S), S the benchmark's image_size"),
     Rule("generate-dtype", "generated images are a floating-point torch tensor on the CPU"),
     Rule("generate-finite", "every generated pixel is finite (no NaN or infinity)"),
+    Rule("generate-masks", "masks from generate_with_masks are bool or {0, 1}, shape (n, 1, S, S), on cpu"),
     Rule("generate-range", "generated pixels lie in [-1, 1], not [0, 1] or [0, 255]"),
 )
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
@@ -430,6 +431,19 @@ def generated_violation(images: Any, n: int, image_size: int,
                          "(no pixel is darker than mid-grey, unlike the real images)",
                          "return images * 2 - 1 (the harness expects [-1, 1])")
     return None
+
+
+def check_generated_masks(plugin: Any, masks: Any, n: int, image_size: int) -> None:
+    """Raise :class:`PluginContractError` unless ``masks`` (``generate_with_masks``'s) is
+    ``n`` masks ``(n, 1, S, S)`` on CPU, bool or float/int with only 0 and 1."""
+    expected = (n, 1, image_size, image_size)
+    if not isinstance(masks, torch.Tensor) or tuple(masks.shape) != expected:
+        shape = tuple(masks.shape) if isinstance(masks, torch.Tensor) else type(masks).__name__
+        raise contract_error(plugin, violation("generate-masks", f"masks are {shape}, not {expected}",
+                                               "return a bool tensor (n, 1, image_size, image_size), or None"))
+    if masks.device.type != "cpu" or (masks.dtype != torch.bool and not bool(((masks == 0) | (masks == 1)).all())):
+        raise contract_error(plugin, violation("generate-masks", f"masks are {masks.dtype} on {masks.device.type} "
+                                               "with values other than 0 and 1", "return (masks > 0.5).cpu()"))
 
 
 def _looks_unit_range(images: torch.Tensor, reference: torch.Tensor) -> bool:

@@ -120,6 +120,18 @@ class Generator(Trainable):
         """
 
     @torch.no_grad()
+    def generate_with_masks(self, n: int, source: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`generate`'s images and, for a method that knows where it put the defect,
+        its masks: bool ``(n, 1, S, S)`` on CPU, True inside the defect.
+
+        The harness calls this one (the default returns ``(generate(n, source), None)``)
+        and saves the masks beside the fakes (``fakes_masks/``), where the report shows
+        them next to the images. A method that makes masks overrides it and lets
+        :meth:`generate` return its first element.
+        """
+        return self.generate(n, source), None
+
+    @torch.no_grad()
     def generate_defect_free(self, n: int, source: torch.Tensor) -> torch.Tensor | None:
         """Make ``n`` defect-free images from defect images ``source``, or None if the method cannot.
 

@@ -42,9 +42,13 @@ def report_figures(results: Path, records: list[Record], dataset: str) -> Iterat
     drawn: list[tuple[str, str, bytes | None]] = [
         (f"{slug}-fakes-vs-real", f"{dataset} fakes vs real", figures.fakes_vs_real(results, dataset, records))]
     for record in figures.first_seeds(records):
-        if record["dataset"] == dataset and record.get("fakes", {}).get("sources"):
-            drawn.append((f"{slug}-{_slug(record['method'])}-sources-vs-fakes",
-                          f"{dataset} {record['method']} sources and fakes", figures.sources_vs_fakes(results, record)))
+        fakes = record.get("fakes", {}) if record["dataset"] == dataset else {}
+        if fakes.get("sources") or fakes.get("masks_folder"):
+            what = "sources-vs-fakes" if fakes.get("sources") else "fakes-and-masks"
+            drawn.append((f"{slug}-{_slug(record['method'])}-{what}",
+                          f"{dataset} {record['method']} "
+                          + ("sources and fakes" if fakes.get("sources") else "fakes and masks"),
+                          figures.sources_vs_fakes(results, record)))
     for classifier in sorted({c for r in records for c in r.get("classification", {})}):
         drawn.append((f"{slug}-confusion-{_slug(classifier)}", f"{dataset} confusion matrices {classifier}",
                       figures.confusion_matrices(records, dataset, classifier)))

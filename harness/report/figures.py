@@ -27,9 +27,10 @@ Record = dict[str, Any]
 #: ``IMAGE_FOLDERS`` (the first ones by name, as ``_images`` picks them), so the figures of
 #: an export are those of the full results folder.
 PER_ROW = 8
-#: The image folders the figures read: a cell's ``fakes/``, ``fakes_sources/`` and
-#: ``classify-<label>/misclassified/``, and ``samples/<dataset>/real_defects/``.
-IMAGE_FOLDERS = ("fakes", "fakes_sources", "misclassified", "real_defects")
+#: The image folders the figures read: a cell's ``fakes/``, ``fakes_sources/``,
+#: ``fakes_masks/`` and ``classify-<label>/misclassified/``, and
+#: ``samples/<dataset>/real_defects/``.
+IMAGE_FOLDERS = ("fakes", "fakes_sources", "fakes_masks", "misclassified", "real_defects")
 
 
 def _png(figure: plt.Figure) -> bytes:
@@ -97,13 +98,20 @@ def fakes_vs_real(results: Path, dataset: str, records: list[Record], per_row: i
 
 
 def sources_vs_fakes(results: Path, record: Record, per_row: int = PER_ROW) -> bytes | None:
-    """A translation method's defect-free sources above the fakes made from them."""
+    """A method's fakes with what goes with each: the defect-free source it was made
+    from (translation methods) above it, the defect mask it was made with or made
+    (mask-aware methods) below it. None when there is neither."""
     folder = cell_dir(results, record)
     sources = _images(folder / "fakes_sources", per_row)
-    if not sources:
+    masks = _images(folder / "fakes_masks", len(sources) or per_row)
+    if not sources and not masks:
         return None
-    return _rows_of_images([("source", sources), ("fake", _images(folder / "fakes", len(sources)))],
-                           f"{record['dataset']} / {record['method']}: defect-free source → fake")
+    rows = [("source", sources)] if sources else []
+    rows.append(("fake", _images(folder / "fakes", len(sources) or len(masks))))
+    if masks:
+        rows.append(("mask", masks))
+    path = " → ".join(["defect-free source"] * bool(sources) + ["fake"] + ["mask"] * bool(masks))
+    return _rows_of_images(rows, f"{record['dataset']} / {record['method']}: {path}")
 
 
 def confusion_matrices(records: list[Record], dataset: str, classifier: str) -> bytes | None:

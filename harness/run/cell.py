@@ -26,7 +26,7 @@ from dg2bench.data.split import Split, to_unit_range
 from dg2bench.errors import DataError, PluginContractError
 from dg2bench.metrics.quality import QualityScorer
 from dg2bench.run.classify import run_classifier
-from dg2bench.run.generation import fake_source_order, generate_fakes
+from dg2bench.run.generation import fake_source_order, generate_fakes, generate_fakes_and_masks
 from dg2bench.run.training import (
     ImageBanks,
     NonFiniteLossError,
@@ -170,6 +170,10 @@ def _train_generator(inputs: CellInputs, cell: CellId, folder: Path, progress: P
     return generator, report
 
 
+#: Where a cell keeps the masks of a generator that makes them, one per fake, same names.
+MASKS_FOLDER = "fakes_masks"
+
+
 def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
            progress: ProgressCallback) -> tuple[torch.Tensor, dict]:
     # Scoring wants at least as many fakes as real images it compares them with; the
@@ -183,12 +187,16 @@ def _fakes(inputs: CellInputs, cell: CellId, generator: Generator, folder: Path,
     began = time.perf_counter()
     pool = inputs.images["train_defect_free"]
     order = fake_source_order(len(pool), n, cell.seed) if generator.kind == "translation" else None
-    fakes = generate_fakes(generator, n, pool, inputs.device, cell=str(cell), progress=progress,
-                           source_order=order)
+    fakes, masks = generate_fakes_and_masks(generator, n, pool, inputs.device, cell=str(cell), progress=progress,
+                                            source_order=order)
     save_png_folder(fakes, fake_dir)
     info = {"count": n, "for_training": inputs.spec.augmentation.fakes, "folder": "fakes",
             "seconds": time.perf_counter() - began,
             "source": "train defect-free images" if generator.kind == "translation" else "noise"}
+    if masks is not None:   # fakes_masks/000000.png (white: defect) goes with fakes/000000.png
+        save_png_folder(masks.expand(-1, 3, -1, -1).to(torch.uint8) * 255, folder / MASKS_FOLDER)
+        info["masks_folder"] = MASKS_FOLDER
+        info["mask_area"] = float(masks.float().mean())
     if order is not None:
         save_png_folder(pool[order[:SOURCE_SAMPLES]], folder / "fakes_sources")   # for reports: source beside fake
         # fakes/000000.png was translated from sources[0], and so on.
