@@ -18,6 +18,7 @@ from dg2bench import TrainPlan
 from dg2bench.run.training import set_up, training_step
 from dg2bench.plugins.generators.cyclegan import CycleGan
 from dg2bench.plugins.generators.d2gan import D2Gan
+from dg2bench.plugins.generators.dfmgan import Dfmgan
 from dg2bench.plugins.generators.dg2gan import Dg2Gan
 from dg2bench.plugins.generators.diffusion_inpaint import DiffusionInpaint
 from dg2bench.plugins.generators.wgan import Wgan
@@ -35,6 +36,8 @@ CASES = {
                        "critic_norm": "layer", "n_critic": 2, "n_critic_warmup": 0}),
     "d2gan": (D2Gan, {"batch_size": 2}),
     "diffusion-inpaint": (DiffusionInpaint, {"batch_size": 2, "ema_decay": 0.9}),   # the EMA moved too
+    # 4 stage-1 steps, then stage 2: the resume falls in stage 2, lazy R1 every other step.
+    "dfmgan": (Dfmgan, {"batch_size": 2}),
 }
 
 
@@ -44,12 +47,14 @@ def make(cls, overrides):
     return model
 
 
-def batch(step: int, kind: str) -> dict[str, torch.Tensor]:
+def batch(step: int, cls: type) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(100 + step)
     out = {"defect_free": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
            "defect": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
            "defect_mask": (torch.rand(2, 1, 32, 32, generator=gen) < 0.3).float()}
-    return out if kind == "translation" else {"defect": out["defect"]}
+    both = cls.kind == "translation" if cls.trains_on_defect_free is None else cls.trains_on_defect_free
+    keep = {"defect"} | ({"defect_free"} if both else set()) | ({"defect_mask"} if cls.uses_masks else set())
+    return {key: value for key, value in out.items() if key in keep}
 
 
 def train(cls, overrides, split: int | None):
@@ -68,7 +73,7 @@ def train(cls, overrides, split: int | None):
             model.load_state_dict(torch.load(buffer, weights_only=True))
             torch.set_rng_state(rng)
             random.setstate(py_rng)
-        training_step(model, batch(step, cls.kind), step, PLAN)   # the harness steps epoch schedulers
+        training_step(model, batch(step, cls), step, PLAN)   # the harness steps epoch schedulers
     return model
 
 

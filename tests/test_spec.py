@@ -15,7 +15,8 @@ def test_shipped_specs_validate(registry, name):
     spec = load_spec(REPO / "benchmarks" / name, registry)
     assert spec.generators and spec.classifiers and spec.datasets
     assert {g.plugin for g in spec.generators} == {"dg2gan", "dg2gan-no-djs", "cyclegan", "wgan", "d2gan",
-                                                   "oversample", "classic", "cutpaste"}
+                                                   "dfmgan", "diffusion-inpaint", "oversample", "classic",
+                                                   "cutpaste"} == set(registry.names("generator"))
 
 
 def test_paper_spec_follows_the_paper(registry):

@@ -164,3 +164,39 @@ def d2gan_generator_loss(d1_fake_logits: torch.Tensor, d2_fake_logits: torch.Ten
                          beta: float) -> torch.Tensor:
     """D2GAN's generator loss ``E[-D1(G(z)) + beta log D2(G(z))]``."""
     return (-F.softplus(d1_fake_logits.float())).mean() + beta * log_softplus(d2_fake_logits).mean()
+
+
+# --- StyleGAN2 and DFMGAN (Karras et al. 2020; Duan et al. 2023) ----------------------
+
+def logistic_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """StyleGAN2's logistic loss for a discriminator (DFMGAN's D and D_match):
+    ``E softplus(l_fake) + E softplus(-l_real)``, the cross-entropy of eq. 3's D1."""
+    return gan1_discriminator_loss(real_logits, fake_logits)
+
+
+def nonsaturating_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """StyleGAN2's non-saturating generator loss ``E softplus(-l_fake)`` (as eq. 3's G)."""
+    return gan1_generator_loss(fake_logits)
+
+
+def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): ``||grad_x D(x)||^2`` per real image, shape ``(B,)``.
+
+    The caller weighs it by ``gamma / 2`` (and by the lazy interval when applied lazily).
+    """
+    real = real.detach().float().requires_grad_(True)
+    logits = discriminator(real)
+    (grad,) = torch.autograd.grad(logits.float().sum(), real, create_graph=True)
+    return grad.square().sum(dim=(1, 2, 3))
+
+
+def mode_seeking_loss(defect_w1: torch.Tensor, defect_w2: torch.Tensor, mask1: torch.Tensor,
+                      mask2: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """DFMGAN's mode-seeking loss ("w/mask", after Mao et al. 2019):
+    ``mean|w1 - w2| / mean|m1 - m2|``, the masks ``tanh(10 m)`` made on the same
+    backgrounds from defect styles w1 and w2. Minimising it spreads different defect
+    styles over different masks. ``eps`` keeps two identical masks finite (the official
+    code has none).
+    """
+    return (defect_w1.float() - defect_w2.float()).abs().mean() / \
+        ((mask1.float() - mask2.float()).abs().mean() + eps)

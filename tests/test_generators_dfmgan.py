@@ -1,0 +1,181 @@
+"""``dfmgan``: StyleGAN2 layers against hand-computed values, the official parameter
+counts at ``paper``, the two stages' division of labour, and learning on a tiny problem.
+
+The tiny problem: defect-free images are dark noisy backgrounds; defect images add a
+red 8 x 8 square, with its mask. After stage 1 the generator makes backgrounds; stage 2
+must make the residual paint red where its mask says, on a mask about the real size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dg2bench import TrainPlan
+from dg2bench.plugins.generators import losses
+from dg2bench.plugins.generators.dfmgan import Dfmgan, official_parameter_counts, parameter_counts
+from dg2bench.plugins.generators.stylegan2 import (
+    FullyConnected,
+    ResidualDiscriminator,
+    modulated_conv2d,
+    normalize_2nd_moment,
+)
+from dg2bench.run.training import set_up
+
+SIZE = 32
+
+
+def tiny(**overrides) -> Dfmgan:
+    return Dfmgan(Dfmgan.Hyperparameters(**{**Dfmgan.presets["tiny"], **overrides}), SIZE)
+
+
+def plan(total_steps: int, batch_size: int = 4) -> TrainPlan:
+    return TrainPlan(image_size=SIZE, total_steps=total_steps, steps_per_epoch=total_steps, epochs=1,
+                     batch_size=batch_size, device=torch.device("cpu"))
+
+
+def test_paper_preset_has_the_official_parameter_counts():
+    with torch.device("meta"):
+        model = Dfmgan(Dfmgan.Hyperparameters(**Dfmgan.presets["paper"]), 256)
+    assert parameter_counts(model) == official_parameter_counts() == {
+        "G (stage 1)": 23_191_522, "stage-2 additions": 3_669_703, "D": 24_001_089, "D_match": 1_502_113}
+
+
+def test_modulation_and_demodulation_by_hand():
+    weight = torch.tensor([[[[1.0]], [[2.0]]]])          # one output channel, two inputs, 1x1
+    x = torch.tensor([[[[1.0]], [[1.0]]]])               # (1, 2, 1, 1)
+    styles = torch.tensor([[3.0, 0.5]])
+    # modulated weight (3, 1): output 3*1 + 1*1 = 4; demodulated by sqrt(3^2 + 1^2).
+    assert modulated_conv2d(x, weight, styles, demodulate=False).item() == pytest.approx(4.0)
+    assert modulated_conv2d(x, weight, styles).item() == pytest.approx(4 / math.sqrt(10), rel=1e-6)
+
+
+def test_equalised_linear_and_pixel_norm_by_hand():
+    fc = FullyConnected(4, 1, bias_init=1.0, lr_multiplier=0.01)
+    with torch.no_grad():
+        fc.weight.fill_(100.0)                           # stored / 0.01; used * 0.01 / sqrt(4)
+        fc.bias.fill_(100.0)                             # used * 0.01
+    assert fc(torch.ones(1, 4)).item() == pytest.approx(4 * 0.5 + 1.0)
+    assert normalize_2nd_moment(torch.tensor([[3.0, 4.0]])).tolist()[0] == \
+        pytest.approx([3 / math.sqrt(12.5), 4 / math.sqrt(12.5)], rel=1e-6)
+
+
+def test_minibatch_std_by_hand():
+    disc = ResidualDiscriminator(8, 16, 4, mbstd_group=2)
+    x = torch.tensor([0.0, 2.0, 1.0, 1.0]).view(4, 1, 1, 1).expand(4, 2, 2, 2)
+    # groups pair samples (0, 2) and (1, 3): std of {0, 1} = 0.5, of {2, 1} = 0.5 (population).
+    std = disc.minibatch_std(x)[:, -1]
+    assert std.shape == (4, 2, 2) and torch.allclose(std, torch.full_like(std, 0.5), atol=1e-4)
+
+
+def test_mode_seeking_loss_by_hand():
+    w1, w2 = torch.zeros(2, 3), torch.full((2, 3), 0.6)
+    m1, m2 = torch.zeros(2, 1, 2, 2), torch.full((2, 1, 2, 2), 0.3)
+    assert losses.mode_seeking_loss(w1, w2, m1, m2, eps=0.0).item() == pytest.approx(0.6 / 0.3)
+
+
+def test_r1_is_the_squared_input_gradient():
+    real = torch.randn(3, 1, 2, 2)
+    penalty = losses.r1_penalty(lambda x: (2 * x).sum(dim=(1, 2, 3)), real)
+    assert torch.allclose(penalty, torch.full((3,), 4.0 * 4))           # gradient 2 at 4 pixels
+
+
+def test_stage_one_trains_only_the_backbone_and_stage_two_only_the_defect_networks():
+    model = tiny(batch_size=2)
+    set_up(model, plan(6, 2))
+    assert [model.stage(s) for s in range(6)] == [1, 1, 1, 2, 2, 2]
+    batch = {"defect_free": torch.rand(2, 3, SIZE, SIZE) * 2 - 1, "defect": torch.rand(2, 3, SIZE, SIZE) * 2 - 1,
+             "defect_mask": (torch.rand(2, 1, SIZE, SIZE) > 0.8).float()}
+
+    def snapshot(modules):
+        return [p.detach().clone() for m in modules for p in m.parameters()]
+
+    def same(before, modules):
+        return all(torch.equal(a, b) for a, b in zip(before, [p for m in modules for p in m.parameters()]))
+
+    backbone, defect = snapshot(model.G.backbone()), snapshot(model.G.defect_networks())
+    match = snapshot([model.D_match])
+    for step in range(3):
+        losses_ = model.train_step(batch, step)
+        assert losses_["stage"].item() == 1 and losses_["mode_seeking"].item() == 0
+    assert not same(backbone, model.G.backbone()) and same(defect, model.G.defect_networks())
+    assert same(match, [model.D_match])
+    backbone = snapshot(model.G.backbone())
+    for step in range(3, 6):
+        losses_ = model.train_step(batch, step)
+        assert losses_["stage"].item() == 2 and losses_["mode_seeking"].item() > 0
+    assert same(backbone, model.G.backbone()) and not same(defect, model.G.defect_networks())
+    assert not same(match, [model.D_match])
+
+
+def test_the_hard_gate_passes_the_residual_only_where_the_mask_is_on():
+    """All-off masks give the backbone's image exactly (DFMGAN's fix_residual_to_zero);
+    all-on masks change it."""
+    torch.manual_seed(0)
+    model = tiny()
+    with torch.no_grad():
+        w = model.G.mapping(torch.randn(6, 16))
+        defect_w = model.G.defect_mapping(torch.randn(6, 16))
+        clean, none = model.G.synthesize(w, None, noise_mode="const")
+        model.G.to_mask.weight.zero_()
+        model.G.to_mask.bias.fill_(-1.0)
+        off, mask_off = model.G.synthesize(w, defect_w, noise_mode="const")
+        model.G.to_mask.bias.fill_(1.0)
+        on, mask_on = model.G.synthesize(w, defect_w, noise_mode="const")
+    assert none is None and (mask_off < 0).all() and (mask_on >= 0).all()
+    assert torch.equal(off, clean) and not torch.allclose(on, clean)
+
+
+def test_generation_is_seeded_and_gives_masks():
+    model = tiny()
+    torch.manual_seed(7)
+    first, masks = model.generate_with_masks(5, None)
+    torch.manual_seed(7)
+    assert torch.equal(model.generate(5, None), first)
+    assert first.shape == (5, 3, SIZE, SIZE) and masks.shape == (5, 1, SIZE, SIZE) and masks.dtype == torch.bool
+
+
+def test_an_odd_batch_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="batch_size must be even"):
+        Dfmgan.Hyperparameters(**{**Dfmgan.presets["tiny"], "batch_size": 3}).validate()
+
+
+RED = torch.tensor([0.9, -0.9, -0.9]).view(1, 3, 1, 1)
+
+
+def squares(count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Backgrounds, the same with a red 8 x 8 square, and the squares' masks."""
+    background = -0.4 + 0.1 * torch.randn(count, 3, SIZE, SIZE, generator=gen)
+    masks = torch.zeros(count, 1, SIZE, SIZE)
+    for i in range(count):
+        r, c = torch.randint(4, 20, (2,), generator=gen).tolist()
+        masks[i, :, r:r + 8, c:c + 8] = 1
+    return background, torch.where(masks.bool(), RED.expand(count, 3, SIZE, SIZE), background), masks
+
+
+def redness(images: torch.Tensor, masks: torch.Tensor) -> tuple[float, float]:
+    red = (images[:, 0] - images[:, 1]).unsqueeze(1)
+    inside = red[masks].mean() if masks.any() else torch.tensor(float("nan"))
+    return float(inside), float(red[~masks].mean())
+
+
+@pytest.mark.slow
+def test_dfmgan_learns_to_paint_red_squares_inside_its_masks():
+    steps, stage1 = 700, 300
+    torch.manual_seed(0)
+    model = tiny(batch_size=8, stage1_fraction=stage1 / steps, lr=0.004, r1_gamma=0.1, ema_kimg=0.2)
+    set_up(model, plan(steps, 8))
+    gen = torch.Generator().manual_seed(1)
+    free, defect, masks = squares(256, gen)
+    before = redness(*model.generate_with_masks(64, None))
+    for step in range(steps):
+        pick = torch.randint(0, 256, (8,), generator=gen)
+        model.train_step({"defect_free": free[pick], "defect": defect[pick], "defect_mask": masks[pick]}, step)
+    torch.manual_seed(3)
+    images, made = model.generate_with_masks(64, None)
+    inside, outside = redness(images, made)
+    area = float(made.float().mean())
+    assert inside > 0.8 and outside < 0.3, (before, (inside, outside))          # red where its mask is
+    assert 0.5 * float(masks.mean()) < area < 3 * float(masks.mean()), area     # real squares: 6 % of a patch
