@@ -316,7 +316,7 @@ def _guarded(row: StepEstimate, device: torch.device) -> Iterator[None]:
         yield
     except torch.cuda.OutOfMemoryError as exc:
         row.error = f"CUDA out of memory ({str(exc).splitlines()[0]})"
-    except (RuntimeError, ValueError) as exc:
+    except Exception as exc:   # noqa: BLE001 - a plugin may raise anything; its row says what, the others go on
         row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     finally:
         if device.type == "cuda":

@@ -171,6 +171,24 @@ def test_estimate_times_a_gradient_penalty_step_without_counting_its_flops(bench
     assert not row["error"] and row["seconds_per_step"] > 0 and row["flops_per_step"] is None
 
 
+def test_a_plugin_error_of_any_kind_marks_its_row_and_the_others_go_on(bench, write_spec, tmp_path, monkeypatch):
+    from dg2bench.plugins.generators.wgan import Wgan
+
+    def broken(self, batch, step):
+        raise AssertionError("Expected gradient function to be set")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(Wgan, "train_step", broken)
+    spec = write_spec(tiny_spec_text(generators='[generators.wgan]\npreset = "tiny"\n\n'
+                                                 '[generators.dfmgan]\npreset = "tiny"\n'))
+    code, out, err = bench("estimate", str(spec), "--format", "json", "--repeats", "1", "--warmup", "0")
+    assert code == 0, err
+    rows = {r["label"]: r for r in json.loads(out)["methods"]}
+    assert rows["wgan"]["error"] == "AssertionError: Expected gradient function to be set"
+    # DFMGAN's first block once expanded its constant under no_grad: a view the FLOP counter's hooks refused.
+    assert not rows["dfmgan"]["error"] and rows["dfmgan"]["seconds_per_step"] > 0
+
+
 def test_estimate_times_scoring_and_divides_the_wall_time_among_cells_side_by_side(bench, write_spec, tmp_path,
                                                                                   monkeypatch):
     """With quality scoring on, the fakes of every generator cell and the real defects (once)

@@ -161,7 +161,9 @@ class SynthesisBlock(nn.Module):
     def features(self, x: torch.Tensor | None, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
         """The block's feature maps (before any image output)."""
         if self.first:
-            x = self.const.unsqueeze(0).expand(w.shape[0], -1, -1, -1)
+            # A copy, not an expand(): a view of a parameter made under no_grad breaks autograd hooks
+            # (FlopCounterMode's, in `bench estimate`).
+            x = self.const.unsqueeze(0).repeat(w.shape[0], 1, 1, 1)
         else:
             x = self.conv0(x, w, noise_mode)
         return self.conv1(x, w, noise_mode)
