@@ -155,7 +155,9 @@ def test_the_store_reads_each_record_once_for_both_views(tmp_path):
 
 def test_every_published_record_loads():
     records = cell_records(ResultStore(PUBLISHED).record_files())
-    assert len(records) == 55 and all(isinstance(r, CellRecord) and r.complete for r in records)   # 11 methods x 5
+    # The paper's 11 methods x 5 seeds, and the cells of the methods beyond the paper finished so far.
+    assert len(records) == len(list(PUBLISHED.glob("cells/*/*/*/record.json"))) >= 55
+    assert all(isinstance(r, CellRecord) and r.complete for r in records)
     generated = [r for r in records if r.method != "baseline"]
-    assert len(generated) == 50 and all(r.quality and r.generator_plugin for r in generated)
+    assert len(generated) == len(records) - 5 and all(r.quality and r.generator_plugin for r in generated)
     assert all(len(result.predictions) == 2100 for r in records for result in r.classification.values())
