@@ -185,3 +185,15 @@ def test_dfmgan_learns_to_paint_red_squares_inside_its_masks():
     assert after_stage1[0] < 0.35, after_stage1                                   # backgrounds only
     assert inside > 0.6 and outside < 0.15, (after_stage1, (inside, outside))     # red where its mask is
     assert float(masks.mean()) / 2 < area < 4 * float(masks.mean()), area
+
+
+def test_both_stages_run_under_bf16_autocast_with_finite_losses():
+    model = tiny(batch_size=2)
+    set_up(model, TrainPlan(image_size=SIZE, total_steps=4, steps_per_epoch=4, epochs=1, batch_size=2,
+                            device=torch.device("cpu"), amp_dtype=torch.bfloat16))
+    batch = {"defect_free": torch.rand(2, 3, SIZE, SIZE) * 2 - 1, "defect": torch.rand(2, 3, SIZE, SIZE) * 2 - 1,
+             "defect_mask": (torch.rand(2, 1, SIZE, SIZE) > 0.8).float()}
+    for step in range(4):   # steps 0 and 2 add the lazy R1 (tiny: every 2 steps)
+        out = model.train_step(batch, step)
+        assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in out.values()), out
+    assert out["stage"].item() == 2 and out["r1"].item() == 0 and out["mode_seeking"].item() > 0
