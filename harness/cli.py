@@ -352,8 +352,8 @@ def estimate_command(spec: str, device: str | None, fmt: str, repeats: int, warm
                      peak_tflops: float | None, settings: tuple[str, ...], executor: str) -> None:
     """Time a few real steps of every method of SPEC and project the time of the run.
 
-    Training steps, Inception features of the fakes and real defects, and test
-    predictions are timed on synthetic images of the spec's sizes; generation is not.
+    Training steps, a chunk of each method's fakes, Inception features of the fakes and
+    real defects, and test predictions are timed on synthetic images of the spec's sizes.
     """
 
     import pandas as pd

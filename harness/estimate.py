@@ -11,7 +11,9 @@ Inception features of every scored fake and, once, of the real training defects,
 metrics after them (FID, KID, PRDC and their bootstrap replicates, timed once on random
 features of the real sizes), and each classifier's predictions on the test split; on a
 small CPU protocol they are a large share of the run, not a rounding error. Generation
-is not included.
+is timed per method as one chunk of fakes (:data:`GENERATION_CHUNK` images, as a cell
+makes them) from the untrained model (the cost does not depend on the weights):
+a diffusion sampler's many network calls per image make it a real share of its cells.
 
 Under ``--executor ray`` on a CPU, cells run side by side, each on
 ``cell_threads(cpus_per_cell)`` torch threads: every step is timed on that many threads
@@ -48,6 +50,7 @@ from dg2bench.contracts.trainable import Trainable, TrainPlan, batch_load_crop_f
 from dg2bench.data.split import to_unit_range
 from dg2bench.run.classify import schedule_images
 from dg2bench.run.cell import BASELINE
+from dg2bench.run.generation import GENERATION_CHUNK
 from dg2bench.run.training import (
     ImageBanks,
     compile_networks,
@@ -76,7 +79,7 @@ class StepEstimate:
     """One method's measured step and its projection over the spec's cells."""
 
     dataset: str
-    role: str               # "generator", "classifier", "scoring" or "testing"
+    role: str               # "generator", "classifier", "generation", "scoring" or "testing"
     label: str
     images_per_step: int = 0
     seconds_per_step: float = float("nan")
@@ -407,6 +410,15 @@ def estimate_evaluation(spec: Spec, registry: Registry, device: torch.device,
     out: list[StepEstimate] = []
     for dataset in spec.datasets:
         train, test = counts[dataset.label]["train"], counts[dataset.label]["test"]
+        for choice in spec.generators:
+            cls = registry.get("generator", choice.plugin).cls
+            speed = plan_speed_options(device, spec.benchmark, choice.precision)
+            # As a cell: enough fakes to score against every real training defect, and Table 8's
+            # defect-free fakes from the methods that make them.
+            count = max(spec.augmentation.fakes, train["defect"]) + (
+                spec.augmentation.fakes_defect_free if makes_defect_free(cls) else 0)
+            out.append(_measure_generation(cls, choice, dataset.label, train, count, size, seeds, device, speed,
+                                           warmup, repeats, on_method))
         if spec.metrics.quality and spec.generators:
             out += _measure_scoring(spec, dataset.label, train["defect"], size, seeds, device, warmup, repeats,
                                     on_method)
@@ -416,6 +428,32 @@ def estimate_evaluation(spec: Spec, registry: Registry, device: torch.device,
             out.append(_measure_testing(cls, choice, dataset.label, sum(test.values()), methods, size, seeds,
                                         device, speed, warmup, repeats, on_method))
     return out
+
+
+def _measure_generation(cls: type[Generator], choice: PluginChoice, dataset: str, train: dict[str, int], count: int,
+                        size: int, seeds: int, device: torch.device, speed: dict[str, Any], warmup: int, repeats: int,
+                        on_method: Callable[[str], None]) -> StepEstimate:
+    """One chunk of a method's fakes, projected over the ``count`` fakes of each of its cells."""
+    on_method(f"{dataset}/{choice.label} generation")
+    seed_everything(0)
+    chunk = min(GENERATION_CHUNK, count)
+    row = StepEstimate(dataset, "generation", f"{choice.label} fakes", images_per_step=chunk,
+                       precision=precision_name(speed["amp_dtype"]),
+                       method_steps={choice.label: math.ceil(count / max(chunk, 1))}, seeds=seeds)
+    with _guarded(row, device):
+        model = cls(choice.hparams, size)
+        keep = max(4 * model.batch_size, chunk)
+        defect_free, defect = _random_bank(min(train["defect_free"], keep), size), _random_bank(
+            min(train["defect"], keep), size)
+        model.prepare(RealTrainingData(defect_free, defect, _rectangle_masks(len(defect), size)))
+        plan = TrainPlan(image_size=size, total_steps=1, steps_per_epoch=1, epochs=1.0, batch_size=model.batch_size,
+                         device=device, **speed)
+        place_model(model, dataclasses.replace(plan, compile_mode=None))
+        set_up(model, plan)
+        source = to_unit_range(_random_bank(chunk, size)).to(device) if model.kind == "translation" else None
+        row.seconds_per_step, row.warmup_seconds = _median_call(lambda: model.generate(chunk, source), device,
+                                                                min(warmup, 1), max(1, min(repeats, 3)))
+    return row
 
 
 def _measure_scoring(spec: Spec, dataset: str, real_defects: int, size: int, seeds: int, device: torch.device,
@@ -496,9 +534,9 @@ def estimate_cache_path(spec: Spec, device: torch.device, executor: str) -> Path
     by side, so its wall time is not a local run's."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dg2bench" / "estimates"
     # "rows": the version of the rows' meaning (3: method_steps per method, defect-free fakes only
-    # where made; 4: scoring and testing rows, wall time under an executor), so files of older
+    # where made; 4: scoring and testing rows, wall time under an executor; 5: generation rows), so files of older
     # versions are not read.
-    key = json.dumps({"spec": spec.resolved(), "device": device.type, "executor": executor, "rows": 4},
+    key = json.dumps({"spec": spec.resolved(), "device": device.type, "executor": executor, "rows": 5},
                      sort_keys=True, default=str)
     return base / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
@@ -561,13 +599,18 @@ def load_estimate(spec: Spec, device: torch.device, executor: str) -> dict[str, 
 
 
 def summary_line(known: dict, only: tuple[str, ...] = ()) -> str:
-    """``"about 2 h 10 min (training 1 h 40 min, scoring and testing 30 min; 2 cells side by side)"``."""
-    training = projected_total([r for r in known["methods"] if r["role"] in ("generator", "classifier")], only)
-    evaluation = projected_total([r for r in known["methods"] if r["role"] not in ("generator", "classifier")], only)
+    """``"about 2 h 10 min (training 1 h 35 min, generation 5 min, scoring and testing 30 min; 2 cells
+    side by side)"``."""
+    def total(roles: tuple[str, ...]) -> float:
+        return projected_total([r for r in known["methods"] if r["role"] in roles], only)
+
+    training, generation = total(("generator", "classifier")), total(("generation",))
+    evaluation = total(("scoring", "testing"))
     slots = known.get("parallel_cells", 1)
     side = f"; {slots} cells side by side ({known['executor']}), so the sum divided by {slots}" if slots > 1 else ""
-    return (f"about {format_duration((training + evaluation) / slots)} (training {format_duration(training)}, "
-            f"scoring and testing {format_duration(evaluation)}{side}; generation not included)")
+    return (f"about {format_duration((training + generation + evaluation) / slots)} (training "
+            f"{format_duration(training)}, generation {format_duration(generation)}, scoring and testing "
+            f"{format_duration(evaluation)}{side})")
 
 
 def detectable_line(dataset: str, by_class: dict[str, float], tests: dict[str, int], seeds: int,

@@ -47,15 +47,24 @@ def test_estimate_times_every_method_and_run_prints_the_total(bench, write_spec,
     testing = rows[("testing", "resnet34 test predictions")]
     assert testing["method_steps"] == {"baseline": 1, "dg2gan": 1, "oversample": 1} and testing["seconds_per_step"] > 0
     assert not any(r["role"] == "scoring" for r in result["methods"])
+    # Each method's cell makes max(8 fakes, 8 real training defects) = 8 fakes (one chunk), DG2GAN 8
+    # defect-free ones too (fakes_defect_free defaults to 0 here).
+    made, copied = rows[("generation", "dg2gan fakes")], rows[("generation", "oversample fakes")]
+    assert made["images_per_step"] == 8 and made["method_steps"] == {"dg2gan": 1} and made["seconds_per_step"] > 0
+    assert copied["projected_seconds"] == copied["seconds_per_step"] * 1 * 2
     assert result["total_seconds"] == pytest.approx(
-        dg2gan["projected_seconds"] + classifier["projected_seconds"] + testing["projected_seconds"])
+        dg2gan["projected_seconds"] + classifier["projected_seconds"] + testing["projected_seconds"]
+        + made["projected_seconds"] + copied["projected_seconds"])
     assert result["parallel_cells"] == 1 and result["wall_seconds"] == result["total_seconds"]
     assert not (tmp_path / "results").exists()
     only = projected_total(result["methods"], ("oversample",))
-    assert only == pytest.approx(classifier["seconds_per_step"] * 8 * 2 + testing["seconds_per_step"] * 2)
+    assert only == pytest.approx(classifier["seconds_per_step"] * 8 * 2 + testing["seconds_per_step"] * 2
+                                 + copied["seconds_per_step"] * 2)
     code, out, _ = bench("run", str(spec), "--results", str(tmp_path / "results"), "--only", "oversample")
-    training = format_duration(classifier["seconds_per_step"] * 8 * 2)
-    assert code == 0 and f"(training {training}, scoring and testing " in out and "for --only oversample" in out
+    training, generation = (format_duration(x) for x in (classifier["seconds_per_step"] * 8 * 2,
+                                                         copied["seconds_per_step"] * 2))
+    assert code == 0 and f"(training {training}, generation {generation}, scoring and testing " in out
+    assert "for --only oversample" in out
 
 
 def test_projected_total_counts_the_named_methods_and_skips_failed_rows():

@@ -11,6 +11,10 @@ from dg2bench.runtime.interrupt import raise_if_stopped
 from dg2bench.runtime.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 
+#: Fakes per ``generate`` call when a cell makes them (``bench estimate`` times one such chunk).
+GENERATION_CHUNK = 64
+
+
 def fake_source_order(n_sources: int, n: int, seed: int, key: str = "fake-sources") -> torch.Tensor:
     """Which defect-free image each of ``n`` translated fakes starts from.
 
@@ -27,7 +31,7 @@ def fake_source_order(n_sources: int, n: int, seed: int, key: str = "fake-source
 
 
 def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | None, device: torch.device,
-                   chunk: int = 64, cell: str = "", progress: ProgressCallback = ignore_progress,
+                   chunk: int = GENERATION_CHUNK, cell: str = "", progress: ProgressCallback = ignore_progress,
                    source_order: torch.Tensor | None = None, defect_free: bool = False) -> torch.Tensor:
     """``n`` fake images as uint8 ``(n, 3, S, S)`` on CPU (:func:`generate_fakes_and_masks`
     without the masks)."""
@@ -36,7 +40,7 @@ def generate_fakes(generator: Generator, n: int, source_pool: torch.Tensor | Non
 
 
 def generate_fakes_and_masks(generator: Generator, n: int, source_pool: torch.Tensor | None,
-                             device: torch.device, chunk: int = 64, cell: str = "",
+                             device: torch.device, chunk: int = GENERATION_CHUNK, cell: str = "",
                              progress: ProgressCallback = ignore_progress, source_order: torch.Tensor | None = None,
                              defect_free: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``n`` fake images as uint8 ``(n, 3, S, S)`` on CPU, and their masks as bool
