@@ -153,3 +153,27 @@ def test_a_cell_saves_the_masks_with_the_fakes_and_the_figure_shows_them(tmp_pat
     record = json.loads((cell / "record.json").read_text())
     assert record["fakes"]["masks_folder"] == "fakes_masks" and 0 < record["fakes"]["mask_area"] < 1
     assert sources_vs_fakes(results, record) is not None
+
+
+class _WildNoisePrediction(torch.nn.Module):
+    """A UNet stand-in whose noise prediction is far too large (as an undertrained one's can be)."""
+
+    def forward(self, x, t):
+        return type("Out", (), {"sample": torch.full_like(x[:, :3], 4.0)})()
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm-solver"])
+def test_clipped_sampling_stays_in_the_image_range(sampler):
+    """The small model's first CPU-protocol cells sampled -28 to +35 inside their masks (no clipping)."""
+    from diffusers import DDPMScheduler
+
+    from dg2bench.plugins.generators.diffusion_inpaint import denoise, make_sampler
+
+    schedule = DDPMScheduler(num_train_timesteps=1000)
+    source, mask = torch.zeros(2, 3, 8, 8), torch.ones(2, 1, 8, 8)
+    torch.manual_seed(0)
+    clipped = denoise(_WildNoisePrediction(), make_sampler(sampler, schedule), source, mask, 10)
+    assert clipped.abs().max() <= 1.0 + 1e-5
+    torch.manual_seed(0)
+    free = denoise(_WildNoisePrediction(), make_sampler(sampler, schedule, clip_sample=False), source, mask, 10)
+    assert free.abs().max() > 2.0     # what clipping prevents
