@@ -197,3 +197,69 @@ def test_both_stages_run_under_bf16_autocast_with_finite_losses():
         out = model.train_step(batch, step)
         assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in out.values()), out
     assert out["stage"].item() == 2 and out["r1"].item() == 0 and out["mode_seeking"].item() > 0
+
+
+def _batch(n: int = 4) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(11)
+    return {"defect_free": torch.rand(n, 3, SIZE, SIZE, generator=gen) * 2 - 1,
+            "defect": torch.rand(n, 3, SIZE, SIZE, generator=gen) * 2 - 1,
+            "defect_mask": (torch.rand(n, 1, SIZE, SIZE, generator=gen) > 0.8).float()}
+
+
+def test_lazy_r1_every_other_step_and_d_trains_in_both_stages():
+    model = tiny()   # r1_every 2; 2 + 2 steps
+    set_up(model, plan(4))
+    r1, d_moved = [], []
+    for step in range(4):
+        before = [p.detach().clone() for p in model.D.parameters()]
+        out = model.train_step(_batch(), step)
+        r1.append(out["r1"].item())
+        d_moved.append(any(not torch.equal(a, b) for a, b in zip(before, model.D.parameters())))
+    assert r1[0] > 0 and r1[1] == 0 and r1[2] > 0 and r1[3] == 0, r1
+    assert all(d_moved)
+
+
+def test_the_ema_generator_follows_g_by_its_half_life():
+    model = tiny(ema_kimg=0.004, ema_rampup=0.0)   # half-life 4 images = one batch of 4: beta 0.5
+    set_up(model, plan(4))
+    ema_before = [p.detach().clone() for p in model.G_ema.parameters()]
+    model.train_step(_batch(), 0)
+    for old, ema, live in zip(ema_before, model.G_ema.parameters(), model.G.parameters()):
+        assert torch.allclose(ema, (old + live) / 2, atol=1e-6)
+
+
+def test_generation_uses_the_ema_generator_and_constant_noise():
+    model = tiny()
+    with torch.no_grad():
+        for p in model.G.parameters():
+            p.add_(1.0)                              # G and G_ema now differ
+        for name, p in model.G_ema.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(1.0)                         # noise matters (it starts at 0)
+    torch.manual_seed(2)
+    images, masks = model.generate_with_masks(3, None)
+    torch.manual_seed(2)
+    z, defect_z = torch.randn(3, 16), torch.randn(3, 16)
+    with torch.no_grad():
+        ema = model.G_ema
+        expected, mask = ema.synthesize(ema.mapping(z), ema.defect_mapping(defect_z), noise_mode="const")
+    assert torch.equal(images, expected.clamp(-1, 1)) and torch.equal(masks, mask >= 0)
+
+
+def test_mode_seeking_pairs_the_first_half_backgrounds_with_the_second_half_defect_styles(monkeypatch):
+    model = tiny()
+    set_up(model, plan(2))
+    seen, original = {}, losses.mode_seeking_loss
+
+    def spy(w1, w2, m1, m2, eps=1e-5):
+        seen.update(w1=w1.detach(), w2=w2.detach(), m1=m1.detach(), m2=m2.detach())
+        return original(w1, w2, m1, m2, eps)
+
+    monkeypatch.setattr(losses, "mode_seeking_loss", spy)
+    torch.manual_seed(4)
+    out = model.train_step(_batch(), 1)                # stage 2 (tiny: half of 2 steps)
+    assert out["stage"].item() == 2
+    assert seen["w1"].shape == seen["w2"].shape == (2, 16) and not torch.equal(seen["w1"], seen["w2"])
+    assert seen["m1"].shape == (2, 1, SIZE, SIZE) and seen["m1"].abs().max() <= 1   # tanh(10 m)
+    assert out["mode_seeking"].item() == pytest.approx(
+        ((seen["w1"] - seen["w2"]).abs().mean() / ((seen["m1"] - seen["m2"]).abs().mean() + 1e-5)).item(), rel=1e-5)
