@@ -24,6 +24,21 @@ style mixing (the repository's own ``cifar`` configuration turns both off), and 
 resampling and precision departures of ``stylegan2.py``. Where the official code
 trains stage 2 in a new process, here the harness's loop carries on: fresh optimisers
 for the stage-2 networks and D, no second EMA ramp-up.
+
+Further departures a review against the official code found (2026-12-07; the published
+CPU cells were made with them, so they stay until those cells are rerun): D's residual
+blocks apply the leaky ReLU before the 2x2 average pooling (official: blur, stride-2
+conv, bias, then the activation), so the resampling departure changes the function, not
+only the speed; G's Adam uses lr 0.0025 and beta2 0.99 (official: the lazy-path-length
+ratio 4/5, lr 0.002 and beta2 0.99^0.8, although this code has no path-length term);
+R1 joins D's main step every ``r1_every`` steps while D's lr and beta2 keep the
+``r1_every / (r1_every + 1)`` rescaling meant for a separate step; the ramp-up uses the
+images seen after the step (official: before it); the minibatch-std group falls back to
+the largest divisor of an uneven batch (official: an error); fakes draw their noise per
+chunk, so they depend on ``inference_batch_size``; with ``total_steps`` 1 there is no
+stage 2. At ``small`` the EMA half-life (2.5 kimg) is long against stage 2 (4 kimg), so
+the generator that makes the fakes still holds about a third of its defect networks'
+initial weights (``0.5 ** (4 / 2.5)``).
 """
 
 from __future__ import annotations
@@ -226,7 +241,8 @@ class Dfmgan(Generator):
         return loss.detach(), r1.detach()
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        """A D update then a G update of the step's stage (StyleGAN2's phases Dmain, Dreg, Gmain)."""
+        """A D update (with lazy R1) then a G update of the step's stage (the official loop runs
+        Gmain, Greg, Dmain, Dreg and, in stage 2, D_match's phases)."""
         stage = self.stage(step)
         out = self._stage1(batch["defect_free"], step) if stage == 1 \
             else self._stage2(batch["defect"], batch["defect_mask"], step)
