@@ -72,3 +72,20 @@ def test_the_check_fails_when_the_folder_renders_nothing(published_copy):
     shutil.rmtree(published_copy / "cells")
     with pytest.raises(AssertionError, match="exited 2"):
         assert_leaderboards_match(published_copy)
+
+
+@pytest.mark.slow
+def test_the_readme_and_docs_quote_the_tables_the_published_folder_prints():
+    """README "Results" and docs/results.md hold `python benchmarks/readme_tables.py
+    benchmarks/results/crackforest-cpu`'s tables, character for character."""
+    import subprocess
+    import sys
+
+    repo = PUBLISHED.parents[1]
+    script = repo / "benchmarks" / "readme_tables.py"
+    out = subprocess.run([sys.executable, str(script), str(PUBLISHED / "crackforest-cpu")], check=True,
+                         capture_output=True, text=True).stdout
+    classify, quality = out.strip().split("\n\n")
+    readme, results = (repo / "README.md").read_text(), (repo / "docs" / "results.md").read_text()
+    assert classify in readme and quality in readme
+    assert quality in results
