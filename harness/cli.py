@@ -567,7 +567,6 @@ def _print_frames(frames: dict, fmt: str, no_wrap: bool = True) -> None:
               help="The HTML file to write [default: RESULTS/report.html].")
 def report_command(results: str, out: str | None) -> None:
     """Write one self-contained HTML report (tables, figures, spec, versions) for RESULTS."""
-    from dg2bench.report.html import build_report
     from dg2bench.store.atomic import write_text_atomic
 
     if not Path(results).is_dir():
@@ -581,6 +580,8 @@ def report_command(results: str, out: str | None) -> None:
     if not target.parent.is_dir():
         problem = "is a file, not a folder" if target.parent.exists() else "does not exist"
         raise BenchError("--out", f"folder {target.parent} {problem}", "create it or pick another path")
+    from dg2bench.report.html import build_report      # matplotlib: after the checks, so bad input fails at once
+
     write_text_atomic(target, build_report(results))
     target.chmod(0o644)   # a page to share, not a private temp file
     console.print(f"report: {target}", highlight=False, markup=False)

@@ -5,11 +5,19 @@ Plain helpers live in ``helpers.py``; test modules import those, never this file
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from helpers import PUBLISHABLE_GENERATORS, finished_tiny_run, tiny_spec_text
+
+# One torch (OpenMP) thread, in this process and every `bench run` subprocess, set before
+# any test module imports torch: the tiny networks run no faster on two, and on cores
+# shared with other work the waiting thread's spin multiplied the CPU time (a contract-kit
+# test took 15-90 CPU s instead of under 1 s beside a running benchmark). A value set
+# outside pytest wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,9 @@ from dg2bench.contracts.plugin_manager import Registry, get_plugin_manager
 from dg2bench.plugins.classifiers import resnet
 
 CLASSES = [resnet.ResNet34Classifier, resnet.ResNet50Classifier]
+#: The same code with ResNet-50's bottleneck blocks: its training runs (a CPU second each) are
+#: left to the full suite; the fast loop trains ResNet-34.
+TRAINED = [resnet.ResNet34Classifier, pytest.param(resnet.ResNet50Classifier, marks=pytest.mark.slow)]
 SIZE = 32
 
 
@@ -50,6 +53,7 @@ def test_presets_resolve_and_paper_keeps_the_main_structure(cls):
         resolve_hyperparameters(cls.Hyperparameters, cls.presets, "tiny", {"dropout": 1.5}, "test")
 
 
+@pytest.mark.slow
 def test_paper_heads_narrow_to_two_outputs():
     for cls, widths in ((resnet.ResNet34Classifier, [512, 256, 64, 2]), (resnet.ResNet50Classifier, [2048, 512, 128, 2])):
         net = resnet.ResNetWithHead(cls.block, cls.Hyperparameters())
@@ -58,7 +62,7 @@ def test_paper_heads_narrow_to_two_outputs():
         assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in net.resnet.fc)
 
 
-@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("cls", TRAINED)
 def test_trains_on_a_separable_toy_problem(cls):
     torch.manual_seed(0)
     clf = build(cls, dropout=0.0, lr=1e-3)
@@ -73,7 +77,7 @@ def test_trains_on_a_separable_toy_problem(cls):
     assert (probs.argmax(1) == toy_batch(10, seed=2)["labels"]).float().mean() >= 0.8
 
 
-@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("cls", TRAINED)
 def test_state_dict_round_trip_restores_predictions_and_optimizer(cls):
     torch.manual_seed(0)
     clf = build(cls)
@@ -120,6 +124,7 @@ def test_unreadable_weights_path_is_a_clear_error(tmp_path):
             build(resnet.ResNet34Classifier, weights_path=str(path))
 
 
+@pytest.mark.slow      # 2-3 CPU s each; the kit itself runs in the fast loop on generators and CrackForest
 @pytest.mark.parametrize("cls", CLASSES)
 def test_passes_the_contract_test_kit(cls):
     from dg2bench.testing import check_classifier

@@ -412,6 +412,7 @@ def test_plugins_name_prints_its_options_with_types_defaults_presets_and_meaning
     assert code == 2 and len(err.strip().splitlines()) == 1 and "choose from:" in err and "dg2gan" in err
 
 
+@pytest.mark.slow     # a `bench plugins NAME` per plugin: 1-1.5 CPU s a width (the fast loop has the test above)
 @pytest.mark.parametrize("width", [80, 200])
 def test_plugins_name_never_cuts_a_value_short(bench, monkeypatch, width):
     """Too narrow for a column per preset, the presets follow as a list; nothing ends in "…"."""

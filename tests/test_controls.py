@@ -84,6 +84,7 @@ def test_cutpaste_without_masks_is_a_clear_error():
         build(CutPaste, data(masks=False))
 
 
+@pytest.mark.slow
 def test_controls_run_as_cells_without_training(tmp_path, write_spec):
     registry = get_registry()
     generators = "".join(f"[generators.{name}]\npreset = \"tiny\"\n\n" for name in ("oversample", "classic", "cutpaste"))

@@ -83,6 +83,7 @@ def test_thin_cracks_count_as_cracks():
         assert tiles[corner].crack_pixels > 0 and dataset._label(tiles[corner]) == 1
 
 
+@pytest.mark.slow
 def test_defect_free_patches_hold_no_crack_and_no_enclosed_area():
     split = _split(patch_size=80)
     dataset = split.dataset

@@ -107,6 +107,7 @@ def test_mvtec_crop_keeps_the_defect_and_works_without_a_mask(tmp_path):
     assert dataset.load_image(s.items[0]).size == (40, 40)
 
 
+@pytest.mark.slow
 def test_magnetic_tile_split_is_run_disjoint_with_every_type_on_both_sides():
     s = split(MagneticTile(MagneticTileOptions(), MAGNETIC_TILE))
     counts = s.counts()
@@ -121,6 +122,7 @@ def test_magnetic_tile_split_is_run_disjoint_with_every_type_on_both_sides():
     assert image.size[0] == image.size[1]
 
 
+@pytest.mark.slow
 def test_magnetic_tile_tiny_preset_counts():
     s = split(MagneticTile(MagneticTileOptions(**MagneticTile.presets["tiny"]), MAGNETIC_TILE))
     assert s.counts() == {"train": {"defect_free": 60, "defect": 20}, "test": {"defect_free": 40, "defect": 20}}
@@ -231,7 +233,9 @@ def test_cli_split_and_run_on_each_dataset(tmp_path, bench, write_spec, monkeypa
 
 
 
-@pytest.mark.parametrize("spec", ["magnetic-tile-smoke.toml", "magnetic-tile-paper.toml"])
+# Each validation scans the 1344 images (a CPU second); the paper spec's is left to the full suite.
+@pytest.mark.parametrize("spec", ["magnetic-tile-smoke.toml",
+                                  pytest.param("magnetic-tile-paper.toml", marks=pytest.mark.slow)])
 def test_validate_magnetic_tile_specs(bench, spec):
     code, out, _ = bench("validate", str(REPO / "benchmarks" / spec))
     assert code == 0 and "is valid" in out
@@ -257,6 +261,7 @@ def test_mvtec_specs_validate_with_the_variable_and_say_where_to_get_the_data_wi
     assert f"mvtec-{category}-paper.toml: datasets.mvtec." in err and "asks for" in err and "(0 = automatic)" in err
 
 
+@pytest.mark.slow
 def test_unconditional_methods_add_no_defect_free_fakes_and_say_why(tmp_path, write_spec):
     from dg2bench.contracts.plugin_manager import get_registry
     from dg2bench.runner import run_benchmark

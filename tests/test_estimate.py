@@ -77,6 +77,7 @@ def test_projected_total_counts_the_named_methods_and_skips_failed_rows():
     assert projected_total(rows, ("other",)) == 0.1 * 30 * 3
 
 
+@pytest.mark.slow
 def test_only_methods_that_make_defect_free_fakes_count_them(bench, write_spec, tmp_path, monkeypatch):
     from dg2bench.contracts.plugin_manager import get_registry
     from dg2bench.estimate import makes_defect_free
@@ -108,6 +109,7 @@ def test_estimate_without_a_memory_figure_says_so_instead_of_failing(bench, writ
     assert classifier["peak_memory_mb"] is None and classifier["seconds_per_step"] > 0
 
 
+@pytest.mark.slow
 def test_estimate_names_the_smallest_detectable_difference_and_the_steps_schedule(bench, write_spec, tmp_path,
                                                                                   monkeypatch):
     from dg2bench.metrics.power import assumed_difference_sd, minimal_detectable_effect
@@ -168,6 +170,7 @@ def test_a_kept_estimate_is_found_only_by_a_run_under_the_same_executor(registry
     assert load_estimate(spec, cpu, "ray") == {"executor": "ray", "parallel_cells": 2}
 
 
+@pytest.mark.slow
 def test_estimate_times_a_gradient_penalty_step_without_counting_its_flops(bench, write_spec, tmp_path, monkeypatch):
     # torch's FLOP counter cannot follow WGAN-GP's double backward; the row failed with
     # "A leaf node was passed to _will_engine_execute_node ...".
@@ -180,6 +183,7 @@ def test_estimate_times_a_gradient_penalty_step_without_counting_its_flops(bench
     assert not row["error"] and row["seconds_per_step"] > 0 and row["flops_per_step"] is None
 
 
+@pytest.mark.slow
 def test_a_plugin_error_of_any_kind_marks_its_row_and_the_others_go_on(bench, write_spec, tmp_path, monkeypatch):
     from dg2bench.plugins.generators.wgan import Wgan
 
@@ -198,6 +202,7 @@ def test_a_plugin_error_of_any_kind_marks_its_row_and_the_others_go_on(bench, wr
     assert not rows["dfmgan"]["error"] and rows["dfmgan"]["seconds_per_step"] > 0
 
 
+@pytest.mark.slow
 def test_estimate_times_scoring_and_divides_the_wall_time_among_cells_side_by_side(bench, write_spec, tmp_path,
                                                                                   monkeypatch):
     """With quality scoring on, the fakes of every generator cell and the real defects (once)

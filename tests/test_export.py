@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dg2bench.report.figure_files import report_figures
-from dg2bench.report.figures import PER_ROW
 from dg2bench.store.results import ResultStore
 
 TABLES = ("--table", "all", "--format", "markdown")
 
 #: Every test reads the session's finished tiny run (conftest.py, ``tiny_run``): end to end.
+#: The figure modules (matplotlib) are imported inside the tests, so the fast loop, which
+#: collects this module but runs none of it, does not pay for them.
 pytestmark = pytest.mark.slow
 
 
@@ -52,6 +52,8 @@ def test_export_prints_its_size_and_what_it_left_out(tiny_run, bench, tmp_path):
 
 
 def test_export_renders_the_same_tables_and_figures(exported, bench):
+    from dg2bench.report.figure_files import report_figures
+
     _, results, out = exported
     original = bench("leaderboard", str(results), *TABLES)
     copy = bench("leaderboard", str(out), *TABLES)
@@ -70,6 +72,8 @@ def test_export_renders_the_same_tables_and_figures(exported, bench):
 
 
 def test_export_keeps_what_tables_and_a_resume_read_and_no_weights(exported):
+    from dg2bench.report.figures import PER_ROW
+
     _, results, out = exported
     files = _files(out)
     assert not [f for f in files if f.endswith(".pt")] and not [f for f in files if f.startswith("cache/")]
@@ -195,6 +199,8 @@ def test_figures_bad_input_is_one_line(bench, tiny_run, tmp_path):
 def test_export_keeps_images_only_of_the_cells_a_figure_shows(tiny_run, bench, tmp_path):
     """Figures show each method's lowest seed: the other seeds' images stay out (55 cells
     of a real protocol would otherwise carry 5 copies of every figure's images)."""
+    from dg2bench.report.figures import PER_ROW
+
     _, results = tiny_run
     source = tmp_path / "results"
     shutil.copytree(results, source)

@@ -67,6 +67,7 @@ def test_no_djs_builds_no_djs_parameters_and_is_smaller():
     assert full.parameter_count() - ablated.parameter_count() == djs_critic_parameters(full) > 0
 
 
+@pytest.mark.slow
 def test_djs_critic_size_at_paper_preset_matches_table3_difference():
     # Table 3: DG2GAN 32.32 vs DG2GAN-no-DJS 31.72 "Mb", +1.89 %. Build at 32 px: the
     # parameter counts do not depend on the image size.

@@ -49,6 +49,7 @@ def test_inpainting_input_is_noise_context_and_mask():
     assert x[:, 3:6, :2].abs().sum() == 0 and torch.equal(x[:, 3:6, 2:], image[:, :, 2:])   # the defect hidden
 
 
+@pytest.mark.slow
 def test_generation_places_real_masks_and_keeps_the_source_outside_them():
     gen = torch.Generator().manual_seed(0)
     defects, masks, sources = red_squares(6, gen)
@@ -66,6 +67,7 @@ def test_generation_places_real_masks_and_keeps_the_source_outside_them():
     assert random_placement(masks[0, 0]) == first                           # global RNG: reproducible
 
 
+@pytest.mark.slow
 def test_a_dataset_without_masks_is_refused_in_one_line():
     from dg2bench.errors import DataError
 
@@ -102,6 +104,7 @@ def test_the_noise_loss_falls_and_samples_turn_red_inside_the_mask():
     assert torch.equal(images[outside], sources.clamp(-1, 1)[outside])
 
 
+@pytest.mark.slow
 def test_counts_train_banks_and_settings_say_what_it_is():
     from dg2bench.contracts.plugin_manager import get_registry
     from dg2bench.errors import SpecError
@@ -122,8 +125,34 @@ def test_counts_train_banks_and_settings_say_what_it_is():
                             registry, "s.toml: generators")
 
 
+def test_registering_the_plugin_reaches_for_no_diffusers_and_building_a_model_does(monkeypatch):
+    """In-process and in the fast loop: with ``diffusers`` made unimportable, the plugin
+    module imports and registers, and building a model fails on the missing import."""
+    import importlib
+    import sys
+
+    import dg2bench.plugins.generators as package
+
+    name = "dg2bench.plugins.generators.diffusion_inpaint"
+    monkeypatch.setitem(sys.modules, "diffusers", None)          # `import diffusers` raises ImportError
+    monkeypatch.delitem(sys.modules, name)                         # imported afresh below; both restored after
+    monkeypatch.setattr(package, "diffusion_inpaint", package.diffusion_inpaint)
+    module = importlib.import_module(name)
+    registered = []
+    module.register_generators(registered.append)
+    assert registered == [module.DiffusionInpaint]
+    with pytest.raises(ImportError, match="diffusers"):
+        module.DiffusionInpaint(module.DiffusionInpaint.Hyperparameters(**module.DiffusionInpaint.presets["tiny"]),
+                                SIZE)
+
+
+@pytest.mark.slow
 def test_registering_the_plugin_does_not_import_diffusers():
-    """diffusers takes seconds to import: only building a model pays for it, not every `bench` command."""
+    """diffusers takes seconds to import: only building a model pays for it, not every `bench` command.
+
+    In a fresh interpreter (a subprocess that imports dg2bench and torch: seconds of CPU,
+    so slow), where nothing else can have imported it first.
+    """
     import subprocess
     import sys
 

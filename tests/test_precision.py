@@ -35,6 +35,7 @@ def _losses(amp: torch.dtype | None) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
+@pytest.mark.slow
 def test_bf16_reaches_losses_close_to_fp32():
     fp32, bf16 = _losses(None), _losses(torch.bfloat16)
     for key in ("g_total", "cycle", "d_defect"):

@@ -195,6 +195,7 @@ def test_a_cuda_device_without_gpus_per_cell_is_refused_before_submitting(ray_cl
         RayExecutor()._check_resources(dataclasses.replace(spec.benchmark, cpus_per_cell=3.0))
 
 
+@pytest.mark.slow
 def test_an_address_nothing_answers_on_is_refused_at_once(write_spec, bench, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[test,ray]' (CI does)")
     import socket

@@ -43,7 +43,20 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
 
 
+def test_a_second_lock_on_a_held_folder_refuses_and_the_released_lock_is_free(tmp_path):
+    """In-process (an OS file lock taken twice conflicts within one process too): the fast twin
+    of the next test, which holds the lock from another process."""
+    with ResultStore(tmp_path).lock():
+        with pytest.raises(ResultsLockedError, match="another `bench run` is using this results folder"):
+            with ResultStore(tmp_path).lock():
+                pass
+    with ResultStore(tmp_path).lock():
+        pass
+
+
+@pytest.mark.slow
 def test_second_run_on_the_same_folder_refuses(tmp_path):
+    """The lock held by another process (a subprocess importing dg2bench: seconds of CPU)."""
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""\
         import sys, time
         from dg2bench.store.results import ResultStore

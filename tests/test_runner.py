@@ -81,6 +81,7 @@ def test_fakes_scored_are_at_least_the_real_set_and_training_gets_the_spec_count
     assert record["classification"]["resnet34"]["train_images"]["fake_defect"] == 3
 
 
+@pytest.mark.slow
 def test_seeds_make_separate_cells(tmp_path, write_spec):
     registry = get_registry(extra_plugins=[_Plugin()])
     spec = load_spec(write_spec(generators="[generators.stable]\nplugin = \"constant\"\n", classifier_steps=2),
@@ -132,6 +133,7 @@ def test_fake_source_order_is_a_seeded_permutation_cycled():
     assert fake_source_order(1000, 600, seed=0).max() > 900
 
 
+@pytest.mark.slow
 def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_spec):
     from dg2bench.data.image_folders import load_png_folder
     from dg2bench.data.loading import build_split, load_split_images
@@ -151,6 +153,7 @@ def test_translation_fakes_come_from_recorded_permuted_sources(tmp_path, write_s
     assert torch.equal(fakes, images[index])
 
 
+@pytest.mark.slow
 def test_a_changed_split_refuses_to_mix_with_old_cells(tmp_path, write_spec, monkeypatch):
     # Same spec, same options, but the dataset labels differently (as when CrackForest
     # started counting thin cracks): the old cells must not be reused silently.
@@ -170,6 +173,7 @@ def test_a_changed_split_refuses_to_mix_with_old_cells(tmp_path, write_spec, mon
         run_benchmark(spec, registry, store)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule, baseline_steps", [("epochs", 6), ("steps", 8)])
 def test_classifier_schedule_steps_trains_every_cell_as_long_as_an_augmented_one(tmp_path, write_spec, schedule,
                                                                                   baseline_steps):

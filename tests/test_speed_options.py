@@ -79,6 +79,7 @@ def _cyclegan_losses(**options) -> tuple[CycleGan, list[dict[str, float]]]:
     return model, outcome.history
 
 
+@pytest.mark.slow
 def test_channels_last_trains_networks_and_batches_in_that_format_to_the_same_losses(monkeypatch):
     seen = []
     original = CycleGan.train_step
@@ -163,6 +164,7 @@ def _estimate_rows(bench, write_spec, tmp_path, monkeypatch, setting: str) -> li
     return [row for row in json.loads(out)["methods"] if row["role"] in ("generator", "classifier")]
 
 
+@pytest.mark.slow
 def test_estimate_reports_warmup_apart_and_the_speed_settings(bench, write_spec, tmp_path, monkeypatch):
     rows = _estimate_rows(bench, write_spec, tmp_path, monkeypatch, "memory_format=channels_last")
     assert all(r["warmup_seconds"] > 0 and r["channels_last"] is True and r["compile_mode"] is None for r in rows)
