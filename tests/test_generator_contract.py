@@ -22,7 +22,7 @@ TRAINED = [n for n in GENERATORS if get_registry().get("generator", n).cls.needs
 #: The kit on these is left to the full suite (marked slow): diffusion-inpaint pays diffusers'
 #: import, the others take about a CPU second each (dg2gan's resume is also checked in the fast
 #: loop by test_generators_resume); the fast loop runs the kit on d2gan, wgan and the controls.
-SLOW_KIT = {"cyclegan", "dg2gan", "dg2gan-no-djs", "diffusion-inpaint"}
+SLOW_KIT = {"cyclegan", "dg2gan", "dg2gan-no-djs", "diffusion-inpaint", "dfmgan"}
 
 
 def _marked_slow(names: list[str], slow: set[str]) -> list:

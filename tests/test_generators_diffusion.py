@@ -191,6 +191,7 @@ class _WildNoisePrediction(torch.nn.Module):
         return type("Out", (), {"sample": torch.full_like(x[:, :3], 4.0)})()
 
 
+@pytest.mark.slow   # imports diffusers (seconds)
 @pytest.mark.parametrize("sampler", ["ddim", "dpm-solver"])
 def test_clipped_sampling_stays_in_the_image_range(sampler):
     """The small model's first CPU-protocol cells sampled -28 to +35 inside their masks (no clipping)."""

@@ -78,8 +78,9 @@ def train(cls, overrides, split: int | None):
 
 
 #: Left to the full suite: diffusion-inpaint (diffusers' import) and cyclegan (the image pool
-#: DG2GAN shares with it, which the fast loop resumes in dg2gan's case).
-SLOW = {"cyclegan", "diffusion-inpaint"}
+#: DG2GAN shares with it, which the fast loop resumes in dg2gan's case) and dfmgan (its stages and
+#: optimisers are checked by the fast tests of test_generators_dfmgan).
+SLOW = {"cyclegan", "diffusion-inpaint", "dfmgan"}
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case in SLOW else case
