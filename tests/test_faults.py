@@ -334,7 +334,10 @@ def test_sigint_on_a_ray_driver_cancels_its_tasks_and_the_resume_line_keeps_the_
     spec, results = tmp_path / "spec.toml", tmp_path / "results"
     spec.write_text(_spec_text())
     ready = tmp_path / "ready"
-    process = subprocess.Popen(_bench_command(spec, results, "--executor", "ray", "--set", "cpus_per_cell=2"),
+    # The Ray cell runs on as many torch threads as the reference did (conftest: OMP_NUM_THREADS, 1 unless
+    # set); other thread counts sum in another order and the records differ in the last bits.
+    threads = os.environ.get("OMP_NUM_THREADS", "2")
+    process = subprocess.Popen(_bench_command(spec, results, "--executor", "ray", "--set", f"cpus_per_cell={threads}"),
                                env=_env(DG2BENCH_STALL_AT="train:3", DG2BENCH_STALL_READY=str(ready)),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
