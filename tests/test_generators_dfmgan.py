@@ -19,6 +19,9 @@ from dg2bench.plugins.generators.dfmgan import Dfmgan, official_parameter_counts
 from dg2bench.plugins.generators.stylegan2 import (
     FullyConnected,
     ResidualDiscriminator,
+    fir_downsample2x,
+    fir_filter,
+    lrelu,
     modulated_conv2d,
     normalize_2nd_moment,
 )
@@ -68,6 +71,38 @@ def test_minibatch_std_by_hand():
     # groups pair samples (0, 2) and (1, 3): std of {0, 1} = 0.5, of {2, 1} = 0.5 (population).
     std = disc.minibatch_std(x)[:, -1]
     assert std.shape == (4, 2, 2) and torch.allclose(std, torch.full_like(std, 0.5), atol=1e-4)
+
+
+def test_fir_downsampling_by_hand():
+    """[1, 3, 3, 1] / 8 per axis, padded by 1, every 2nd pixel: a 1 at (1, 1) of a 4x4
+    image lands on the outputs with weights (3, 1) x (3, 1) / 64."""
+    x = torch.zeros(1, 1, 4, 4)
+    x[0, 0, 1, 1] = 1.0
+    assert fir_downsample2x(x)[0, 0].tolist() == [[9 / 64, 3 / 64], [3 / 64, 1 / 64]]
+    # Without decimation, padded by 2 (conv1's blur): 4 + 4 - 3 = 5 px; the 1, at (3, 3) once
+    # padded, spreads over outputs 0..3 of each axis with weights (1, 3, 3, 1) / 8.
+    blurred = fir_filter(x, pad=2)[0, 0]
+    row = torch.tensor([1.0, 3.0, 3.0, 1.0, 0.0]) / 8
+    assert blurred.shape == (5, 5) and torch.allclose(blurred, row.outer(row))
+
+
+def test_discriminator_blocks_activate_after_downsampling():
+    """The official order: skip = 1x1 conv of the filtered, halved input; conv1 = filter,
+    stride-2 3x3 conv, bias, then the leaky ReLU; both paths times sqrt(1/2)."""
+    torch.manual_seed(0)
+    disc = ResidualDiscriminator(8, 32, 4)
+    block = disc.blocks[0]
+    with torch.no_grad():
+        block["conv1"].bias.fill_(0.3)
+    x = torch.randn(2, 4, 8, 8)
+
+    def conv(layer, inp, stride=1, padding=1):
+        return torch.nn.functional.conv2d(inp, layer.weight / math.sqrt(layer.weight[0].numel()), layer.bias,
+                                          stride=stride, padding=padding)
+
+    skip = conv(block["skip"], fir_downsample2x(x), padding=0)
+    main = lrelu(conv(block["conv1"], fir_filter(lrelu(conv(block["conv0"], x)), pad=2), stride=2, padding=0))
+    assert torch.allclose(disc.block(block, x), (skip + main) * math.sqrt(0.5), atol=1e-5)
 
 
 def test_mode_seeking_loss_by_hand():
@@ -220,6 +255,80 @@ def test_lazy_r1_every_other_step_and_d_trains_in_both_stages():
         d_moved.append(any(not torch.equal(a, b) for a, b in zip(before, model.D.parameters())))
     assert r1[0] > 0 and r1[1] == 0 and r1[2] > 0 and r1[3] == 0, r1
     assert all(d_moved)
+
+
+def test_the_generator_adam_takes_the_official_lazy_ratio():
+    """G_reg_interval 4 in the official loop: G's (and stage 2's defect networks') Adam runs at
+    lr 0.0025 * 4/5 = 0.002 and beta2 0.99^(4/5); D's and D_match's at 16/17."""
+    model = tiny(lr=0.0025, beta2=0.99, g_reg_every=4, r1_every=16)
+    set_up(model, plan(4))
+    for opt in (model.opt_g, model.opt_defect):
+        group = opt.param_groups[0]
+        assert group["lr"] == pytest.approx(0.002) and group["betas"] == (0.0, pytest.approx(0.99 ** 0.8))
+    for opt in (model.opt_d, model.opt_d_stage2, model.opt_match):
+        group = opt.param_groups[0]
+        assert group["lr"] == pytest.approx(0.0025 * 16 / 17) and group["betas"][1] == pytest.approx(0.99 ** (16 / 17))
+
+
+def test_each_step_runs_g_then_d_and_r1_as_its_own_optimizer_step(monkeypatch):
+    """The official phases: Gmain, Dmain, Dreg (every r1_every steps), and in stage 2
+    D_match's main and reg phases; R1 is a separate Adam step, not a term of D's main one."""
+    model = tiny()   # r1_every 2; steps 0, 1 in stage 1, 2, 3 in stage 2
+    set_up(model, plan(4))
+    order: list[str] = []
+
+    def logged(opt, name):
+        original = opt.step
+
+        def step(*args, **kwargs):
+            order.append(name)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(opt, "step", step)
+
+    for name in ("g", "d", "defect", "d_stage2", "match"):
+        logged(getattr(model, f"opt_{name}"), name)
+    steps = []
+    for step in range(4):
+        order.clear()
+        model.train_step(_batch(), step)
+        steps.append(list(order))
+    assert steps == [["g", "d", "d"], ["g", "d"], ["defect", "d_stage2", "d_stage2", "match", "match"],
+                     ["defect", "d_stage2", "match"]]
+
+
+def test_the_ema_ramp_up_counts_the_images_before_the_step():
+    """At step 0 no image has been seen: half-life 0, so G_ema becomes G exactly."""
+    model = tiny(ema_kimg=10.0, ema_rampup=0.05)
+    set_up(model, plan(4))
+    model.train_step(_batch(), 0)
+    assert model.ema_beta(0) == 0.0
+    assert all(torch.equal(ema, live) for ema, live in zip(model.G_ema.parameters(), model.G.parameters()))
+
+
+def test_stage_two_ema_keeps_next_to_nothing_of_the_defect_networks_initial_weights():
+    """At ``small`` (2,000 steps, 500 in stage 2) the fakes' generator must be trained
+    defect networks: the initial weights' share in G_ema, the product of the stage-2 betas,
+    is below 1e-6 (the official 400 kimg at 10 kimg: 2^-40). At ``paper``, stage 2's
+    half-life is the official 10 kimg."""
+    model = Dfmgan(Dfmgan.Hyperparameters(**Dfmgan.presets["small"]), 64)
+    set_up(model, TrainPlan(image_size=64, total_steps=2000, steps_per_epoch=125, epochs=16, batch_size=8,
+                            device=torch.device("cpu")))
+    assert model.stage1_steps == 1500
+    assert math.prod(model.ema_beta(step) for step in range(1500, 2000)) < 1e-6
+    assert Dfmgan.Hyperparameters(**Dfmgan.presets["paper"]).stage2_ema_kimg == 10.0
+
+
+def test_fakes_do_not_depend_on_the_inference_batch_size():
+    fakes = []
+    for chunk in (2, 5):
+        torch.manual_seed(0)
+        model = tiny()
+        set_up(model, TrainPlan(image_size=SIZE, total_steps=4, steps_per_epoch=4, epochs=1, batch_size=4,
+                                device=torch.device("cpu"), inference_batch_size=chunk))
+        torch.manual_seed(5)
+        fakes.append(model.generate_with_masks(5, None))
+    # The same latents; a batch of 2 and one of 5 round the grouped convolutions differently.
+    assert torch.allclose(fakes[0][0], fakes[1][0], atol=1e-4) and torch.equal(fakes[0][1], fakes[1][1])
 
 
 def test_the_ema_generator_follows_g_by_its_half_life():

@@ -15,30 +15,24 @@ the defect z from noise and returns the image; :meth:`Dfmgan.generate_with_masks
 returns the mask (``m >= 0``), which the harness saves beside the fakes.
 
 Read from the official code (github.com/Ldhlwh/DFMGAN, on NVlabs/stylegan2-ada-pytorch);
-the ``paper`` preset is its README's configuration at 256 px (``--cfg auto``: batch 32,
-2 mapping layers, channel base 16384 / max 512, lr 0.0025, R1 gamma 0.4096; stage 1
-3000 kimg, stage 2 400 kimg with ``res_st`` 64 and D_match at 4096 / 128; lambda_ms 0.1
-as the code runs it). Departures, for a CPU benchmark: no adaptive discriminator
-augmentation (at 2,000 steps its p would barely move), no path-length regularisation or
-style mixing (the repository's own ``cifar`` configuration turns both off), and the
-resampling and precision departures of ``stylegan2.py``. Where the official code
-trains stage 2 in a new process, here the harness's loop carries on: fresh optimisers
-for the stage-2 networks and D, no second EMA ramp-up.
+the ``paper`` preset is its README's configuration at 256 px (``--cfg auto`` on 2 GPUs:
+batch 32, 2 mapping layers, channel base 16384 / max 512, lr 0.0025, R1 gamma 0.4096;
+stage 1 3000 kimg, stage 2 400 kimg with ``res_st`` 64 and D_match at 4096 / 128;
+lambda_ms 0.1 as the code runs it). As there: each step runs G's phase, then D's main
+phase and every ``r1_every`` steps its R1 phase as a separate optimiser step, then (stage
+2) D_match's; Adam takes the lazy-regularisation ratios (G and the defect networks 4/5:
+lr 0.002, beta2 0.99^0.8; D and D_match 16/17); the EMA ramp-up counts the images seen
+before the step; stage 2, a resumed run there, has fresh optimisers for the stage-2
+networks, D and D_match and an EMA without ramp-up (``stage2_ema_kimg``, which ``small``
+shortens to keep the official 40 half-lives in its short stage 2).
 
-Further departures a review against the official code found (2026-12-07; the published
-CPU cells were made with them, so they stay until those cells are rerun): D's residual
-blocks apply the leaky ReLU before the 2x2 average pooling (official: blur, stride-2
-conv, bias, then the activation), so the resampling departure changes the function, not
-only the speed; G's Adam uses lr 0.0025 and beta2 0.99 (official: the lazy-path-length
-ratio 4/5, lr 0.002 and beta2 0.99^0.8, although this code has no path-length term);
-R1 joins D's main step every ``r1_every`` steps while D's lr and beta2 keep the
-``r1_every / (r1_every + 1)`` rescaling meant for a separate step; the ramp-up uses the
-images seen after the step (official: before it); the minibatch-std group falls back to
-the largest divisor of an uneven batch (official: an error); fakes draw their noise per
-chunk, so they depend on ``inference_batch_size``; with ``total_steps`` 1 there is no
-stage 2. At ``small`` the EMA half-life (2.5 kimg) is long against stage 2 (4 kimg), so
-the generator that makes the fakes still holds about a third of its defect networks'
-initial weights (``0.5 ** (4 / 2.5)``).
+Departures, for a CPU benchmark: no adaptive discriminator augmentation (at 2,000 steps
+its p would barely move), no path-length regularisation or style mixing (the
+repository's own ``cifar`` configuration turns both off), and the resampling and
+precision departures of ``stylegan2.py``. Where the official code trains stage 2 in a
+new process, here the harness's loop carries on. The minibatch-std group falls back to
+the largest divisor of an uneven batch (official: an error); with ``total_steps`` 1
+there is no stage 2.
 """
 
 from __future__ import annotations
@@ -84,13 +78,20 @@ class DfmganHyperparameters:
     mask_scale: int = option(4, choices=(1, 2, 4, 8, 16),
                              doc="residual blocks start, and the mask is drawn, at image_size / mask_scale "
                                  "(DFMGAN: 64 of 256 px)")
-    lr: float = option(0.0025, above=0.0, doc="Adam learning rate of every network")
-    beta2: float = option(0.99, minimum=0.0, below=1.0, doc="Adam beta2 (beta1 is 0)")
+    lr: float = option(0.0025, above=0.0, doc="Adam learning rate of every network, before the lazy ratios")
+    beta2: float = option(0.99, minimum=0.0, below=1.0, doc="Adam beta2 (beta1 is 0), before the lazy ratios")
+    g_reg_every: int = option(4, minimum=0,
+                              doc="the official loop's G regularisation interval: G's and the defect networks' "
+                                  "Adam take lr * k/(k+1) and beta2^(k/(k+1)) as there (0: no ratio); the "
+                                  "path-length term itself is not implemented")
     r1_gamma: float = option(0.4096, minimum=0.0, doc="R1 weight on D and D_match (cfg auto: 0.0002 S^2 / batch)")
     r1_every: int = option(16, minimum=1, doc="lazy R1: every this many steps, scaled by it")
-    ema_kimg: float = option(10.0, minimum=0.0, doc="half-life of the generator EMA, thousands of images")
+    ema_kimg: float = option(10.0, minimum=0.0, doc="stage-1 half-life of the generator EMA, thousands of images")
     ema_rampup: float = option(0.05, minimum=0.0, doc="stage-1 EMA half-life at most this times the images "
-                                                     "seen (0: no ramp-up)")
+                                                     "seen before the step (0: no ramp-up)")
+    stage2_ema_kimg: float = option(10.0, minimum=0.0,
+                                    doc="stage-2 half-life of the generator EMA, no ramp-up (the official stage 2 "
+                                        "resumes: 10 kimg, 40 half-lives in its 400 kimg)")
     lambda_match: float = option(1.0, minimum=0.0, doc="weight of the defect-matching adversarial loss")
     lambda_ms: float = option(0.1, minimum=0.0, doc="weight of the mode-seeking loss (official code: 0.1)")
     mbstd_group: int = option(4, minimum=1, doc="minibatch standard-deviation group size")
@@ -165,13 +166,14 @@ class Dfmgan(Generator):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"batch_size": 4, "epochs": 2, "z_dim": 16, "channel_base": 256, "channel_max": 32,
                  "match_channel_base": 64, "match_channel_max": 8, "stage1_fraction": 0.5, "r1_gamma": 0.05,
-                 "r1_every": 2, "ema_kimg": 0.01},
+                 "r1_every": 2, "ema_kimg": 0.01, "stage2_ema_kimg": 0.01},
         # The 64 px CPU protocol: 2,000 steps (16 epochs of 1,000 defect-free images at batch 8),
         # 1,500 + 500 (a share for stage 2 that leaves it 500 steps); channels 64-64-64-32-16
-        # and w 64; R1 gamma and the EMA half-life by cfg auto's rules for 64 px at batch 8.
+        # and w 64; R1 gamma and the stage-1 EMA half-life by cfg auto's rules for 64 px at batch 8;
+        # the stage-2 half-life keeps the official 40 half-lives in stage 2 (4,000 images / 40).
         "small": {"batch_size": 8, "epochs": 16, "stage1_fraction": 0.75, "z_dim": 64, "channel_base": 1024,
                   "channel_max": 64, "match_channel_base": 256, "match_channel_max": 16, "r1_gamma": 0.1024,
-                  "ema_kimg": 2.5},
+                  "ema_kimg": 2.5, "stage2_ema_kimg": 0.1},
         "paper": {},
     }
 
@@ -197,23 +199,23 @@ class Dfmgan(Generator):
         return ["G_ema"]
 
     def setup(self, plan: TrainPlan) -> TrainingState:
-        """Adam (0, beta2) per network group and stage; lazy R1 rescales D's lr and beta2
-        by ``r1_every / (r1_every + 1)`` as StyleGAN2 does."""
+        """Adam (0, beta2) per network group and stage, with StyleGAN2's lazy-regularisation
+        ratios: ``k / (k + 1)`` on lr and as beta2's power, k = ``g_reg_every`` for the
+        generator's networks and ``r1_every`` for the discriminators."""
         h = self.hparams
         self.plan = plan
         self.stage1_steps = max(1, min(plan.total_steps - 1, round(h.stage1_fraction * plan.total_steps)))
-        ratio = h.r1_every / (h.r1_every + 1)
 
-        def adam(modules: list[nn.Module], lazy: bool) -> torch.optim.Adam:
-            c = ratio if lazy else 1.0
+        def adam(modules: list[nn.Module], reg_every: int) -> torch.optim.Adam:
+            c = reg_every / (reg_every + 1)
             params = [p for m in modules for p in m.parameters()]
             return plan.adam(params, lr=h.lr * c, betas=(0.0, h.beta2 ** c), eps=1e-8)
 
-        self.opt_g = adam(self.G.backbone(), lazy=False)
-        self.opt_d = adam([self.D], lazy=True)
-        self.opt_defect = adam(self.G.defect_networks(), lazy=False)
-        self.opt_d_stage2 = adam([self.D], lazy=True)        # stage 2 starts a new run in the official code
-        self.opt_match = adam([self.D_match], lazy=True)
+        self.opt_g = adam(self.G.backbone(), h.g_reg_every)
+        self.opt_d = adam([self.D], h.r1_every)
+        self.opt_defect = adam(self.G.defect_networks(), h.g_reg_every)
+        self.opt_d_stage2 = adam([self.D], h.r1_every)        # stage 2 starts a new run in the official code
+        self.opt_match = adam([self.D_match], h.r1_every)
         return TrainingState(optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d, "opt_defect": self.opt_defect,
                                          "opt_d_stage2": self.opt_d_stage2, "opt_match": self.opt_match})
 
@@ -224,25 +226,27 @@ class Dfmgan(Generator):
     def _noise(self, count: int, device: torch.device) -> torch.Tensor:
         return torch.randn(count, self.hparams.z_dim, device=device)
 
-    def _r1(self, disc: nn.Module, real: torch.Tensor, step: int) -> torch.Tensor:
-        h = self.hparams
-        if h.r1_gamma == 0 or step % h.r1_every:
-            return torch.zeros((), device=real.device)
-        return h.r1_gamma / 2 * losses.r1_penalty(disc, real).mean() * h.r1_every
-
     def _discriminator_step(self, disc: nn.Module, opt: torch.optim.Optimizer, real: torch.Tensor,
                             fake: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The main step (logistic loss), then every ``r1_every`` steps the R1 step of its own,
+        scaled by ``r1_every`` (the official Dmain and Dreg phases)."""
+        h = self.hparams
         with self.plan.autocast():
             loss = losses.logistic_discriminator_loss(disc(real), disc(fake))
-        r1 = self._r1(disc, real, step)
         opt.zero_grad(set_to_none=True)
-        (loss + r1).backward()
+        loss.backward()
+        opt.step()
+        if h.r1_gamma == 0 or step % h.r1_every:
+            return loss.detach(), torch.zeros((), device=real.device)
+        r1 = h.r1_gamma / 2 * losses.r1_penalty(disc, real).mean()
+        opt.zero_grad(set_to_none=True)
+        (r1 * h.r1_every).backward()
         opt.step()
         return loss.detach(), r1.detach()
 
     def train_step(self, batch: Mapping[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        """A D update (with lazy R1) then a G update of the step's stage (the official loop runs
-        Gmain, Greg, Dmain, Dreg and, in stage 2, D_match's phases)."""
+        """The official loop's phases for the step's stage: G's update, then D's (its R1 step
+        every ``r1_every`` steps) and, in stage 2, D_match's, on fakes of the updated G."""
         stage = self.stage(step)
         out = self._stage1(batch["defect_free"], step) if stage == 1 \
             else self._stage2(batch["defect"], batch["defect_mask"], step)
@@ -254,9 +258,6 @@ class Dfmgan(Generator):
     def _stage1(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         n, device = real.shape[0], real.device
         set_requires_grad(self.G.defect_networks(), False)
-        with torch.no_grad(), self.plan.autocast():
-            fake, _ = self.G(self._noise(n, device))
-        d, r1 = self._discriminator_step(self.D, self.opt_d, real, fake.float(), step)
         set_requires_grad([self.D], False)
         with self.plan.autocast():
             fake, _ = self.G(self._noise(n, device))
@@ -265,19 +266,15 @@ class Dfmgan(Generator):
         g.backward()
         self.opt_g.step()
         set_requires_grad([self.D], True)
+        with torch.no_grad(), self.plan.autocast():
+            fake, _ = self.G(self._noise(n, device))
+        d, r1 = self._discriminator_step(self.D, self.opt_d, real, fake.float(), step)
         return {"d": d, "r1": r1, "g": g.detach()}
 
     def _stage2(self, real: torch.Tensor, real_mask: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         h, n, device = self.hparams, real.shape[0], real.device
         set_requires_grad(self.G.backbone(), False)
         set_requires_grad(self.G.defect_networks(), True)
-        with torch.no_grad(), self.plan.autocast():
-            fake, mask = self.G(self._noise(n, device), self._noise(n, device))
-        real_pair = torch.cat([real, real_mask * 2 - 1], dim=1)
-        fake_pair = torch.cat([fake.float(), torch.tanh(10 * mask.float())], dim=1)
-        d, r1 = self._discriminator_step(self.D, self.opt_d_stage2, real, fake.float(), step)
-        d_match, r1_match = self._discriminator_step(self.D_match, self.opt_match, real_pair, fake_pair, step)
-
         set_requires_grad([self.D, self.D_match], False)
         half = n // 2
         with self.plan.autocast():
@@ -295,17 +292,34 @@ class Dfmgan(Generator):
         (g + h.lambda_match * g_match + h.lambda_ms * ms).backward()
         self.opt_defect.step()
         set_requires_grad([self.D, self.D_match], True)
+
+        with torch.no_grad(), self.plan.autocast():
+            fake, mask = self.G(self._noise(n, device), self._noise(n, device))
+        real_pair = torch.cat([real, real_mask * 2 - 1], dim=1)
+        fake_pair = torch.cat([fake.float(), torch.tanh(10 * mask.float())], dim=1)
+        d, r1 = self._discriminator_step(self.D, self.opt_d_stage2, real, fake.float(), step)
+        d_match, r1_match = self._discriminator_step(self.D_match, self.opt_match, real_pair, fake_pair, step)
         return {"d": d, "r1": r1, "g": g.detach(), "d_match": d_match, "r1_match": r1_match,
                 "g_match": g_match.detach(), "mode_seeking": ms.detach()}
 
+    def ema_beta(self, step: int) -> float:
+        """The EMA's weight on its old value after ``step``: half-life ``ema_kimg`` thousand
+        images in stage 1, at most ``ema_rampup`` times the images seen before the step;
+        ``stage2_ema_kimg`` in stage 2, without ramp-up (the official stage 2 resumes,
+        which turns the ramp-up off)."""
+        h, batch = self.hparams, self.hparams.batch_size
+        if self.stage(step) == 2:
+            half_life = h.stage2_ema_kimg * 1000
+        else:
+            half_life = h.ema_kimg * 1000
+            if h.ema_rampup > 0:
+                half_life = min(half_life, step * batch * h.ema_rampup)
+        return 0.5 ** (batch / max(half_life, 1e-8))
+
     @torch.no_grad()
     def _update_ema(self, step: int, stage: int) -> None:
-        """StyleGAN2's EMA: half-life ``ema_kimg`` thousand images, ramped up in stage 1."""
-        h, batch = self.hparams, self.hparams.batch_size
-        half_life = h.ema_kimg * 1000
-        if stage == 1 and h.ema_rampup > 0:
-            half_life = min(half_life, (step + 1) * batch * h.ema_rampup)
-        beta = 0.5 ** (batch / max(half_life, 1e-8))
+        """StyleGAN2's EMA of G's parameters (buffers copied), weight :meth:`ema_beta`."""
+        beta = self.ema_beta(step)
         for ema, live in zip(self.G_ema.parameters(), self.G.parameters()):
             ema.copy_(live.detach().lerp(ema, beta))
         for ema, live in zip(self.G_ema.buffers(), self.G.buffers()):
@@ -318,14 +332,16 @@ class Dfmgan(Generator):
 
     @torch.no_grad()
     def generate_with_masks(self, n: int, source: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images and their defect masks (``m >= 0``) from the EMA generator, constant noise."""
+        """Images and their defect masks (``m >= 0``) from the EMA generator, constant noise.
+        Every latent is drawn first, so the fakes do not depend on the chunk size."""
         device = next(self.G_ema.parameters()).device
         plan = getattr(self, "plan", None)
         chunk = max(1, plan.inference_batch_size if plan is not None else self.batch_size)
+        z, defect_z = self._noise(n, device), self._noise(n, device)
         images, masks = [], []
         for start in range(0, n, chunk):   # no batch norm or dropout: train/eval mode changes nothing
-            count = min(chunk, n - start)
-            image, mask = self.G_ema(self._noise(count, device), self._noise(count, device), noise_mode="const")
+            part = slice(start, start + chunk)
+            image, mask = self.G_ema(z[part], defect_z[part], noise_mode="const")
             images.append(image.float().clamp(-1, 1).cpu())
             masks.append((mask >= 0).cpu())
         if not images:

@@ -10,11 +10,16 @@ minibatch standard-deviation layer. Every weight uses the equalised learning rat
 (stored ~N(0, 1), scaled by ``1/sqrt(fan_in)`` at run time), so parameter counts equal
 the official ones layer for layer.
 
+The discriminator downsamples as the official ``conv2d_resample`` does: the [1, 3, 3, 1]
+FIR filter, then a stride-2 3x3 convolution (bias and activation after it), and for the
+1x1 skip the filter with decimation first (:func:`fir_downsample2x`).
+
 Departures (the CPU-friendly subset; each changes speed, not what the networks are):
-2x resampling is bilinear upsampling and 2x2 average pooling instead of the [1, 3, 3, 1]
-FIR filters of the custom CUDA ops; no fp16 layers or ``conv_clamp``; one w for every
-layer (no style mixing), hence no ``num_ws`` broadcast; no ``w_avg`` (generation uses
-truncation psi = 1, as DFMGAN's ``generate.py`` does).
+the generator's 2x upsampling is bilinear, which is the [1, 3, 3, 1] filter inside the
+image and differs only at its border, and it comes before the 3x3 convolution instead
+of a transposed convolution; no fp16 layers or ``conv_clamp``; one w for every layer (no
+style mixing), hence no ``num_ws`` broadcast; no ``w_avg`` (generation uses truncation
+psi = 1, as DFMGAN's ``generate.py`` does).
 """
 
 from __future__ import annotations
@@ -48,6 +53,23 @@ def lrelu(x: torch.Tensor) -> torch.Tensor:
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
     """Bilinear 2x upsampling (stylegan2-ada: transposed conv / FIR filter [1, 3, 3, 1])."""
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+#: The separable [1, 3, 3, 1] resampling filter of stylegan2-ada (``upfirdn2d.setup_filter``), summing to 1.
+FIR_1331 = torch.tensor([1.0, 3.0, 3.0, 1.0]).outer(torch.tensor([1.0, 3.0, 3.0, 1.0])) / 64
+
+
+def fir_filter(x: torch.Tensor, pad: int, down: int = 1) -> torch.Tensor:
+    """Each channel zero-padded by ``pad`` on every side, filtered by :data:`FIR_1331`, and
+    kept at every ``down``-th pixel (``upfirdn2d`` with ``up`` 1)."""
+    channels = x.shape[1]
+    kernel = FIR_1331.to(device=x.device, dtype=x.dtype).expand(channels, 1, 4, 4)
+    return F.conv2d(F.pad(x, [pad] * 4), kernel, stride=down, groups=channels)
+
+
+def fir_downsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Filter and halve (stylegan2-ada ``downsample2d``; the 1x1 skip's "downsample, then convolve")."""
+    return fir_filter(x, pad=1, down=2)
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -201,12 +223,23 @@ class ResidualDiscriminator(nn.Module):
                     nn.init.zeros_(module.bias)
 
     @staticmethod
-    def _equalized(layer: nn.Conv2d | nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    def _equalized(layer: nn.Conv2d | nn.Linear, x: torch.Tensor, stride: int = 1,
+                   padding: int | None = None) -> torch.Tensor:
         gain = 1 / math.sqrt(layer.weight[0].numel())
         weight = layer.weight * gain
         if isinstance(layer, nn.Linear):
             return F.linear(x, weight, layer.bias)
-        return F.conv2d(x, weight, layer.bias, padding=layer.padding)
+        return F.conv2d(x, weight, layer.bias, stride=stride,
+                        padding=layer.padding if padding is None else padding)
+
+    def block(self, block: nn.ModuleDict, x: torch.Tensor) -> torch.Tensor:
+        """One residual block, S -> S/2, in the official order: the skip filters and halves,
+        then its 1x1 conv; conv1 filters (padded by 2), convolves at stride 2, then adds its
+        bias and activates; both paths times sqrt(1/2)."""
+        skip = self._equalized(block["skip"], fir_downsample2x(x))
+        x = lrelu(self._equalized(block["conv0"], x))
+        x = lrelu(self._equalized(block["conv1"], fir_filter(x, pad=2), stride=2, padding=0))
+        return (skip + x) * math.sqrt(0.5)
 
     def minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
         """Append the std over groups of samples, averaged over features and pixels, as one channel."""
@@ -220,10 +253,7 @@ class ResidualDiscriminator(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = lrelu(self._equalized(self.from_rgb, image))
         for block in self.blocks:
-            skip = F.avg_pool2d(self._equalized(block["skip"], x), 2)
-            x = lrelu(self._equalized(block["conv0"], x))
-            x = F.avg_pool2d(lrelu(self._equalized(block["conv1"], x)), 2)
-            x = (skip + x) * math.sqrt(0.5)
+            x = self.block(block, x)
         x = lrelu(self._equalized(self.conv, self.minibatch_std(x)))
         x = lrelu(self._equalized(self.fc, x.flatten(1)))
         return self._equalized(self.out, x).squeeze(1)
