@@ -105,6 +105,15 @@ def test_discriminator_blocks_activate_after_downsampling():
     assert torch.allclose(disc.block(block, x), (skip + main) * math.sqrt(0.5), atol=1e-5)
 
 
+def test_the_discriminator_runs_its_blocks(monkeypatch):
+    """``forward`` goes through :meth:`ResidualDiscriminator.block` once per block: 8 px -> 4 px."""
+    disc = ResidualDiscriminator(16, 64, 4)
+    calls, original = [], disc.block
+    monkeypatch.setattr(disc, "block", lambda block, x: (calls.append(x.shape[-1]), original(block, x))[1])
+    disc(torch.randn(2, 3, 16, 16))
+    assert calls == [16, 8]
+
+
 def test_mode_seeking_loss_by_hand():
     w1, w2 = torch.zeros(2, 3), torch.full((2, 3), 0.6)
     m1, m2 = torch.zeros(2, 1, 2, 2), torch.full((2, 1, 2, 2), 0.3)
@@ -260,7 +269,8 @@ def test_lazy_r1_every_other_step_and_d_trains_in_both_stages():
 def test_the_generator_adam_takes_the_official_lazy_ratio():
     """G_reg_interval 4 in the official loop: G's (and stage 2's defect networks') Adam runs at
     lr 0.0025 * 4/5 = 0.002 and beta2 0.99^(4/5); D's and D_match's at 16/17."""
-    model = tiny(lr=0.0025, beta2=0.99, g_reg_every=4, r1_every=16)
+    assert Dfmgan.Hyperparameters().lr == 0.0025 and Dfmgan.Hyperparameters().g_reg_every == 4
+    model = tiny(r1_every=16)     # lr, beta2 and g_reg_every at their defaults
     set_up(model, plan(4))
     for opt in (model.opt_g, model.opt_defect):
         group = opt.param_groups[0]
@@ -287,13 +297,42 @@ def test_each_step_runs_g_then_d_and_r1_as_its_own_optimizer_step(monkeypatch):
 
     for name in ("g", "d", "defect", "d_stage2", "match"):
         logged(getattr(model, f"opt_{name}"), name)
+    forward = model.G.forward
+
+    def generator(*args, **kwargs):     # D's fakes come from the no-grad call: after G's step
+        order.append("G" if torch.is_grad_enabled() else "fakes")
+        return forward(*args, **kwargs)
+    monkeypatch.setattr(model.G, "forward", generator)
     steps = []
     for step in range(4):
         order.clear()
         model.train_step(_batch(), step)
         steps.append(list(order))
-    assert steps == [["g", "d", "d"], ["g", "d"], ["defect", "d_stage2", "d_stage2", "match", "match"],
-                     ["defect", "d_stage2", "match"]]
+    assert steps == [["G", "g", "fakes", "d", "d"], ["G", "g", "fakes", "d"],
+                     ["defect", "fakes", "d_stage2", "d_stage2", "match", "match"],
+                     ["defect", "fakes", "d_stage2", "match"]]
+
+
+def test_the_r1_step_takes_gamma_over_2_times_r1_every(monkeypatch):
+    """The R1 phase's gradient is that of ``r1_gamma / 2 * mean ||grad_x D(x)||^2 * r1_every``
+    at D's parameters after its main step (the official Dreg phase, gain = interval)."""
+    model = tiny(r1_every=2, r1_gamma=0.3)
+    set_up(model, plan(4))
+    batch, seen = _batch(), []
+    original = model.opt_d.step
+
+    def step(*args, **kwargs):
+        seen.append([torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in model.D.parameters()])
+        if len(seen) == 2:               # the R1 step: recompute its gradient on the same D
+            params = list(model.D.parameters())
+            penalty = 0.3 / 2 * losses.r1_penalty(model.D, batch["defect_free"]).mean() * 2
+            grads = torch.autograd.grad(penalty, params, allow_unused=True)
+            seen.append([torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)])
+        return original(*args, **kwargs)
+    monkeypatch.setattr(model.opt_d, "step", step)
+    model.train_step(batch, 0)
+    assert len(seen) == 3
+    assert all(torch.allclose(got, want, rtol=1e-4, atol=1e-7) for got, want in zip(seen[1], seen[2]))
 
 
 def test_the_ema_ramp_up_counts_the_images_before_the_step():

@@ -27,11 +27,15 @@ networks, D and D_match and an EMA without ramp-up (``stage2_ema_kimg``, which `
 shortens to keep the official 40 half-lives in its short stage 2).
 
 Departures, for a CPU benchmark: no adaptive discriminator augmentation (at 2,000 steps
-its p would barely move), no path-length regularisation or style mixing (the
-repository's own ``cifar`` configuration turns both off), and the resampling and
-precision departures of ``stylegan2.py``. Where the official code trains stage 2 in a
-new process, here the harness's loop carries on. The minibatch-std group falls back to
-the largest divisor of an uneven batch (official: an error); with ``total_steps`` 1
+its p would barely move; at ``paper`` it would act: the official default is ADA with
+target 0.6, so on a GPU at full length this is a real difference), no path-length
+regularisation or style mixing (the repository's own ``cifar`` configuration turns both
+off), and the resampling and precision departures of ``stylegan2.py``. Where the
+official code trains stage 2 in a new process, here the harness's loop carries on, so
+the lazy R1 counts the global step (at ``small`` the first stage-2 R1 falls on its 5th
+step, not its 1st). D and D_match judge the same batch of fakes (official: fresh latents
+per phase; the same expectation, correlated noise). The minibatch-std group falls back
+to the largest divisor of an uneven batch (official: an error); with ``total_steps`` 1
 there is no stage 2.
 """
 

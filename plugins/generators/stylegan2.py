@@ -14,12 +14,15 @@ The discriminator downsamples as the official ``conv2d_resample`` does: the [1, 
 FIR filter, then a stride-2 3x3 convolution (bias and activation after it), and for the
 1x1 skip the filter with decimation first (:func:`fir_downsample2x`).
 
-Departures (the CPU-friendly subset; each changes speed, not what the networks are):
-the generator's 2x upsampling is bilinear, which is the [1, 3, 3, 1] filter inside the
-image and differs only at its border, and it comes before the 3x3 convolution instead
-of a transposed convolution; no fp16 layers or ``conv_clamp``; one w for every layer (no
-style mixing), hence no ``num_ws`` broadcast; no ``w_avg`` (generation uses truncation
-psi = 1, as DFMGAN's ``generate.py`` does).
+Departures (the CPU-friendly subset): the generator's 2x upsampling is bilinear, which
+is the [1, 3, 3, 1] filter inside the image but repeats the edge where the official
+filter pads with zeros (a 1 px border), and it comes before the 3x3 convolution, where
+the official up-conv is a transposed convolution followed by the filter: equal inside
+the image up to a flip of the kernel (a re-parametrisation), different on a 2 px border
+ring, so these change the function at the borders, not only the speed; no fp16 layers
+or ``conv_clamp``; one w for every layer (no style mixing), hence no ``num_ws``
+broadcast; no ``w_avg`` (generation uses truncation psi = 1, as DFMGAN's
+``generate.py`` does).
 """
 
 from __future__ import annotations
