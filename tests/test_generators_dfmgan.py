@@ -280,6 +280,13 @@ def test_the_generator_adam_takes_the_official_lazy_ratio():
         assert group["lr"] == pytest.approx(0.0025 * 16 / 17) and group["betas"][1] == pytest.approx(0.99 ** (16 / 17))
 
 
+def test_g_reg_every_0_leaves_the_generator_adam_as_given():
+    model = tiny(g_reg_every=0, lr=0.003, beta2=0.98)
+    set_up(model, plan(4))
+    for opt in (model.opt_g, model.opt_defect):
+        assert opt.param_groups[0]["lr"] == 0.003 and opt.param_groups[0]["betas"] == (0.0, 0.98)
+
+
 def test_each_step_runs_g_then_d_and_r1_as_its_own_optimizer_step(monkeypatch):
     """The official phases: Gmain, Dmain, Dreg (every r1_every steps), and in stage 2
     D_match's main and reg phases; R1 is a separate Adam step, not a term of D's main one."""

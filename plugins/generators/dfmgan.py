@@ -211,7 +211,7 @@ class Dfmgan(Generator):
         self.stage1_steps = max(1, min(plan.total_steps - 1, round(h.stage1_fraction * plan.total_steps)))
 
         def adam(modules: list[nn.Module], reg_every: int) -> torch.optim.Adam:
-            c = reg_every / (reg_every + 1)
+            c = reg_every / (reg_every + 1) if reg_every else 1.0
             params = [p for m in modules for p in m.parameters()]
             return plan.adam(params, lr=h.lr * c, betas=(0.0, h.beta2 ** c), eps=1e-8)
 
