@@ -279,6 +279,16 @@ def _rectangle_masks(count: int, size: int) -> torch.Tensor:
     return masks
 
 
+def _prepare_on_random_images(model: Generator, train: dict[str, int], size: int, keep: int,
+                              banks: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Random images for ``banks`` (at most ``keep`` each) and square masks for the defects,
+    handed to ``model.prepare``; the cost of a step does not depend on them."""
+    images = {bank: _random_bank(min(train[bank], keep), size) for bank in banks}
+    masks = _rectangle_masks(len(images["defect"]), size)
+    model.prepare(RealTrainingData(images.get("defect_free", images["defect"]), images["defect"], masks))
+    return images, masks
+
+
 def estimate_spec(spec: Spec, registry: Registry, device: torch.device, counts: dict[str, dict[str, dict[str, int]]],
                   warmup: int = 2, repeats: int = 5,
                   on_method: Callable[[str], None] = lambda label: None) -> list[StepEstimate]:
@@ -351,10 +361,8 @@ def _measure_generator(cls: type[Generator], choice: PluginChoice, dataset: str,
             row.seconds_per_step = 0.0
             return row
         row.method_steps[choice.label] = choice.training_length(spe)[0]
-        keep = 4 * model.batch_size   # enough images for distinct batches; the cost does not depend on them
-        banks = {bank: _random_bank(min(train[bank], keep), size) for bank in model.training_banks()}
-        masks = _rectangle_masks(len(banks["defect"]), size)
-        model.prepare(RealTrainingData(banks.get("defect_free", banks["defect"]), banks["defect"], masks))
+        # Enough images for distinct batches.
+        banks, masks = _prepare_on_random_images(model, train, size, 4 * model.batch_size, model.training_banks())
         row.images_per_step = model.batch_size * len(banks)
         _time_into(row, model, ImageBanks(banks, masks={"defect": masks} if model.uses_masks else {}), spe, size,
                    device, speed, warmup, repeats)
@@ -442,10 +450,7 @@ def _measure_generation(cls: type[Generator], choice: PluginChoice, dataset: str
                        method_steps={choice.label: math.ceil(count / max(chunk, 1))}, seeds=seeds)
     with _guarded(row, device):
         model = cls(choice.hparams, size)
-        keep = max(4 * model.batch_size, chunk)
-        defect_free, defect = _random_bank(min(train["defect_free"], keep), size), _random_bank(
-            min(train["defect"], keep), size)
-        model.prepare(RealTrainingData(defect_free, defect, _rectangle_masks(len(defect), size)))
+        _prepare_on_random_images(model, train, size, max(4 * model.batch_size, chunk), ("defect_free", "defect"))
         plan = TrainPlan(image_size=size, total_steps=1, steps_per_epoch=1, epochs=1.0, batch_size=model.batch_size,
                          device=device, **speed)
         place_model(model, dataclasses.replace(plan, compile_mode=None))

@@ -254,7 +254,7 @@ class Dfmgan(Generator):
         stage = self.stage(step)
         out = self._stage1(batch["defect_free"], step) if stage == 1 \
             else self._stage2(batch["defect"], batch["defect_mask"], step)
-        self._update_ema(step, stage)
+        self._update_ema(step)
         zero = torch.zeros((), device=out["d"].device)
         return {key: out.get(key, zero) for key in ("d", "r1", "g", "d_match", "r1_match", "g_match",
                                                     "mode_seeking")} | {"stage": torch.full((), float(stage), device=zero.device)}
@@ -321,7 +321,7 @@ class Dfmgan(Generator):
         return 0.5 ** (batch / max(half_life, 1e-8))
 
     @torch.no_grad()
-    def _update_ema(self, step: int, stage: int) -> None:
+    def _update_ema(self, step: int) -> None:
         """StyleGAN2's EMA of G's parameters (buffers copied), weight :meth:`ema_beta`."""
         beta = self.ema_beta(step)
         for ema, live in zip(self.G_ema.parameters(), self.G.parameters()):
